@@ -1,0 +1,233 @@
+"""The account server's core: reads, notifications and the pack, with no notion of HTTP.
+
+Transports (HTTP routes, NATS responders) call in here; the core asks the store, the
+response cache, the primary (replica mode) and NATS. Accounts and activations share one code
+path, parameterised by `Kind`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from nats_account_server.cache import Entry, ResponseCache, make_entry
+from nats_account_server.jwt import JWTError, Token, is_account_key
+from nats_account_server.kinds import Kind, decode_kind
+from nats_account_server.log import log, short_key
+from nats_account_server.merge import parse_pack_line
+from nats_account_server.notifier import NoNats, Notifier, account_subject, activation_subject, lookup_subject
+from nats_account_server.stores import Store, StoreError
+from nats_account_server.trust import Trust
+
+if TYPE_CHECKING:
+    from nats_account_server.replica import Replica
+
+
+class Saved(Enum):
+    SAVED = "saved"
+    UNCHANGED = "unchanged"
+    OLDER = "older"
+
+
+class Failure(Exception):
+    """A request that ends with an error status and a one-line reason for the caller."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A raw JWT and whether it is the local (cacheable) copy."""
+
+    jwt: str
+    cacheable: bool
+
+
+class Core:
+    """Owns the store, the trust anchor, the response cache and the notifier."""
+
+    def __init__(
+        self,
+        store: Store,
+        trust: Trust,
+        notifier: Notifier | None = None,
+        *,
+        lookup_timeout: float = 1.0,
+        cache_size: int = 100_000,
+        max_pack: int = 10_000,
+    ) -> None:
+        self.store = store
+        self.trust = trust
+        self.notifier: Notifier = notifier or NoNats()
+        self.replica: Replica | None = None
+        self.lookup_timeout = lookup_timeout
+        self.max_pack = max_pack
+        self.cache = ResponseCache(cache_size)
+        self._blocking_io = type(store).__name__ != "MemoryStore"
+        self._locks: dict[str, asyncio.Lock] = {}
+        # called with (key, jwt) after every write, e.g. to keep the NATS store hash current
+        self.saved_hooks: list[Callable[[str, str], None]] = []
+
+    # ---------------------------------------------------------------- reads
+
+    def load_local(self, key: str) -> str | None:
+        """The store's copy; an unreadable file is a per-account 500, logged."""
+        try:
+            return self.store.load(key)
+        except StoreError as exc:
+            log.error(f"{short_key(key)} - error loading JWT - {exc}")
+            raise Failure(500, "error loading JWT") from exc
+
+    async def load(self, kind: Kind, key: str) -> Loaded | None:
+        """Find the JWT for `key`: primary (replica mode), store, NATS lookup, system account."""
+        if self.replica is not None:
+            jwt = await self.replica.load(kind, key)
+            if jwt:
+                return Loaded(jwt, False)
+        else:
+            jwt = self.load_local(key)
+            if jwt:
+                return Loaded(jwt, True)
+            if kind is Kind.ACCOUNT and self.notifier.connected and is_account_key(key):
+                reply = await self.notifier.request_many(lookup_subject(key), b"", self.lookup_timeout)
+                if reply:
+                    return Loaded(reply.decode(errors="replace"), False)
+        if kind is Kind.ACCOUNT and key and key == self.trust.system_account_key:
+            log.trace("returning system JWT from configuration")
+            return Loaded(self.trust.system_account_jwt, False)
+        return None
+
+    async def entry(self, kind: Kind, key: str) -> Entry | None:
+        """The verified, ready response for `key`; None when there is no such JWT."""
+        cached = self.cache.get(key)
+        if cached is not None and (self.replica is None or cached.fresh_until > time.monotonic()):
+            return cached
+        loaded = await self.load(kind, key)
+        if loaded is None:
+            return None
+        if cached is not None and cached.jwt == loaded.jwt:
+            return cached
+        return self.build_entry(kind, key, loaded.jwt, cache=loaded.cacheable or self.replica is not None)
+
+    def build_entry(self, kind: Kind, key: str, jwt: str, *, cache: bool) -> Entry:
+        try:
+            tok = decode_kind(kind, jwt)
+        except JWTError as exc:
+            log.error(f"{short_key(key)} - error loading JWT - {exc}")
+            raise Failure(500, "error loading JWT") from exc
+        if kind is Kind.ACCOUNT and tok.sub != key and key != self.trust.system_account_key:
+            log.warn(f"{short_key(key)} - JWT subject {short_key(tok.sub)} differs from the requested key")
+        entry = make_entry(jwt, tok.jti, tok.exp)
+        if self.replica is not None:
+            entry.fresh_until = self.replica.fresh_until(key)
+        if cache:
+            self.cache.put(key, entry)
+        return entry
+
+    def forget(self, key: str) -> None:
+        """Called on every change behind a key (our writes, watcher events, replica updates)."""
+        self.cache.drop(key)
+
+    # --------------------------------------------------------- notifications
+
+    async def notify(self, kind: Kind, key: str, jwt: str, issuer: str = "") -> None:
+        """Publish a change; without a NATS connection this is skipped (logged), not an error."""
+        if not self.notifier.connected:
+            log.info(f"skipping notification for {short_key(key)}, no NATS configured")
+            return
+        subject = account_subject(key) if kind is Kind.ACCOUNT else activation_subject(issuer, key)
+        try:
+            await self.notifier.publish(subject, jwt.encode())
+        except Exception as exc:
+            log.error(f"{short_key(key)} - error sending notification of change - {exc}")
+            raise Failure(500, "error sending notification of change") from exc
+        log.debug(f"sent notification on {subject}")
+
+    # ---------------------------------------------------------------- writes
+
+    def lock(self, key: str) -> asyncio.Lock:
+        """Per-key write lock: the newer-iat check and the save must not interleave."""
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    def release(self, key: str) -> None:
+        lock = self._locks.get(key)
+        if lock is not None and not lock.locked():
+            del self._locks[key]
+
+    async def save(self, key: str, jwt: str) -> None:
+        """Store and drop the cached response; blocking stores write from a worker thread."""
+        if self._blocking_io:
+            await asyncio.to_thread(self.store.save, key, jwt)
+        else:
+            self.store.save(key, jwt)
+        self.changed(key, jwt)
+
+    def changed(self, key: str, jwt: str) -> None:
+        """A key got new content (our write or a watcher event): drop its response, run hooks."""
+        self.forget(key)
+        for hook in self.saved_hooks:
+            hook(key, jwt)
+
+    def stored_token(self, kind: Kind, key: str) -> Token | None:
+        """The currently stored JWT, decoded without trusting it blindly (for iat checks)."""
+        try:
+            current = self.store.load(key)
+        except StoreError:
+            return None
+        if not current:
+            return None
+        try:
+            return decode_kind(kind, current)
+        except JWTError:
+            return None
+
+    async def save_if_newer(self, kind: Kind, key: str, tok: Token) -> Saved:
+        """Newer-wins rule shared by POST, NATS updates and pack merges.
+
+        The stored JWT stays when its iat is greater (OLDER) or its jti is the same (UNCHANGED).
+        """
+        async with self.lock(key):
+            try:
+                current = self.stored_token(kind, key)
+                if current is not None and current.jti == tok.jti:
+                    return Saved.UNCHANGED
+                if current is not None and current.iat > tok.iat:
+                    return Saved.OLDER
+                await self.save(key, tok.raw)
+                return Saved.SAVED
+            finally:
+                self.release(key)
+
+    # ------------------------------------------------------------------ pack
+
+    def pack(self, max_items: int) -> list[tuple[str, str]]:
+        try:
+            return self.store.pack(max_items)
+        except StoreError as exc:
+            log.error(f"error creating pack - {exc}")
+            raise Failure(500, "error creating pack") from exc
+
+    async def merge(self, body: str) -> int:
+        """Merge `<key>|<jwt>` lines (replica import, NATS sync); bad lines are skipped, logged."""
+        saved = 0
+        for line in body.split("\n"):
+            if not line.strip():
+                continue
+            item = parse_pack_line(line, self.trust)
+            if isinstance(item, str):
+                log.warn(f"skipping pack line: {item}")
+                continue
+            kind, key, tok = item
+            if await self.save_if_newer(kind, key, tok) is Saved.SAVED:
+                saved += 1
+        return saved

@@ -1,0 +1,221 @@
+"""The RSGI application: routing, CORS, body limits; the routes call the core.
+
+RSGI (granian's native interface) is used instead of ASGI because it hands the response to the
+Rust side in one call, which is what lets the GET hot path reach the performance targets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from nats_account_server.core import Core, Failure
+from nats_account_server.http.help import HELP
+from nats_account_server.http.jwts import get_jwt_safe
+from nats_account_server.http.responses import (
+    JWT,
+    NOT_FOUND,
+    TEXT,
+    Headers,
+    Response,
+    flag,
+    parse_query,
+    plain,
+)
+from nats_account_server.jwt import JWTError, decoded_view
+from nats_account_server.kinds import Kind
+from nats_account_server.log import log
+from nats_account_server.merge import format_pack
+from nats_account_server.uploads import post_account, post_activation
+
+ACCOUNTS = "/jwt/v1/accounts/"
+ACTIVATIONS = "/jwt/v1/activations/"
+PROBE_HEADERS: Headers = [
+    ("cache-control", "no-cache, no-store, must-revalidate"),
+    ("pragma", "no-cache"),
+    ("expires", "0"),
+]
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class App:
+    """Dispatches requests; `writable` decides whether POST routes exist (SPEC 5.2)."""
+
+    def __init__(
+        self,
+        core: Core,
+        *,
+        writable: bool,
+        max_body: int = 1 << 20,
+        read_timeout: float = 5.0,
+        sign_subject: str = "",
+        sign_timeout: float = 1.0,
+    ) -> None:
+        self.core = core
+        self.writable = writable
+        self.max_body = max_body
+        self.read_timeout = read_timeout or None
+        self.sign_subject = sign_subject
+        self.sign_timeout = sign_timeout
+        self.help = HELP.encode()
+
+    # ------------------------------------------------------------------ RSGI
+
+    async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        if log.trace_enabled:
+            qs = f"?{scope.query_string}" if scope.query_string else ""
+            log.trace(f"{scope.client}: {scope.path}{qs}")
+        headers = scope.headers
+        origin = headers.get("origin")
+        try:
+            if scope.method == "OPTIONS" and origin and headers.get("access-control-request-method"):
+                resp = self.preflight(headers, origin)
+            else:
+                resp = await self.route(scope, proto)
+        except Exception as exc:  # a bug must cost one request, never the server
+            log.error(f"{scope.path} - internal error - {exc!r}")
+            resp = plain(500, "internal server error")
+        out = resp.headers
+        out.append(("vary", "Origin"))
+        if origin:
+            out.append(("access-control-allow-origin", origin))
+            out.append(("access-control-expose-headers", "Authorization"))
+        proto.response_bytes(resp.status, out, resp.body)
+
+    def preflight(self, headers: Any, origin: str) -> Response:
+        method = str(headers.get("access-control-request-method", "")).upper()
+        out: Headers = []
+        if method in ("GET", "POST"):
+            out.append(("access-control-allow-methods", method))
+        requested = headers.get("access-control-request-headers")
+        if requested:
+            out.append(("access-control-allow-headers", requested))
+        return Response(200, b"", out)
+
+    # --------------------------------------------------------------- routing
+
+    def methods(self, path: str) -> tuple[str, ...] | None:
+        """The methods registered for a path, or None when no route has that path."""
+        if path.startswith(ACCOUNTS) and path.count("/") == 4 and path != ACCOUNTS:
+            return ("GET", "POST") if self.writable else ("GET",)
+        if path.startswith(ACTIVATIONS) and path.count("/") == 4 and path != ACTIVATIONS:
+            return ("GET",)
+        if path in ("/jwt/v1/accounts", ACCOUNTS, "/healthz", "/jwt/v1/help"):
+            return ("GET",)
+        if path == "/jwt/v1/activations":
+            return ("POST",) if self.writable else None
+        if path == "/jwt/v1/operator":
+            return ("GET",) if self.core.trust.operator_jwt else None
+        if path == "/jwt/v1/pack":
+            return ("GET",) if self.core.store.supports_pack else None
+        return None
+
+    async def route(self, scope: Any, proto: Any) -> Response:
+        path: str = scope.path
+        method: str = scope.method
+        if method == "GET" and path.startswith(ACCOUNTS) and path.count("/") == 4 and path != ACCOUNTS:
+            return await get_jwt_safe(
+                self.core, Kind.ACCOUNT, path[len(ACCOUNTS):], scope.query_string, scope.headers.get("if-none-match")
+            )
+        allowed = self.methods(path)
+        if allowed is None:
+            return NOT_FOUND
+        if method not in allowed:
+            allow = ", ".join((*allowed, "OPTIONS"))
+            status = 200 if method == "OPTIONS" else 405
+            return Response(status, b"" if status == 200 else b"Method Not Allowed\n",
+                            [("allow", allow), ("content-type", TEXT)])
+        if method == "POST":
+            return await self.post(scope, proto, path)
+        if path.startswith(ACTIVATIONS):
+            return await get_jwt_safe(
+                self.core, Kind.ACTIVATION, path[len(ACTIVATIONS):], scope.query_string,
+                scope.headers.get("if-none-match"),
+            )
+        if path in ("/jwt/v1/accounts", ACCOUNTS):
+            log.trace("server sent resolver check")
+            return Response(200, b"", list(PROBE_HEADERS))
+        if path == "/healthz":
+            return Response(200)
+        if path == "/jwt/v1/help":
+            return Response(200, self.help, [("content-type", TEXT)])
+        if path == "/jwt/v1/operator":
+            return self.operator(parse_query(scope.query_string))
+        return self.pack(parse_query(scope.query_string))
+
+    # ---------------------------------------------------------------- routes
+
+    async def read_body(self, scope: Any, proto: Any) -> bytes:
+        length = scope.headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.max_body:
+            raise BodyTooLarge
+        chunks: list[bytes] = []
+        size = 0
+
+        async def collect() -> None:
+            nonlocal size
+            async for chunk in proto:
+                size += len(chunk)
+                if size > self.max_body:
+                    raise BodyTooLarge
+                chunks.append(chunk)
+
+        await asyncio.wait_for(collect(), self.read_timeout)
+        return b"".join(chunks)
+
+    async def post(self, scope: Any, proto: Any, path: str) -> Response:
+        try:
+            body = await self.read_body(scope, proto)
+        except BodyTooLarge:
+            log.error(f"{path} - request body too large")
+            return plain(413, "request body too large")
+        except (TimeoutError, Exception) as exc:
+            log.error(f"{path} - bad JWT in request - unable to read body: {exc!r}")
+            return plain(400, "bad JWT in request")
+        try:
+            if path.startswith(ACCOUNTS):
+                answer = await post_account(
+                    self.core, path[len(ACCOUNTS):], body,
+                    sign_subject=self.sign_subject, sign_timeout=self.sign_timeout,
+                )
+            else:
+                answer = await post_activation(self.core, body)
+        except Failure as exc:
+            return plain(exc.status, exc.message)
+        if answer.status == 200:
+            return Response(200)
+        return Response(answer.status, answer.body, [("content-type", TEXT)])
+
+    def operator(self, params: dict[str, str]) -> Response:
+        raw = self.core.trust.operator_jwt
+        if flag(params, "text"):
+            return Response(200, raw.encode(), [("content-type", TEXT)])
+        if flag(params, "decode"):
+            try:
+                return Response(200, decoded_view(raw).encode(), [("content-type", TEXT)])
+            except JWTError:
+                return plain(500, "error decoding operator claim")
+        return Response(200, raw.encode(), [("content-type", JWT)])
+
+    def pack(self, params: dict[str, str]) -> Response:
+        limit = self.core.max_pack
+        value = params.get("max")
+        if value is None:
+            wanted = limit
+        else:
+            try:
+                wanted = int(value)
+            except ValueError:
+                return plain(400, f'bad max parameter "{value}"')
+            if limit >= 0 and (wanted > limit or wanted < 0):
+                if wanted > limit:
+                    return plain(400, f'bad max parameter "{value}", no more than {limit} are allowed')
+                wanted = limit
+        try:
+            items = self.core.pack(wanted)
+        except Failure as exc:
+            return plain(exc.status, exc.message)
+        return Response(200, format_pack(items).encode(), [("content-type", TEXT)])

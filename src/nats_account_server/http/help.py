@@ -1,0 +1,58 @@
+"""The text of GET /jwt/v1/help (written for this server; same bytes on every call)."""
+
+HELP = """
+# NATS Account Server JWT API HELP
+
+All routes answer plain HTTP/1.1. Boolean query parameters are enabled only by the value
+`true` (any letter case); `1` or `yes` leave them off. Errors come back as text/plain, one line.
+
+## GET /healthz
+200 with an empty body while the server runs.
+
+## GET /jwt/v1/accounts  and  GET /jwt/v1/accounts/
+The resolver probe nats-server sends at startup: 200, empty body, never cached.
+
+## GET /jwt/v1/accounts/<account public key>
+Returns the account JWT (Content-Type application/jwt) with
+  ETag: "<jti>"   and   Cache-Control: max-age=<seconds until exp, 0 without exp>,
+  stale-while-revalidate=3600, stale-if-error=3600
+If-None-Match containing the quoted jti answers 304 with no body.
+Parameters (highest precedence first):
+  text=true    the raw JWT as text/plain (no ETag, no check, no notify)
+  decode=true  header, claims and signature in readable form (dates added to iat/exp,
+               embedded import tokens decoded); not valid JSON on purpose
+  check=true   404 with an empty body when the JWT has expired
+  notify=true  also publish the JWT on $SYS.ACCOUNT.<key>.CLAIMS.UPDATE
+  jti=<id>     501: lookup by jti is not supported
+404 when no JWT is known for the key; 500 when the stored JWT does not decode.
+
+## POST /jwt/v1/accounts/<account public key>
+Body: the account JWT (as `nsc push` sends it). Only on a writable, non-replica server
+(405 otherwise). The JWT must be an account JWT for that key, signed by the operator or one of
+its signing keys, not expired and not yet-to-become valid, else 400 with the reason; 409 when a
+JWT with a newer iat is stored; 413 when the body is too large; 200 on success, after which
+nats-servers are notified on $SYS.ACCOUNT.<key>.CLAIMS.UPDATE. With a signing service
+configured, a self-signed JWT is forwarded to it: 200 when it returns a signed JWT, 202 with its
+message when signing happens later.
+
+## GET /jwt/v1/activations/<hash>
+Returns an activation JWT stored under its hash; supports text, decode, notify and
+If-None-Match like the accounts route (check is ignored); 404 "No Matching JWT" when unknown.
+
+## POST /jwt/v1/activations
+Body: an activation JWT. Stored under its hash and published on
+$SYS.ACCOUNT.<issuer>.CLAIMS.ACTIVATE.<hash>. 400 for a bad, expired or incomplete token.
+The hash: take the exported subject, cut it at its first `*` or `>` token (a subject that
+starts with a wildcard becomes `_`), join issuer, subject account and the cut subject with
+dots, then encode the SHA-256 of that text in base32 with padding (56 characters).
+
+## GET /jwt/v1/pack?max=<n>
+Every stored JWT as `<key>|<jwt>` lines (replicas import this). max defaults to and may not
+exceed the configured maximum pack size; a non-integer max is 400.
+
+## GET /jwt/v1/operator
+The configured operator JWT (404 when none); text=true and decode=true as above.
+
+## GET /jwt/v1/help
+This page.
+"""

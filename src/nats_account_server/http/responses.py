@@ -1,0 +1,55 @@
+"""Response shapes shared by the routes: plain-text errors, Cache-Control, query flags."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+Headers = list[tuple[str, str]]
+
+TEXT = "text/plain"
+TEXT_UTF8 = "text/plain; charset=utf-8"
+JWT = "application/jwt"
+STALE = 3600
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    body: bytes = b""
+    headers: Headers = field(default_factory=list)
+
+
+def plain(status: int, message: str, *, nosniff: bool = False) -> Response:
+    """A handler error: the message plus a newline, as text/plain."""
+    headers: Headers = [("content-type", TEXT_UTF8 if nosniff else TEXT)]
+    if nosniff:
+        headers.append(("x-content-type-options", "nosniff"))
+    return Response(status, (message + "\n").encode() if message else b"", headers)
+
+
+NOT_FOUND = plain(404, "404 page not found")
+
+
+def cache_control(exp: int, now: float | None = None) -> str:
+    """max-age is the time left until `exp`, never negative (the originals sent negatives)."""
+    if exp > 0:
+        left = int(exp - (time.time() if now is None else now))
+        max_age = left if left > 0 else 0
+    else:
+        max_age = 0
+    return f"max-age={max_age}, stale-while-revalidate={STALE}, stale-if-error={STALE}"
+
+
+def parse_query(query: str) -> dict[str, str]:
+    """First value wins, as in Go's url.Values.Get."""
+    out: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        out.setdefault(name, value)
+    return out
+
+
+def flag(params: dict[str, str], name: str) -> bool:
+    """Only the literal `true`, in any case, enables a parameter."""
+    return params.get(name, "").lower() == "true"

@@ -1,0 +1,244 @@
+"""The one life-cycle owner: builds an instance from settings, runs it, handles signals.
+
+`cli` parses flags, `config` holds settings, this module starts and stops everything. SIGHUP
+rebuilds a fresh instance from the same flags (so the config file is re-read); the running
+instance is always the one SIGINT/SIGTERM stops (the originals kept a stale reference).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from nats_account_server import __version__
+from nats_account_server.config import ConfigError, Settings, settings_to_dump
+from nats_account_server.core import Core
+from nats_account_server.http.app import App
+from nats_account_server.http.listener import ListenError, Listener
+from nats_account_server.kinds import Kind
+from nats_account_server.log import log, short_key
+from nats_account_server.notifier import Notifier
+from nats_account_server.stores import DirectoryStore, MemoryStore, NscStore, Store, StoreError, StoreWatcher
+from nats_account_server.trust import TrustError, load_trust
+
+if TYPE_CHECKING:
+    from nats_account_server.cli import Flags
+
+
+class StartupError(Exception):
+    """Anything that must stop startup with exit status 1."""
+
+
+def build_store(settings: Settings) -> Store:
+    """SPEC 4.1: replica constraints first, then dir, nsc, memory."""
+    st = settings.store
+    if settings.primary and st.nsc:
+        raise StartupError("replicas cannot be run in NSC mode")
+    if settings.primary and st.readonly:
+        raise StartupError("replica mode cannot be used in read-only mode, but will not allow POST operations")
+    try:
+        if st.dir:
+            return DirectoryStore(st.dir, shard=st.shard, readonly=st.readonly)
+        if st.nsc:
+            return NscStore(st.nsc)
+    except StoreError as exc:
+        raise StartupError(str(exc)) from exc
+    return MemoryStore(readonly=st.readonly)
+
+
+def resolver_url(host: str, port: int, tls: bool) -> str:
+    shown = host or "127.0.0.1"
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"{'https' if tls else 'http'}://{shown}:{port}/jwt/v1/accounts/"
+
+
+class Instance:
+    """One running account server: store, core, NATS, watcher, replica and HTTP listener."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.listener: Listener | None = None
+        self.core: Core | None = None
+        self.bridge: Any = None
+        self.replica: Any = None
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.stopping = asyncio.Event()
+        self.fatal: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def start(self) -> None:
+        s = self.settings
+        log.info(f"starting NATS Account server, version {__version__}")
+        log.info(f"server time is {time.strftime('%a %b %e %H:%M:%S %Z %Y')}")
+        if s.primary:
+            log.info(f"starting in replicated mode, with primary at {s.primary}")
+            if not s.nats.servers:
+                log.info("running in replicated mode without NATS notifications can result in delayed updates")
+        if s.operatorjwtpath:
+            log.info(f"loading operator from {s.operatorjwtpath}")
+        if s.systemaccountjwtpath:
+            log.info(f"loading system account from {s.systemaccountjwtpath}")
+        try:
+            trust = load_trust(s.operatorjwtpath, s.systemaccountjwtpath)
+        except TrustError as exc:
+            raise StartupError(str(exc)) from exc
+        if trust.operator is not None:
+            log.info(f"Operator: {trust.operator.sub}")
+            log.info(f"Operator Name: {trust.operator.name}")
+        else:
+            log.info("No Operator is configured - You will NOT be able to push jwt to this account server")
+        if trust.system_account is not None:
+            log.info(f"System Account: {trust.system_account.sub}")
+            log.info(f"System Account Name: {trust.system_account.name}")
+        store = build_store(s)
+        log.info(store.description)
+        self.core = core = Core(
+            store, trust, lookup_timeout=s.signrequesttimeout / 1000, max_pack=s.maxreplicationpack,
+        )
+        await self.start_nats(core)
+        if s.primary:
+            from nats_account_server.replica import Replica
+
+            self.replica = Replica(core, s.primary, timeout=s.replicationtimeout / 1000)
+            core.replica = self.replica
+            await self.replica.initial_import(s.maxreplicationpack)
+        if isinstance(store, (DirectoryStore, NscStore)):
+            watcher = StoreWatcher(store, self.on_file_change)
+            self.tasks.append(asyncio.create_task(watcher.run(self.stopping)))
+        writable = not store.readonly and not s.primary
+        app = App(
+            core, writable=writable, max_body=s.maxbodysize, read_timeout=s.http.readtimeout / 1000,
+            sign_subject=s.signrequestsubject, sign_timeout=s.signrequesttimeout / 1000,
+        )
+        self.listener = Listener(app, s.http.host, s.http.port, cert=s.http.tls.cert, key=s.http.tls.key,
+                                 read_timeout_ms=s.http.readtimeout)
+        try:
+            bound = await self.listener.start()
+        except ListenError as exc:
+            raise StartupError(str(exc)) from exc
+        log.info(f"{'https' if bound.tls else 'http'} listening on port {bound.port}")
+        log.info("nats-account-server is running")
+        log.info("configure the nats-server with:")
+        log.info(f"  resolver: URL({resolver_url(s.http.host, bound.port, bound.tls)})")
+
+    async def start_nats(self, core: Core) -> None:
+        s = self.settings
+        if not s.nats.servers:
+            log.info("NATS is not configured, server will not fire notifications on update")
+            return
+        from nats_account_server.nats.bridge import NatsBridge
+
+        self.bridge = NatsBridge(s, core, on_closed=self.on_nats_closed)
+        core.notifier = self.bridge
+        await self.bridge.start()
+
+    def on_nats_closed(self) -> None:
+        log.error("nats connection closed, shutting down bridge")
+        if not self.fatal.done():
+            self.fatal.set_result(255)
+
+    async def on_file_change(self, key: str, jwt: str) -> None:
+        """Watcher events keep the response cache right; read-only stores also announce them."""
+        core = self.core
+        assert core is not None
+        core.changed(key, jwt)
+        if not core.store.readonly:
+            return
+        notifier: Notifier = core.notifier
+        if not notifier.connected:
+            return
+        try:
+            await core.notify(Kind.ACCOUNT, key, jwt)
+        except Exception as exc:
+            log.info(f"error trying to send notification from file change for {short_key(key)}, {exc}")
+
+    async def stop(self) -> None:
+        log.info("stopping account server")
+        self.stopping.set()
+        if self.bridge is not None:
+            with contextlib.suppress(Exception):
+                await self.bridge.stop()
+            log.info("disconnected from NATS")
+        if self.listener is not None:
+            log.info("stopping http server")
+            await self.listener.stop()
+            log.info("http server stopped")
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        if self.replica is not None:
+            with contextlib.suppress(Exception):
+                await self.replica.close()
+        if self.core is not None:
+            self.core.store.close()
+            log.info("closed JWT store")
+
+
+def configure(flags: Flags) -> Settings:
+    from nats_account_server.cli import build_settings
+
+    settings = build_settings(flags)
+    log.configure(settings.logging)
+    return settings
+
+
+async def serve(flags: Flags) -> int:
+    loop = asyncio.get_running_loop()
+    signals: asyncio.Queue[int] = asyncio.Queue()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, signals.put_nowait, sig)
+    instance: Instance | None = None
+    try:
+        while True:
+            try:
+                settings = configure(flags)
+                if flags.config:
+                    log.info(f'loading configuration from "{flags.config}"')
+                instance = Instance(settings)
+                await instance.start()
+                if flags.dump:
+                    log.info(json.dumps(settings_to_dump(settings), indent=2))
+            except (ConfigError, StartupError, StoreError) as exc:
+                log.error(str(exc))
+                if instance is not None:
+                    await instance.stop()
+                return 1
+            sig_task = asyncio.ensure_future(signals.get())
+            done, _ = await asyncio.wait({sig_task, instance.fatal}, return_when=asyncio.FIRST_COMPLETED)
+            if instance.fatal in done:
+                sig_task.cancel()
+                await instance.stop()
+                return instance.fatal.result()
+            sig = sig_task.result()
+            if sig == signal.SIGHUP:
+                log.error("received sig-hup, restarting")
+                await instance.stop()
+                instance = None
+                continue
+            print("", flush=True)
+            name = "sig-interrupt" if sig == signal.SIGINT else "sig-terminate"
+            log.info(f"received {name}, shutting down")
+            await instance.stop()
+            return 0
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+
+
+def run(flags: Flags) -> int:
+    """Entry point used by `cli.main` once flags are parsed."""
+    try:
+        import uvloop
+
+        return uvloop.run(serve(flags))
+    except ImportError:  # pragma: no cover - platforms without uvloop
+        return asyncio.run(serve(flags))
+    finally:
+        sys.stderr.flush()

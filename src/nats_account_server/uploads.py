@@ -1,0 +1,160 @@
+"""Uploads: the validation order of SPEC 5.6 (accounts), 5.7 (signing service) and 5.8
+(activations). Transport-free: HTTP routes call these with the raw body and send the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nats_account_server.core import Core, Failure, Saved
+from nats_account_server.jwt import (
+    JWTError,
+    Token,
+    activation_hash,
+    decode,
+    decode_account,
+    is_account_key,
+    validation_issues,
+)
+from nats_account_server.kinds import Kind
+from nats_account_server.log import log, short_key
+from nats_account_server.notifier import NoResponders, NotConnected, RequestTimeout
+
+ISSUES_HEADER = "The server was unable to update the account JWT because one or more validation issues occurred:"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What an upload ends with: a status and a plain-text body (message + newline)."""
+
+    status: int
+    message: str = ""
+
+    @property
+    def body(self) -> bytes:
+        return (self.message + "\n").encode() if self.message else b""
+
+
+def _issues_answer(issues: list[str]) -> Answer:
+    return Answer(400, "\n".join([ISSUES_HEADER, *(f"\t - {i}" for i in issues)]))
+
+
+def _text(body: bytes) -> str | None:
+    try:
+        return body.decode("utf-8").strip(" \t\r\n")
+    except UnicodeDecodeError:
+        return None
+
+
+async def _signing_service(core: Core, key: str, tok: Token, subject: str, timeout: float) -> Token | Answer:
+    """SPEC 5.7: forward a self-signed JWT to the signing service; its answer replaces the JWT."""
+    known = core.load_local(key)
+    if not known and core.notifier.connected:
+        reply = await core.notifier.request_many(f"$SYS.REQ.ACCOUNT.{key}.CLAIMS.LOOKUP", b"", timeout)
+        known = reply.decode(errors="replace") if reply else None
+    if not known and tok.iss != tok.sub:
+        return Answer(400, "bad JWT Issuer/Subject pair in request")
+    if known and tok.iss != tok.sub:
+        return Answer(400, "bad JWT issuer is not trusted")
+    prefix = "Failure during signature request."
+    try:
+        reply = await core.notifier.request(subject, tok.raw.encode(), timeout)
+    except NotConnected:
+        return Answer(500, f"{prefix} nats-server unavailable.")
+    except RequestTimeout:
+        return Answer(500, f"{prefix} signing service unavailable.")
+    except NoResponders as exc:
+        return Answer(500, f"{prefix} Try again at a later time. Error: {exc or 'no responders'}")
+    except Exception as exc:  # any client error is reported, never raised
+        return Answer(500, f"{prefix} Try again at a later time. Error: {exc}")
+    text = reply.decode(errors="replace").strip()
+    try:
+        signed = decode_account(text)
+    except JWTError:
+        log.info(f"{short_key(key)} Initiated JWT signing process for {tok.jti}")
+        return Answer(202, text)
+    if signed.sub != key:
+        return Answer(400, "pub keys don't match")
+    return signed
+
+
+async def post_account(core: Core, key: str, body: bytes, *, sign_subject: str = "", sign_timeout: float = 1.0
+                       ) -> Answer:
+    """Validate, store and announce an account JWT; the order of checks is SPEC 5.6's."""
+    text = _text(body)
+    if text is None:
+        return Answer(400, "bad JWT in request")
+    try:
+        tok = decode_account(text)
+    except JWTError as exc:
+        log.error(f"{short_key(key)} - bad JWT in request - {exc}")
+        return Answer(400, "bad JWT in request")
+    if tok.sub != key:
+        return Answer(400, "pub keys don't match")
+    if not is_account_key(tok.sub):
+        return Answer(400, "bad JWT Subject in request")
+    trust = core.trust
+    if sign_subject and not trust.trusts(tok.iss):
+        signed = await _signing_service(core, key, tok, sign_subject, sign_timeout)
+        if isinstance(signed, Answer):
+            return signed
+        tok = signed
+    if not tok.iss.startswith("O"):
+        if tok.iss == tok.sub:
+            return Answer(400, "Signing service not enabled")
+        return Answer(400, "bad JWT Issuer in request")
+    if not trust.trusts(tok.iss):
+        log.error(f"{short_key(key)} - untrusted issuer in request - {short_key(tok.iss)}")
+        return Answer(400, "untrusted issuer in request")
+    issues = validation_issues(tok)
+    if issues:
+        return _issues_answer(issues)
+    try:
+        saved = await core.save_if_newer(Kind.ACCOUNT, key, tok)
+    except Exception as exc:
+        log.error(f"{short_key(key)} - error saving JWT - {exc}")
+        return Answer(500, "error saving JWT")
+    if saved is Saved.OLDER:
+        return Answer(409, "a newer JWT is already stored")
+    try:
+        await core.notify(Kind.ACCOUNT, key, tok.raw)
+    except Failure as exc:
+        return Answer(exc.status, exc.message)
+    log.info(f"updated JWT for account - {short_key(key)} - {tok.jti}")
+    return Answer(200)
+
+
+async def post_activation(core: Core, body: bytes) -> Answer:
+    """Validate, store and announce an activation under its hash (SPEC 5.8, 5.9)."""
+    text = _text(body)
+    try:
+        if text is None:
+            raise JWTError("body is not UTF-8")
+        tok = decode(text)
+    except JWTError as exc:
+        log.error(f"bad activation JWT in request - {exc}")
+        return Answer(400, "bad activation JWT in request")
+    if tok.kind != "activation":
+        return Answer(400, "bad activation JWT in request")
+    if not tok.iss[:1] in ("A", "O"):
+        return Answer(400, "bad activation JWT Issuer in request")
+    if not is_account_key(tok.sub):
+        return Answer(400, "bad activation JWT Subject in request")
+    subject = tok.nats.get("subject")
+    if not tok.iss or not isinstance(subject, str) or not subject:
+        return Answer(400, "bad activation hash in request")
+    issues = validation_issues(tok)
+    if issues:
+        return _issues_answer(issues)
+    key = activation_hash(tok.iss, tok.sub, subject)
+    try:
+        await core.save(key, tok.raw)
+    except Exception as exc:
+        log.error(f"{short_key(key)} - error saving activation JWT - {exc}")
+        return Answer(500, "error saving activation JWT")
+    try:
+        await core.notify(Kind.ACTIVATION, key, tok.raw, tok.iss)
+    except Failure:
+        return Answer(500, "error saving activation JWT")
+    log.info(f'updated activation JWT - {short_key(tok.iss)}-{short_key(tok.sub)} - "{subject}"')
+    return Answer(200)
