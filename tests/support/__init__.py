@@ -1,0 +1,1 @@
+"""Shared test harness: free ports, process runners for our server and nats-server, trust material."""
