@@ -113,6 +113,8 @@ class Core:
         if loaded is None:
             return None
         if cached is not None and cached.jwt == loaded.jwt:
+            if self.replica is not None:  # the primary may have renewed (or we lost) freshness
+                cached.fresh_until = self.replica.fresh_until(key)
             return cached
         return self.build_entry(kind, key, loaded.jwt, cache=loaded.cacheable or self.replica is not None)
 

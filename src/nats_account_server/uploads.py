@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from nats_account_server.core import Core, Failure, Saved
@@ -14,13 +15,17 @@ from nats_account_server.jwt import (
     decode,
     decode_account,
     is_account_key,
+    is_operator_key,
     validation_issues,
 )
 from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
 from nats_account_server.notifier import NoResponders, NotConnected, RequestTimeout
 
-ISSUES_HEADER = "The server was unable to update the account JWT because one or more validation issues occurred:"
+ISSUES_HEADER = (
+    "The server was unable to update the account JWT because one or more validation issues occurred:"
+)
+ACTIVATION_ISSUES_HEADER = ISSUES_HEADER.replace("account JWT", "activation JWT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,16 +141,16 @@ async def post_activation(core: Core, body: bytes) -> Answer:
         return Answer(400, "bad activation JWT in request")
     if tok.kind != "activation":
         return Answer(400, "bad activation JWT in request")
-    if not tok.iss[:1] in ("A", "O"):
+    if not (is_account_key(tok.iss) or is_operator_key(tok.iss)):
         return Answer(400, "bad activation JWT Issuer in request")
     if not is_account_key(tok.sub):
         return Answer(400, "bad activation JWT Subject in request")
     subject = tok.nats.get("subject")
     if not tok.iss or not isinstance(subject, str) or not subject:
         return Answer(400, "bad activation hash in request")
-    issues = validation_issues(tok)
-    if issues:
-        return _issues_answer(issues)
+    if tok.exp > 0 and int(time.time()) > tok.exp:
+        # only expiry blocks: a not-yet-valid activation may legitimately be uploaded ahead of time
+        return Answer(400, f"{ACTIVATION_ISSUES_HEADER}\n\t - claim is expired")
     key = activation_hash(tok.iss, tok.sub, subject)
     try:
         await core.save(key, tok.raw)

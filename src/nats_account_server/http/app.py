@@ -7,6 +7,7 @@ Rust side in one call, which is what lets the GET hot path reach the performance
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from nats_account_server.core import Core, Failure
@@ -35,6 +36,7 @@ PROBE_HEADERS: Headers = [
     ("pragma", "no-cache"),
     ("expires", "0"),
 ]
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 
 
 class BodyTooLarge(Exception):
@@ -206,10 +208,9 @@ class App:
         if value is None:
             wanted = limit
         else:
-            try:
-                wanted = int(value)
-            except ValueError:
+            if not _INTEGER.fullmatch(value):  # Go's Atoi: no spaces or `_`, which int() accepts
                 return plain(400, f'bad max parameter "{value}"')
+            wanted = int(value)
             if limit >= 0 and (wanted > limit or wanted < 0):
                 if wanted > limit:
                     return plain(400, f'bad max parameter "{value}", no more than {limit} are allowed')

@@ -1,0 +1,219 @@
+"""Replica mode (SPEC 7): a local store kept in step with a primary account server over HTTP.
+
+A replica serves its local copy while the primary's answer is "fresh" (one hour after a fetch or a
+NATS update), asks the primary otherwise, and keeps serving the local copy when the primary is down,
+so a fleet of replicas behind a load balancer survives primary outages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from enum import Enum
+
+import httpx
+
+from nats_account_server.cache import Entry
+from nats_account_server.core import Core, Failure
+from nats_account_server.http.responses import cache_control
+from nats_account_server.jwt import (
+    JWTError,
+    activation_hash,
+    decode_account,
+    decode_activation,
+    is_account_key,
+    is_activation_hash,
+)
+from nats_account_server.kinds import Kind
+from nats_account_server.log import log, short_key
+from nats_account_server.stores import StoreError
+
+FRESH_FOR = 3600.0  # seconds a primary answer (or NATS update) is trusted without asking again
+PROGRESS_EVERY = 10_000  # pack lines between progress log lines during the startup import
+RETRY_AFTER = 2.0  # seconds without primary contact after a network error (not per request)
+
+
+class Outcome(Enum):
+    FOUND = "found"
+    NOT_FOUND = "not found"
+    ERROR = "error"
+
+
+def _status_line(resp: httpx.Response) -> str:
+    """Go's `resp.Status`, e.g. `400 Bad Request`, which the original log lines show."""
+    return f"{resp.status_code} {resp.reason_phrase}".strip()
+
+
+class Replica:
+    """The primary connection plus the per-key freshness promises of a replica."""
+
+    def __init__(self, core: Core, primary_url: str, timeout: float = 5.0) -> None:
+        self.core = core
+        self.primary = primary_url
+        self.base = primary_url.rstrip("/")
+        # system trust store (as Go's client), one idle connection per host (as the original)
+        self.client = httpx.AsyncClient(
+            timeout=timeout,
+            limits=httpx.Limits(max_keepalive_connections=1),
+            verify=ssl.create_default_context(),
+            follow_redirects=True,
+        )
+        self._fresh: dict[str, float] = {}
+        self._prune_at = 4096
+        self._down_until = 0.0  # monotonic; while in the future the primary is considered down
+        self._flights: dict[tuple[Kind, str], asyncio.Future[tuple[Outcome, str | None]]] = {}
+
+    # ------------------------------------------------------------- freshness
+
+    def mark_fresh(self, key: str) -> None:
+        """The primary (HTTP answer or NATS update) just vouched for our copy of `key`."""
+        now = time.monotonic()
+        if len(self._fresh) >= self._prune_at:  # forget lapsed promises, amortised
+            self._fresh = {k: t for k, t in self._fresh.items() if t > now}
+            self._prune_at = max(4096, 2 * len(self._fresh))
+        self._fresh[key] = now + FRESH_FOR
+
+    def fresh_until(self, key: str) -> float:
+        """Monotonic end of the freshness of `key`, 0 when it is not (or no longer) fresh."""
+        deadline = self._fresh.get(key, 0.0)
+        return deadline if deadline > time.monotonic() else 0.0
+
+    def cache_control(self, entry: Entry) -> str | None:
+        """SPEC 7.4: with a future `exp` the stale windows end with our freshness (none when not fresh)."""
+        now = time.time()
+        if entry.exp > 0 and int(entry.exp - now) > 0:
+            left = entry.fresh_until - time.monotonic() if entry.fresh_until else 0.0
+            if left <= 0:
+                return None
+            stale = int(left)
+            return f"max-age={int(entry.exp - now)}, stale-while-revalidate={stale}, stale-if-error={stale}"
+        return cache_control(entry.exp, now)
+
+    # ------------------------------------------------------------ GET (7.3)
+
+    def _local(self, key: str) -> str | None:
+        try:
+            return self.core.load_local(key) or None
+        except Failure:
+            return None  # logged by the core; the primary may still have it
+
+    async def load(self, kind: Kind, key: str) -> str | None:
+        """The JWT to serve for `key`: fresh local copy, else the primary's, else the local copy."""
+        valid = is_account_key(key) if kind is Kind.ACCOUNT else is_activation_hash(key)
+        if not valid:
+            return None  # never build a primary URL from something that is not a key
+        local = self._local(key)
+        if local and self.fresh_until(key):
+            return local
+        if self._down_until > time.monotonic():
+            # a down (or black-holed) primary must not cost every request a full timeout
+            return local
+        flight_key = (kind, key)
+        flight = self._flights.get(flight_key)
+        if flight is None:
+            # one primary request per key, however many clients ask at the same time
+            flight = asyncio.ensure_future(self._fetch(kind, key, local))
+            self._flights[flight_key] = flight
+            flight.add_done_callback(lambda _f: self._flights.pop(flight_key, None))
+        outcome, jwt = await asyncio.shield(flight)
+        if outcome is Outcome.FOUND:
+            return jwt
+        if outcome is Outcome.NOT_FOUND:
+            return None
+        return local or self._local(key)
+
+    async def _fetch(self, kind: Kind, key: str, local: str | None) -> tuple[Outcome, str | None]:
+        url = f"{self.base}/jwt/v1/{kind.value}/{key}"
+        try:
+            resp = await self.client.get(url)
+        except Exception as exc:  # network errors, timeouts, TLS: all mean "primary unavailable"
+            if not self._down_until:
+                log.error(f"{short_key(key)} - primary unavailable, serving local copies - {exc!r}")
+            self._down_until = time.monotonic() + RETRY_AFTER
+            return Outcome.ERROR, None
+        if self._down_until:
+            self._down_until = 0.0
+            log.info("primary is reachable again")
+        if resp.status_code == 404:
+            log.debug(f"{short_key(key)} - primary has no JWT")
+            return Outcome.NOT_FOUND, None
+        if resp.status_code != 200:
+            log.error(f'{short_key(key)} - unable to load JWT from primary - status "{_status_line(resp)}"')
+            return Outcome.ERROR, None
+        jwt = resp.content.decode("utf-8", errors="replace").strip()
+        problem = self.check(kind, key, jwt)
+        if problem:
+            log.error(f"{short_key(key)} - primary sent an invalid JWT - {problem}")
+            return Outcome.ERROR, None
+        if jwt != local:
+            try:
+                await self.core.save(key, jwt)
+            except (StoreError, OSError) as exc:
+                # serve the primary's answer, but do not promise freshness for a copy we lack
+                log.error(f"{short_key(key)} - error saving JWT from primary - {exc}")
+                return Outcome.FOUND, jwt
+        self.mark_fresh(key)
+        log.trace(f"{short_key(key)} - loaded JWT from primary")
+        return Outcome.FOUND, jwt
+
+    def check(self, kind: Kind, key: str, jwt: str) -> str | None:
+        """Why the primary's answer must not be stored or served (None when it is acceptable)."""
+        try:
+            if kind is Kind.ACCOUNT:
+                tok = decode_account(jwt)
+                if tok.sub != key:
+                    return f"subject {short_key(tok.sub)} differs from the requested key"
+                trust = self.core.trust
+                if trust.configured and not trust.trusts(tok.iss):
+                    return f"untrusted issuer {short_key(tok.iss)}"
+                return None
+            tok = decode_activation(jwt)
+            if activation_hash(tok.iss, tok.sub, str(tok.nats.get("subject", ""))) != key:
+                return "activation hash does not match the JWT"
+            return None
+        except (JWTError, ValueError) as exc:
+            return str(exc)
+
+    # ---------------------------------------------------- startup import (7.2)
+
+    async def initial_import(self, max_items: int) -> int:
+        """Fill the local store from the primary's pack; a missing primary is not fatal."""
+        if max_items == 0:
+            log.info("skipping initial JWT pack from primary, config has MaxReplicationPack of 0")
+            return 0
+        log.info(f"grabbing initial JWT pack from primary {self.primary}")
+        url = f"{self.base}/jwt/v1/pack"
+        try:
+            resp = await self.client.get(url, params={"max": str(max_items)})
+            if resp.status_code == 400:
+                # a primary with a lower cap refuses our max: take what it allows
+                log.debug(f'primary refused max={max_items} ("{resp.text.strip()}"), retrying without max')
+                resp = await self.client.get(url)
+        except Exception as exc:
+            log.info(f"unable to initialize from primary, {exc}, will use what is on disk")
+            return 0
+        if resp.status_code != 200:
+            log.info(
+                f'unable to initialize from primary, server returned status "{_status_line(resp)}", '
+                "will use what is on disk"
+            )
+            return 0
+        lines = [line for line in resp.content.decode("utf-8", errors="replace").split("\n") if line.strip()]
+        if max_items > 0:
+            lines = lines[:max_items]
+        return await self._merge(lines)
+
+    async def _merge(self, lines: list[str]) -> int:
+        """Merge in chunks so a large pack shows progress instead of a silent pause."""
+        total, saved = len(lines), 0
+        for start in range(0, total, PROGRESS_EVERY):
+            saved += await self.core.merge("\n".join(lines[start : start + PROGRESS_EVERY]))
+            done = min(start + PROGRESS_EVERY, total)
+            if total > PROGRESS_EVERY:
+                log.info(f"imported {done} of {total} JWTs from primary")
+        log.info(f"initial JWT pack from primary: {total} received, {saved} stored")
+        return saved
+
+    async def close(self) -> None:
+        await self.client.aclose()
