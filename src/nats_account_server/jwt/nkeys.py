@@ -1,0 +1,111 @@
+"""NKey public-key validation and Ed25519 verification.
+
+The `nkeys` package can sign from a seed but cannot verify with a public key alone, so public keys are
+decoded here (SPEC 1.1: base32, prefix byte, CRC-16/XMODEM) and verified with PyNaCl.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import re
+
+from nacl.exceptions import CryptoError
+from nacl.signing import VerifyKey
+
+#: Prefix byte of each public-key role, keyed by the role letter the encoded key starts with.
+PREFIXES: dict[str, int] = {
+    "O": 14 << 3,
+    "A": 0,
+    "U": 20 << 3,
+    "N": 13 << 3,
+    "C": 2 << 3,
+}
+_ROLE_BY_PREFIX = {v: k for k, v in PREFIXES.items()}
+_PUBLIC_RE = re.compile(r"[A-Z2-7]{56}")
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/XMODEM (poly 0x1021, init 0) as used by NKeys checksums."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+            crc &= 0xFFFF
+    return crc
+
+
+@functools.lru_cache(maxsize=8192)
+def _decode_public(s: str) -> tuple[str, bytes] | None:
+    """(role letter, 32 raw key bytes) or None; cached because the same issuers recur constantly."""
+    if _PUBLIC_RE.fullmatch(s) is None:
+        return None
+    try:
+        raw = base64.b32decode(s)
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) != 35:
+        return None
+    body, crc = raw[:33], raw[33:]
+    if crc16(body) != int.from_bytes(crc, "little"):
+        return None
+    role = _ROLE_BY_PREFIX.get(body[0])
+    if role is None:
+        return None
+    return role, body[1:]
+
+
+def key_role(s: str) -> str | None:
+    """Role letter of a valid public key ("O", "A", ...), None if `s` is not one."""
+    if not isinstance(s, str):
+        return None
+    decoded = _decode_public(s)
+    return decoded[0] if decoded else None
+
+
+def is_public_key(s: str, role: str) -> bool:
+    """True iff `s` is a valid public key (length, alphabet, CRC) of the given role letter."""
+    return key_role(s) == role
+
+
+def is_account_key(s: str) -> bool:
+    return key_role(s) == "A"
+
+
+def is_operator_key(s: str) -> bool:
+    return key_role(s) == "O"
+
+
+def is_user_key(s: str) -> bool:
+    return key_role(s) == "U"
+
+
+def encode_public_key(role: str, raw: bytes) -> str:
+    """Encode 32 raw Ed25519 public-key bytes as an NKey public key of `role`."""
+    if role not in PREFIXES or len(raw) != 32:
+        raise ValueError("invalid role or key length")
+    body = bytes([PREFIXES[role]]) + raw
+    return base64.b32encode(body + crc16(body).to_bytes(2, "little")).decode("ascii")
+
+
+@functools.lru_cache(maxsize=4096)
+def _verify_key(public_key: str) -> VerifyKey | None:
+    """Cache decoded VerifyKeys: building one costs as much as the base32/CRC work."""
+    decoded = _decode_public(public_key)
+    return VerifyKey(decoded[1]) if decoded else None
+
+
+def verify(public_key: str, data: bytes, sig: bytes) -> bool:
+    """Ed25519-verify `sig` over `data` with an NKey public key; False on any failure."""
+    if not isinstance(public_key, str) or len(sig) != 64:
+        return False
+    vk = _verify_key(public_key)
+    if vk is None:
+        return False
+    try:
+        vk.verify(data, sig)
+    except (CryptoError, ValueError, TypeError):
+        return False
+    return True
