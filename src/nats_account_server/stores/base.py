@@ -1,0 +1,62 @@
+"""Store contract shared by the memory, directory and nsc stores.
+
+Stores are plain key -> JWT maps. They never judge JWT content (handlers and the core do), but they
+do refuse keys that could not possibly be ours, so that no URL fragment ever becomes a file path.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from ..jwt import is_account_key, is_activation_hash
+
+__all__ = ["ReadOnlyError", "Store", "StoreError", "is_store_key"]
+
+
+class StoreError(Exception):
+    """An IO or configuration failure of a store (the "error saving JWT" cases)."""
+
+
+class ReadOnlyError(StoreError):
+    """Raised by ``save`` on read-only stores; a distinct type so handlers can map it to a 4xx."""
+
+    def __init__(self, message: str = "store is read-only") -> None:
+        super().__init__(message)
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the core needs from a store; implementations serialize their own access."""
+
+    readonly: bool
+    supports_pack: bool
+    description: str
+
+    def load(self, key: str) -> str | None:
+        """The stored JWT, or None when absent (also for keys that are not store keys)."""
+        ...
+
+    def save(self, key: str, jwt: str) -> None:
+        """Store ``jwt`` under ``key``; raises ReadOnlyError / StoreError."""
+        ...
+
+    def pack(self, max: int = -1) -> list[tuple[str, str]]:
+        """(key, jwt) pairs; ``max`` < 0 means no limit, 0 means none."""
+        ...
+
+    def account_keys(self) -> list[str]:
+        """Keys of the stored account JWTs (activations excluded)."""
+        ...
+
+    def close(self) -> None:
+        """Release resources; the store must not be used afterwards."""
+        ...
+
+
+def is_store_key(key: object) -> bool:
+    """True for a valid account public key or an activation hash: the only keys a store accepts.
+
+    Checked before any path is built (SPEC 4.3): this is what keeps ``..``, separators, NUL bytes and
+    seeds away from the filesystem.
+    """
+    return isinstance(key, str) and (is_account_key(key) or is_activation_hash(key))

@@ -1,0 +1,192 @@
+"""Directory store: one ``<key>.jwt`` file per key, optionally sharded (SPEC 4.3).
+
+Files are the source of truth on every request, so JWTs dropped in by hand are served at once. Writes
+go through a temp file + rename so that readers (and crashes) never see half a JWT.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+
+from ..jwt import is_account_key
+from ..log import log
+from .base import ReadOnlyError, StoreError, is_store_key
+
+__all__ = ["DirectoryStore", "JWT_SUFFIX", "TEMP_SUFFIX", "key_from_filename"]
+
+JWT_SUFFIX = ".jwt"
+TEMP_SUFFIX = ".tmp"
+FILE_MODE = 0o644  # JWTs are public data served over HTTP anyway (SPEC 4.3 / Appendix A)
+DIR_MODE = 0o755
+
+
+def key_from_filename(name: str) -> str | None:
+    """The store key of a ``*.jwt`` file name (text up to the first dot), or None.
+
+    Temp files (``.K.jwt.<rnd>.tmp``) yield None: they neither end in ``.jwt`` nor have a key.
+    """
+    if not name.endswith(JWT_SUFFIX):
+        return None
+    key = name.split(".", 1)[0]
+    return key if is_store_key(key) else None
+
+
+def _fsync_dir(path: str) -> None:
+    """Make a rename/creation inside ``path`` durable; best effort where directories can't be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class DirectoryStore:
+    """Key -> JWT map on disk. Saves are serialized; loads need no lock thanks to atomic renames."""
+
+    supports_pack = True
+
+    def __init__(
+        self, root: str | os.PathLike[str], shard: bool = False, readonly: bool = False, create: bool = True
+    ) -> None:
+        self.root = os.path.abspath(os.fspath(root))
+        self.shard = shard
+        self.readonly = readonly
+        self._lock = threading.Lock()
+        if readonly or not create:
+            self._check_root()
+        else:
+            try:
+                os.makedirs(self.root, mode=DIR_MODE, exist_ok=True)
+            except FileExistsError as e:
+                raise StoreError(f"the path [{self.root}] is not a directory") from e
+            except OSError as e:
+                raise StoreError(f"unable to create the store directory [{self.root}]: {e}") from e
+        self.description = (
+            f"creating a read-only store at {self.root}" if readonly else f"creating a store at {self.root}"
+        )
+
+    def _check_root(self) -> None:
+        if not os.path.exists(self.root):
+            raise StoreError(f"the path [{self.root}] doesn't exist")
+        if not os.path.isdir(self.root):
+            raise StoreError(f"the path [{self.root}] is not a directory")
+
+    def path_for(self, key: str) -> str:
+        """Where ``key`` lives; callers must have checked ``is_store_key`` (no traversal possible then)."""
+        name = key + JWT_SUFFIX
+        if self.shard:
+            return os.path.join(self.root, key[-2:], name)
+        return os.path.join(self.root, name)
+
+    def load(self, key: str) -> str | None:
+        if not is_store_key(key):
+            return None
+        path = self.path_for(key)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as e:
+            raise StoreError(f"error reading {path}: {e}") from e
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise StoreError(f"error reading {path}: content is not UTF-8 text") from e
+
+    def save(self, key: str, jwt: str) -> None:
+        if self.readonly:
+            raise ReadOnlyError()
+        if not is_store_key(key):
+            raise StoreError(f"invalid store key {key!r}")
+        data = jwt.encode("utf-8")
+        path = self.path_for(key)
+        directory = os.path.dirname(path)
+        with self._lock:
+            try:
+                self._ensure_dir(directory)
+                self._write_atomic(directory, path, key, data)
+            except OSError as e:
+                raise StoreError(f"error saving JWT to {path}: {e}") from e
+
+    def _ensure_dir(self, directory: str) -> None:
+        if directory == self.root or os.path.isdir(directory):
+            return
+        os.makedirs(directory, mode=DIR_MODE, exist_ok=True)
+        _fsync_dir(self.root)
+
+    @staticmethod
+    def _write_atomic(directory: str, path: str, key: str, data: bytes) -> None:
+        """Temp file in the same directory, fsync, rename over the target, fsync the directory.
+
+        The temp name starts with a dot and does not end in ``.jwt``: pack, the watcher and
+        ``key_from_filename`` all ignore it, so a crash leaves nothing that could be served.
+        """
+        tmp = os.path.join(directory, f".{key}{JWT_SUFFIX}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        _fsync_dir(directory)
+
+    def _walk(self) -> list[tuple[str, str]]:
+        """(key, path) of every ``*.jwt`` file with a store key, anywhere below the root.
+
+        Walking the whole tree lets sharded and flat stores read each other's layout (SPEC 4.6). If a
+        key exists twice, the copy at this store's own path wins (it is the one GET serves).
+        """
+        found: dict[str, str] = {}
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames.sort()
+            for name in sorted(filenames):
+                key = key_from_filename(name)
+                if key is None:
+                    continue
+                path = os.path.join(dirpath, name)
+                if key not in found or path == self.path_for(key):
+                    found[key] = path
+        return list(found.items())
+
+    def pack(self, max: int = -1) -> list[tuple[str, str]]:
+        if max == 0:
+            return []
+        out: list[tuple[str, str]] = []
+        for key, path in self._walk():
+            try:
+                with open(path, "rb") as f:
+                    jwt = f.read().decode("utf-8")
+            except FileNotFoundError:
+                continue  # removed since the walk
+            except (OSError, UnicodeDecodeError) as e:
+                log.warn(f"skipping unreadable store file {path} in pack: {e}")
+                continue
+            out.append((key, jwt))
+            if 0 < max <= len(out):
+                break
+        return out
+
+    def account_keys(self) -> list[str]:
+        return sorted(key for key, _ in self._walk() if is_account_key(key))
+
+    def close(self) -> None:
+        """Nothing is held open between calls."""

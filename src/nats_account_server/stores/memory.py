@@ -1,0 +1,59 @@
+"""Process-local store, mostly for tests and throw-away servers (SPEC 4.2)."""
+
+from __future__ import annotations
+
+import threading
+
+from ..jwt import is_account_key
+from .base import ReadOnlyError, StoreError, is_store_key
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """A dict behind a lock: the original was not thread-safe, the product must be (NEW).
+
+    A read-only memory store is permanently empty; it exists because the config allows it.
+    """
+
+    supports_pack = True
+
+    def __init__(self, readonly: bool = False) -> None:
+        self.readonly = readonly
+        self.description = (
+            "creating a read-only, empty, in-memory store" if readonly else "creating an in-memory store"
+        )
+        self._lock = threading.Lock()
+        self._data: dict[str, str] = {}
+
+    def load(self, key: str) -> str | None:
+        if not is_store_key(key):
+            return None
+        with self._lock:
+            return self._data.get(key)
+
+    def save(self, key: str, jwt: str) -> None:
+        if self.readonly:
+            raise ReadOnlyError()
+        if not is_store_key(key):
+            raise StoreError(f"invalid store key {key!r}")
+        with self._lock:
+            self._data[key] = jwt
+
+    def pack(self, max: int = -1) -> list[tuple[str, str]]:
+        if max == 0:
+            return []
+        with self._lock:
+            items = list(self._data.items())
+        return items if max < 0 else items[:max]
+
+    def account_keys(self) -> list[str]:
+        with self._lock:
+            return sorted(k for k in self._data if is_account_key(k))
+
+    def close(self) -> None:
+        """Nothing to release; content is simply lost with the process (SPEC 9.3 #56)."""
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._data)

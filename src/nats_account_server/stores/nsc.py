@@ -1,0 +1,162 @@
+"""Read-only store over an nsc operator folder (SPEC 4.4).
+
+nsc names account folders by account *name*, but nats-server asks by public key, so lookups go
+through an index sub -> file path. The index is rebuilt cheaply (stat-cached) on a miss, so accounts
+added with ``nsc add account`` are found without a restart; the file itself is re-read on every hit so
+edits are served at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from ..jwt import JWTError, decode_account, is_account_key, peek_claims
+from ..log import log
+from .base import ReadOnlyError, StoreError
+
+__all__ = ["NscStore"]
+
+RESCAN_INTERVAL = 0.5  # seconds; bounds the directory scans a flood of unknown-key GETs can cause
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What a scan learned about one account file; reused while (mtime, size) stay the same."""
+
+    mtime_ns: int
+    size: int
+    sub: str | None  # None: undecodable (already warned about)
+
+
+class NscStore:
+    """``<Op>/accounts/<N>/<N>.jwt`` files looked up by their ``sub``; users/ and activations never."""
+
+    readonly = True
+    supports_pack = False
+
+    def __init__(self, operator_dir: str | os.PathLike[str]) -> None:
+        self.dir = os.path.abspath(os.fspath(operator_dir))
+        self.accounts_dir = os.path.join(self.dir, "accounts")
+        self.description = f"creating a read-only store for the NSC folder at {self.dir}"
+        nsc_file = os.path.join(self.dir, ".nsc")
+        if not os.path.isfile(nsc_file):
+            raise StoreError(f'"{self.dir}" is not a valid configuration directory')
+        try:
+            with open(nsc_file, encoding="utf-8") as f:
+                self.config = json.load(f)
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise StoreError(f"error loading '.nsc' file: {e}") from e
+        self._lock = threading.Lock()
+        self._index: dict[str, str] = {}
+        self._seen: dict[str, _Seen] = {}
+        self._last_scan = 0.0
+        self.refresh()
+
+    @property
+    def operator_jwt_path(self) -> str:
+        """``<dir>/<basename>.jwt``: where nsc keeps the operator JWT (used by the ``-nsc`` flag)."""
+        return os.path.join(self.dir, os.path.basename(self.dir) + ".jwt")
+
+    def account_file(self, name: str) -> str:
+        return os.path.join(self.accounts_dir, name, name + ".jwt")
+
+    def refresh(self) -> None:
+        """Rebuild the index now; only files whose mtime/size changed are decoded again."""
+        try:
+            names = sorted(os.listdir(self.accounts_dir))
+        except FileNotFoundError:
+            names = []
+        except OSError as e:
+            log.warn(f"unable to list the nsc accounts folder {self.accounts_dir}: {e}")
+            names = []
+        index: dict[str, str] = {}
+        seen: dict[str, _Seen] = {}
+        for name in names:
+            path = self.account_file(name)
+            entry = self._examine(path)
+            if entry is None:
+                continue
+            seen[path] = entry
+            if entry.sub is not None and entry.sub not in index:  # first folder by name wins
+                index[entry.sub] = path
+        with self._lock:
+            self._index = index
+            self._seen = seen
+            self._last_scan = time.monotonic()
+
+    def _examine(self, path: str) -> _Seen | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        with self._lock:
+            old = self._seen.get(path)
+        if old is not None and old.mtime_ns == st.st_mtime_ns and old.size == st.st_size:
+            return old
+        sub = self._decode_sub(path)
+        return _Seen(st.st_mtime_ns, st.st_size, sub)
+
+    @staticmethod
+    def _decode_sub(path: str) -> str | None:
+        """Subject of a valid account JWT file; undecodable files are skipped with a warning (NEW)."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                raw = f.read()
+            sub = decode_account(raw.strip()).sub
+        except (OSError, UnicodeDecodeError, JWTError) as e:
+            log.warn(f"skipping nsc account file {path}: {e}")
+            return None
+        if not is_account_key(sub):
+            log.warn(f"skipping nsc account file {path}: subject {sub!r} is not an account key")
+            return None
+        return sub
+
+    def _lookup(self, key: str) -> str | None:
+        path = self._index.get(key)
+        if path is None:
+            return None
+        try:
+            with open(path, encoding="utf-8") as f:
+                raw = f.read()
+        except (OSError, UnicodeDecodeError):
+            return None
+        try:
+            if peek_claims(raw.strip()).get("sub") != key:
+                return None  # edited to another account since the scan: treat as a miss
+        except (JWTError, ValueError):
+            return None
+        return raw
+
+    def load(self, key: str) -> str | None:
+        if not is_account_key(key):
+            return None  # activations (and junk) are never found in an nsc store
+        raw = self._lookup(key)
+        if raw is not None:
+            return raw
+        with self._lock:
+            due = time.monotonic() - self._last_scan >= RESCAN_INTERVAL
+        if not due:
+            return None
+        self.refresh()
+        return self._lookup(key)
+
+    def save(self, key: str, jwt: str) -> None:
+        raise ReadOnlyError()
+
+    def pack(self, max: int = -1) -> list[tuple[str, str]]:
+        raise StoreError("the nsc store does not support pack")
+
+    def account_keys(self) -> list[str]:
+        with self._lock:
+            due = time.monotonic() - self._last_scan >= RESCAN_INTERVAL
+        if due:
+            self.refresh()
+        with self._lock:
+            return sorted(self._index)
+
+    def close(self) -> None:
+        """Nothing is held open."""

@@ -1,0 +1,253 @@
+"""Announce account JWT file changes of read-only directory and nsc stores (SPEC 4.5).
+
+Built on ``watchfiles.awatch`` (inotify). Every added or modified account file is re-read and
+reported when its bytes differ from the last version seen; this covers in-place edits as well as
+write-to-temp-then-rename (editors, ``git pull``), which the original missed.
+
+"Last seen" choice: the watcher prefetches a SHA-256 of every account file right after its inotify
+watches are installed. Hence rewriting a file with identical bytes is silent even the first time,
+while a file that appears later is reported on first sight. After a watcher failure the same scan
+runs again and reports what changed while nobody was watching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import os
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from watchfiles import Change, awatch
+
+from ..jwt import JWTError, is_account_key, peek_claims
+from ..log import log, short_key
+from .directory import JWT_SUFFIX, DirectoryStore
+from .nsc import NscStore
+
+__all__ = ["OnChange", "StoreWatcher"]
+
+MAX_RETRY_PAUSE = 30.0  # seconds
+
+OnChange = Callable[[str, str], Awaitable[None] | None]
+
+
+def _digest(jwt: str) -> bytes:
+    return hashlib.sha256(jwt.encode("utf-8")).digest()
+
+
+class _StopFlag:
+    """Stop signal for the watch thread that awatch may ``set()`` on cancellation without that leaking
+    into the caller's event (awatch sets the event it is given when it gets cancelled)."""
+
+    def __init__(self, outer: asyncio.Event) -> None:
+        self.outer = outer
+        self.halted = False
+
+    def is_set(self) -> bool:
+        return self.halted or self.outer.is_set()
+
+    def set(self) -> None:
+        self.halted = True
+
+
+class StoreWatcher:
+    """Watches one store's files and calls ``on_change(key, jwt)`` for new account JWT content."""
+
+    def __init__(
+        self,
+        store: DirectoryStore | NscStore,
+        on_change: OnChange,
+        *,
+        debounce_ms: int = 100,
+        step_ms: int = 50,
+        retry_pause: float = 1.0,
+    ) -> None:
+        if not isinstance(store, DirectoryStore | NscStore):
+            raise TypeError(f"cannot watch a {type(store).__name__}")
+        self.store = store
+        self.on_change = on_change
+        self.debounce_ms = debounce_ms
+        self.step_ms = step_ms
+        self.retry_pause = retry_pause
+        self._last: dict[str, bytes] = {}
+        self._seeded = False
+        self._healthy = False  # the current attempt got its watches installed
+        self.ready = asyncio.Event()  # set once watches are installed and the first scan is done
+
+    @property
+    def root(self) -> str:
+        """What inotify watches: the store root, or the nsc operator folder (accounts/ may not exist yet)."""
+        return self.store.root if isinstance(self.store, DirectoryStore) else self.store.dir
+
+    # ----------------------------------------------------------------------------- file classification
+
+    def _candidate_key(self, path: str) -> str | None:
+        """Account key named by a dir-store file path that GET would serve, else None."""
+        assert isinstance(self.store, DirectoryStore)
+        name = os.path.basename(path)
+        if not name.endswith(JWT_SUFFIX):
+            return None
+        key = name[: -len(JWT_SUFFIX)]
+        if not is_account_key(key) or self.store.path_for(key) != path:
+            return None  # activations, temp files, files outside the store layout
+        return key
+
+    def _is_nsc_account_file(self, path: str) -> bool:
+        rel = os.path.relpath(path, self.root).split(os.sep)
+        return len(rel) == 3 and rel[0] == "accounts" and rel[2] == rel[1] + JWT_SUFFIX
+
+    def _read(self, path: str) -> tuple[str, str] | None:
+        """(key, jwt) for a candidate account file, None when it is not one (or vanished)."""
+        if isinstance(self.store, DirectoryStore):
+            key = self._candidate_key(path)
+            if key is None:
+                return None
+            jwt = self.store.load(key)
+            return (key, jwt) if jwt else None
+        if not self._is_nsc_account_file(path):
+            return None
+        try:
+            with open(path, encoding="utf-8") as f:
+                jwt = f.read()
+            sub = peek_claims(jwt.strip()).get("sub")
+        except (OSError, UnicodeDecodeError, JWTError, ValueError) as e:
+            log.debug(f"ignoring change of {path}: {e}")
+            return None
+        if not isinstance(sub, str) or not is_account_key(sub):
+            return None
+        return sub, jwt
+
+    def _all_files(self, top: str) -> Iterable[str]:
+        for dirpath, _dirs, files in os.walk(top):
+            for name in files:
+                if name.endswith(JWT_SUFFIX):
+                    yield os.path.join(dirpath, name)
+
+    # ----------------------------------------------------------------------------- change detection
+
+    def _collect(self, paths: Iterable[str]) -> list[tuple[str, str]]:
+        """Read changed files and keep those whose content differs from the last seen (runs in a thread)."""
+        out: dict[str, str] = {}
+        for path in paths:
+            try:
+                found = self._read(path)
+            except Exception as e:  # an unreadable file must not stop the watcher
+                log.warn(f"unable to read changed file {path}: {e}")
+                continue
+            if found is None:
+                continue
+            key, jwt = found
+            digest = _digest(jwt)
+            if self._last.get(key) == digest:
+                continue
+            self._last[key] = digest
+            out[key] = jwt
+        if isinstance(self.store, NscStore) and out:
+            self.store.refresh()  # new accounts are indexed right away
+        return list(out.items())
+
+    def _expand(self, changes: set[tuple[Change, str]]) -> list[str]:
+        """Paths to examine: added/modified files, plus the contents of added directories.
+
+        A new shard (or nsc account) directory may receive its file before inotify watches it, so
+        the directory itself is scanned when it appears.
+        """
+        paths: list[str] = []
+        for change, path in sorted(changes, key=lambda c: c[1]):
+            if change == Change.deleted:
+                continue  # deletions are never announced (SPEC 4.5)
+            if os.path.isdir(path):
+                if change == Change.added:
+                    paths.extend(self._all_files(path))
+            else:
+                paths.append(path)
+        return paths
+
+    def _handle(self, changes: set[tuple[Change, str]]) -> list[tuple[str, str]]:
+        return self._collect(self._expand(changes))
+
+    def _scan(self) -> list[tuple[str, str]]:
+        return self._collect(self._all_files(self.root))
+
+    async def _report(self, found: list[tuple[str, str]]) -> None:
+        for key, jwt in found:
+            try:
+                result: Any = self.on_change(key, jwt)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as e:
+                log.error(f"error handling the file change for {short_key(key)}: {e}")
+
+    # ----------------------------------------------------------------------------- main loop
+
+    async def run(self, stop_event: asyncio.Event) -> None:
+        """Watch until ``stop_event`` is set; failures are logged and the watch is re-established.
+
+        The pause between attempts doubles (up to ``MAX_RETRY_PAUSE``) while the failure persists, so
+        a vanished folder yields a handful of ERROR lines rather than one per second forever.
+        """
+        pause = self.retry_pause
+        while not stop_event.is_set():
+            try:
+                await self._watch(stop_event)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.error(f"error watching {self.root} for changes: {e}; retrying in {pause:g}s")
+            if self._healthy:
+                pause = self.retry_pause
+            try:
+                await asyncio.wait_for(stop_event.wait(), timeout=pause)
+            except TimeoutError:
+                pass
+            pause = min(pause * 2, MAX_RETRY_PAUSE)
+
+    async def _watch(self, stop_event: asyncio.Event) -> None:
+        flag = _StopFlag(stop_event)
+        self._healthy = False
+        gen = awatch(
+            self.root,
+            watch_filter=None,
+            debounce=self.debounce_ms,
+            step=self.step_ms,
+            stop_event=flag,
+            rust_timeout=1000,
+            recursive=True,
+        )
+        # Start the generator first: awatch installs its inotify watches before its first await, so
+        # the scan below cannot miss a change made while it runs.
+        pending: asyncio.Future[set[tuple[Change, str]]] = asyncio.ensure_future(anext(gen))
+        try:
+            await asyncio.sleep(0)
+            if pending.done():
+                exc = pending.exception()
+                if isinstance(exc, StopAsyncIteration):
+                    return
+                if exc is not None:
+                    raise exc  # e.g. the root vanished: run() logs and retries
+            found = await asyncio.to_thread(self._scan)
+            if self._seeded:  # a re-established watch: announce what changed while unwatched
+                await self._report(found)
+            self._seeded = self._healthy = True
+            log.debug(f"watching {self.root} for account JWT changes")
+            self.ready.set()
+            while True:
+                try:
+                    changes = await pending
+                except StopAsyncIteration:
+                    return
+                found = await asyncio.to_thread(self._handle, changes)
+                await self._report(found)
+                pending = asyncio.ensure_future(anext(gen))
+        finally:
+            flag.set()
+            if not pending.done():
+                pending.cancel()
+                try:
+                    await pending
+                except BaseException:
+                    pass
+            await gen.aclose()

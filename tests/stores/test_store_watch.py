@@ -1,0 +1,199 @@
+"""StoreWatcher on real files: in-place edits, renames, new shard dirs, nsc folders; and silences."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from store_helpers import Minter, activation_hash, make_nsc, write_nsc_account
+
+from nats_account_server.stores import DirectoryStore, MemoryStore, NscStore, StoreWatcher
+from nats_account_server.stores import watch as watch_module
+
+Events = asyncio.Queue[tuple[str, str]]
+
+
+@asynccontextmanager
+async def watching(store: DirectoryStore | NscStore, *, sync: bool = False) -> AsyncIterator[Events]:
+    queue: Events = asyncio.Queue()
+
+    async def on_change_async(key: str, jwt: str) -> None:
+        await queue.put((key, jwt))
+
+    def on_change_sync(key: str, jwt: str) -> None:
+        queue.put_nowait((key, jwt))
+
+    watcher = StoreWatcher(store, on_change_sync if sync else on_change_async)
+    stop = asyncio.Event()
+    task = asyncio.create_task(watcher.run(stop))
+    await asyncio.wait_for(watcher.ready.wait(), 5)
+    try:
+        yield queue
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def expect(queue: Events, key: str, jwt: str, within: float = 1.0) -> None:
+    assert await asyncio.wait_for(queue.get(), within) == (key, jwt)
+
+
+async def silence(queue: Events, wait: float = 0.5) -> None:
+    await asyncio.sleep(wait)
+    assert queue.empty(), queue.get_nowait()
+
+
+def replace_via_temp(path: Path, content: str) -> None:
+    tmp = path.parent / f".{path.name}.swp"
+    tmp.write_text(content)
+    os.replace(tmp, path)
+
+
+@pytest.mark.parametrize("sync", [False, True])
+async def test_modify_in_place(tmp_path: Path, minter: Minter, sync: bool) -> None:
+    key, jwt = minter.account_jwt()
+    path = tmp_path / f"{key}.jwt"
+    path.write_text(jwt)
+    store = DirectoryStore(tmp_path, readonly=True)
+    async with watching(store, sync=sync) as q:
+        await silence(q, 0.2)  # existing content is not announced
+        _, jwt2 = minter.account_jwt(key, name="v2")
+        path.write_text(jwt2)
+        await expect(q, key, jwt2)
+
+
+async def test_write_temp_then_rename(tmp_path: Path, minter: Minter) -> None:
+    key, jwt = minter.account_jwt()
+    path = tmp_path / f"{key}.jwt"
+    path.write_text(jwt)
+    async with watching(DirectoryStore(tmp_path, readonly=True)) as q:
+        _, jwt2 = minter.account_jwt(key, name="renamed")
+        replace_via_temp(path, jwt2)
+        await expect(q, key, jwt2)
+        # a brand-new file created by rename is announced too
+        k3, j3 = minter.account_jwt()
+        replace_via_temp(tmp_path / f"{k3}.jwt", j3)
+        await expect(q, k3, j3)
+        await silence(q, 0.3)
+
+
+async def test_new_shard_directory(tmp_path: Path, minter: Minter) -> None:
+    store = DirectoryStore(tmp_path, shard=True, readonly=True)
+    async with watching(store) as q:
+        key, jwt = minter.account_jwt()
+        shard = tmp_path / key[-2:]
+        shard.mkdir()
+        (shard / f"{key}.jwt").write_text(jwt)
+        await expect(q, key, jwt)
+        _, jwt2 = minter.account_jwt(key, name="again")
+        (shard / f"{key}.jwt").write_text(jwt2)
+        await expect(q, key, jwt2)
+
+
+async def test_store_saves_are_seen(tmp_path: Path, minter: Minter) -> None:
+    """The writer here is another DirectoryStore on the same folder (atomic temp + rename)."""
+    writer = DirectoryStore(tmp_path, shard=True)
+    async with watching(DirectoryStore(tmp_path, shard=True, readonly=True)) as q:
+        key, jwt = minter.account_jwt()
+        await asyncio.to_thread(writer.save, key, jwt)
+        await expect(q, key, jwt)
+        await silence(q, 0.3)
+
+
+async def test_ignored_changes(tmp_path: Path, minter: Minter) -> None:
+    key, jwt = minter.account_jwt()
+    path = tmp_path / f"{key}.jwt"
+    path.write_text(jwt)
+    async with watching(DirectoryStore(tmp_path, readonly=True)) as q:
+        path.write_text(jwt)  # identical content
+        replace_via_temp(path, jwt)
+        (tmp_path / f"{activation_hash('x')}.jwt").write_text("activation")
+        (tmp_path / f"{key}.txt").write_text(jwt)
+        (tmp_path / "notes").write_text("hello")
+        (tmp_path / f".{key}.jwt.abc.tmp").write_text(jwt + "x")
+        other = minter.account_key()
+        (tmp_path / "sub").mkdir()
+        (tmp_path / "sub" / f"{other}.jwt").write_text(jwt)  # outside the flat layout
+        path.unlink()
+        await silence(q, 0.6)
+        # deleted then re-created: new content is announced
+        _, jwt2 = minter.account_jwt(key, name="back")
+        path.write_text(jwt2)
+        await expect(q, key, jwt2)
+
+
+async def test_nsc_rewrite_and_new_account(tmp_path: Path, minter: Minter) -> None:
+    ka, ja = minter.account_jwt(name="alpha")
+    op = make_nsc(tmp_path, minter, {"alpha": ja})
+    store = NscStore(op)
+    async with watching(store) as q:
+        _, ja2 = minter.account_jwt(ka, name="alpha2")
+        write_nsc_account(op, "alpha", ja2)
+        await expect(q, ka, ja2)
+        kb, jb = minter.account_jwt(name="beta")
+        write_nsc_account(op, "beta", jb)
+        await expect(q, kb, jb)
+        assert store.load(kb) == jb  # index refreshed by the watcher
+        upub, ujwt = minter.user_jwt(ka)
+        (op / "accounts" / "alpha" / "users").mkdir()
+        (op / "accounts" / "alpha" / "users" / "u.jwt").write_text(ujwt)
+        (op / "Op.jwt").write_text(minter.operator_jwt("Op2"))
+        await silence(q, 0.5)
+
+
+async def test_failure_is_logged_and_retried(
+    tmp_path: Path, minter: Minter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real: Callable[..., object] = watch_module.awatch
+    attempts = 0
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise OSError("inotify limit reached")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(watch_module, "awatch", flaky)
+    key, jwt = minter.account_jwt()
+    (tmp_path / f"{key}.jwt").write_text(jwt)
+    store = DirectoryStore(tmp_path, readonly=True)
+    queue: Events = asyncio.Queue()
+    watcher = StoreWatcher(store, lambda k, j: queue.put_nowait((k, j)), retry_pause=0.1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(watcher.run(stop))
+    try:
+        await asyncio.wait_for(watcher.ready.wait(), 5)
+        assert attempts == 2
+        _, jwt2 = minter.account_jwt(key, name="after")
+        (tmp_path / f"{key}.jwt").write_text(jwt2)
+        await expect(queue, key, jwt2)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_stop_and_cancel_are_prompt(tmp_path: Path) -> None:
+    watcher = StoreWatcher(DirectoryStore(tmp_path, readonly=True), lambda k, j: None)
+    stop = asyncio.Event()
+    task = asyncio.create_task(watcher.run(stop))
+    await asyncio.wait_for(watcher.ready.wait(), 5)
+    stop.set()
+    await asyncio.wait_for(task, 1)
+    watcher = StoreWatcher(DirectoryStore(tmp_path, readonly=True), lambda k, j: None)
+    stop2 = asyncio.Event()
+    task = asyncio.create_task(watcher.run(stop2))
+    await asyncio.wait_for(watcher.ready.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 2)
+    assert not stop2.is_set()
+
+
+def test_memory_store_cannot_be_watched() -> None:
+    with pytest.raises(TypeError):
+        StoreWatcher(MemoryStore(), lambda k, j: None)  # type: ignore[arg-type]
