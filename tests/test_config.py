@@ -1,0 +1,270 @@
+"""Mapping a config file onto settings (SPEC 3.2, 3.3; checklist 27-44)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nats_account_server.config import (
+    ConfigError,
+    HTTPSettings,
+    Settings,
+    StoreSettings,
+    canonical_name,
+    go_value,
+    load_settings,
+    settings_from_tree,
+    settings_to_dump,
+)
+
+
+def load(tmp_path: Path, text: str) -> Settings:
+    path = tmp_path / "server.conf"
+    path.write_text(text, encoding="utf-8")
+    return load_settings(path)
+
+
+def load_error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, text)
+    return str(info.value)
+
+
+def test_defaults(tmp_path: Path) -> None:
+    for s in (Settings(), load(tmp_path, ""), settings_from_tree({})):
+        assert (s.operatorjwtpath, s.systemaccountjwtpath, s.primary) == ("", "", "")
+        assert (s.replicationtimeout, s.maxreplicationpack) == (5000, 10000)
+        assert (s.signrequestsubject, s.signrequesttimeout, s.maxbodysize) == ("", 1000, 1048576)
+        http = s.http
+        assert (http.host, http.port, http.readtimeout, http.writetimeout) == ("localhost", 9090, 5000, 5000)
+        assert (s.http.tls.cert, s.http.tls.key, s.http.tls.root) == ("", "", "")
+        assert s.nats.servers == [] and s.nats.usercredentials == ""
+        assert (s.nats.connecttimeout, s.nats.reconnectwait, s.nats.maxreconnects) == (5000, 1000, -1)
+        assert (s.nats.tls.root, s.nats.tls.cert, s.nats.tls.key) == ("", "", "")
+        assert s.nats.syncinterval == 0 and s.nats.sync_interval_ms == 1000
+        assert s.store == StoreSettings(dir="", nsc="", readonly=False, shard=False, cleanupinterval=0)
+        lg = s.logging
+        assert (lg.time, lg.debug, lg.trace, lg.colors, lg.pid) == (True, False, False, True, False)
+
+
+def test_defaults_are_not_shared() -> None:
+    a, b = Settings(), Settings()
+    a.nats.servers.append("nats://x")
+    a.http.port = 1
+    assert b.nats.servers == [] and b.http.port == 9090
+
+
+def test_spec_example(tmp_path: Path) -> None:
+    s = load(tmp_path, """
+# account server
+operatorjwtpath: "/etc/nats/op/OP.jwt"
+systemaccountjwtpath = /etc/nats/op/accounts/SYS/SYS.jwt
+http { host: 0.0.0.0, port: 9090, ReadTimeout: 2000 }
+store: { dir: "/var/lib/nas", shard: true }
+logging { pid: yes, colors: off }
+nats {
+  servers: [nats://127.0.0.1:4222, "tls://nats2:4222"]   // two servers
+  usercredentials: "/etc/nats/sys.creds"
+  reconnectwait: 2k          # = 2000 ms
+}
+""")
+    assert s.operatorjwtpath == "/etc/nats/op/OP.jwt"
+    assert s.systemaccountjwtpath == "/etc/nats/op/accounts/SYS/SYS.jwt"
+    assert (s.http.host, s.http.port, s.http.readtimeout) == ("0.0.0.0", 9090, 2000)
+    assert s.http.writetimeout == 5000
+    assert (s.store.dir, s.store.shard, s.store.readonly) == ("/var/lib/nas", True, False)
+    assert (s.logging.pid, s.logging.colors, s.logging.time) == (True, False, True)
+    assert s.nats.servers == ["nats://127.0.0.1:4222", "tls://nats2:4222"]
+    assert s.nats.usercredentials == "/etc/nats/sys.creds"
+    assert (s.nats.reconnectwait, s.nats.connecttimeout, s.nats.sync_interval_ms) == (2000, 5000, 2000)
+
+
+@pytest.mark.parametrize("key", ["OperatorJWTPath", "operatorjwtpath", "OPERATORJWTPATH", "operatorJwtPath"])
+def test_keys_case_insensitive(tmp_path: Path, key: str) -> None:
+    assert load(tmp_path, f"{key}: /op.jwt").operatorjwtpath == "/op.jwt"
+
+
+def test_nested_keys_case_insensitive(tmp_path: Path) -> None:
+    s = load(tmp_path, "HTTP { PORT: 1, readTIMEOUT: 2, tls { CERT: c } }\nSTORE { nsc: /n }\n"
+                       "Logging { Pid: true }")
+    assert (s.http.port, s.http.readtimeout, s.http.tls.cert) == (1, 2, "c")
+    assert s.store.nsc == "/n" and s.logging.pid is True
+
+
+def test_canonical_spelling_wins_then_lower_case() -> None:
+    tree = {"OPERATORJWTPATH": "other", "operatorjwtpath": "lower", "OperatorJWTPath": "canonical"}
+    assert settings_from_tree(tree).operatorjwtpath == "canonical"
+    del tree["OperatorJWTPath"]
+    assert settings_from_tree(tree).operatorjwtpath == "lower"
+    del tree["operatorjwtpath"]
+    assert settings_from_tree(tree).operatorjwtpath == "other"
+
+
+def test_underscores_and_unknown_keys_ignored(tmp_path: Path) -> None:
+    s = load(tmp_path, """
+operator_jwt_path: /x
+bogus: 1
+http { nothing: here, port: 1234, deep { a: [1, 2] } }
+extra { port: 1 }
+nats { tls { whatever: 5, root: /ca.pem } }
+""")
+    assert s.operatorjwtpath == "" and s.http.port == 1234 and s.nats.tls.root == "/ca.pem"
+
+
+def test_section_only_overrides_present_keys(tmp_path: Path) -> None:
+    s = load(tmp_path, "http { port: 8080 }\nnats { maxreconnects: 3 }\nlogging { debug: true }")
+    assert s.http == HTTPSettings(port=8080)
+    assert (s.nats.connecttimeout, s.nats.reconnectwait, s.nats.maxreconnects) == (5000, 1000, 3)
+    assert (s.logging.time, s.logging.colors, s.logging.debug) == (True, True, True)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("true", True), ("TRUE", True), ("yes", True), ("on", True), ("false", False), ("off", False),
+    ("No", False),
+    ('"true"', True), ('"TrUe"', True), ('"yes"', False), ('"1"', False), ('""', False),
+])
+def test_bool_coercion(tmp_path: Path, value: str, expected: bool) -> None:
+    assert load(tmp_path, f"store {{ shard: {value} }}").store.shard is expected
+
+
+def test_bool_rejects_other_types(tmp_path: Path) -> None:
+    assert load_error(tmp_path, "store { shard: 32 }") == "error parsing Shard option 32"
+    assert load_error(tmp_path, "logging { time: [true] }") == "error parsing Time option [true]"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("5000", 5000), ('"5000"', 5000), ("-1", -1), ('"-7"', -7), ('"+3"', 3), ("2k", 2000), ("1kb", 1024),
+    ("1m", 1000000), ("1mb", 1048576), ("0", 0),
+])
+def test_int_coercion(tmp_path: Path, value: str, expected: int) -> None:
+    assert load(tmp_path, f"http {{ readtimeout: {value} }}").http.readtimeout == expected
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ('"a"', "a"), ("5.5", "5.5"), ("true", "true"), ("5s", "5s"), ('" 5"', " 5"), ('"1_000"', "1_000"),
+    ("[1]", "[1]"), ('"99999999999999999999"', "99999999999999999999"),
+])
+def test_int_errors(tmp_path: Path, value: str, shown: str) -> None:
+    message = load_error(tmp_path, f"http {{ port: {value} }}")
+    assert message == f"unable to parse integer {shown} for key Port"
+
+
+def test_top_level_int_error_names_key(tmp_path: Path) -> None:
+    message = load_error(tmp_path, "replicationtimeout: 1.5")
+    assert message == "unable to parse integer 1.5 for key ReplicationTimeout"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("systemaccountjwtpath: 23", "error parsing SystemAccountJWTPath option 23"),
+    ("primary: yes", "error parsing Primary option true"),
+    ("http { host: 1.5 }", "error parsing Host option 1.5"),
+    ("nats { usercredentials: [a, b] }", "error parsing UserCredentials option [a b]"),
+    ("store { dir: { x: 1 } }", "error parsing Dir option map[x:1]"),
+    ("operatorjwtpath: 2019-05-10T11:22:41Z",
+     "error parsing OperatorJWTPath option 2019-05-10 11:22:41 +0000 UTC"),
+])
+def test_string_errors(tmp_path: Path, text: str, message: str) -> None:
+    assert load_error(tmp_path, text) == message
+
+
+def test_quoted_booleans_are_strings(tmp_path: Path) -> None:
+    assert load(tmp_path, 'primary: "yes"').primary == "yes"
+
+
+def test_servers_list_or_single_string(tmp_path: Path) -> None:
+    assert load(tmp_path, "nats { servers: nats://a:4222 }").nats.servers == ["nats://a:4222"]
+    assert load(tmp_path, 'nats { servers: ["nats://a:4222", nats://b:4222] }').nats.servers == [
+        "nats://a:4222", "nats://b:4222"]
+    assert load(tmp_path, "nats { servers: [] }").nats.servers == []
+
+
+def test_servers_errors(tmp_path: Path) -> None:
+    assert load_error(tmp_path, "nats { servers: [a, 1] }") == (
+        "error parsing Servers option [a 1], contents are not convertable")
+    assert load_error(tmp_path, "nats { servers: 5 }") == (
+        "error parsing Servers option 5, single element is not convertable")
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ('http: "x"', "HTTP"), ("nats: [1]", "NATS"), ("store: 1", "Store"), ("logging: true", "Logging"),
+    ("http { tls: yes }", "TLS"), ("nats { TLS: cert }", "TLS"),
+])
+def test_section_must_be_a_map(tmp_path: Path, text: str, name: str) -> None:
+    assert load_error(tmp_path, text) == f"struct field {name} doesn't have a matching map in the config file"
+
+
+def test_all_keys_mapped(tmp_path: Path) -> None:
+    s = load(tmp_path, """
+OperatorJWTPath: /op.jwt, SystemAccountJWTPath: /sys.jwt, Primary: "http://p:9090/"
+ReplicationTimeout: 1, MaxReplicationPack: 2, SignRequestSubject: sign.me, SignRequestTimeout: 3
+MaxBodySize: 4
+HTTP { Host: "", Port: 0, ReadTimeout: 5, WriteTimeout: 6, TLS { Cert: c, Key: k, Root: r } }
+NATS { Servers: [u], ConnectTimeout: 7, ReconnectWait: 8, MaxReconnects: 0, UserCredentials: /u.creds
+       TLS { Root: R, Cert: C, Key: K }, SyncInterval: 9 }
+Store { NSC: "", Dir: /d, ReadOnly: true, Shard: true, CleanupInterval: 10 }
+Logging { Time: false, Debug: true, Trace: true, Colors: false, PID: true }
+""")
+    assert settings_to_dump(s) == {
+        "OperatorJWTPath": "/op.jwt", "SystemAccountJWTPath": "/sys.jwt", "Primary": "http://p:9090/",
+        "ReplicationTimeout": 1, "MaxReplicationPack": 2, "SignRequestSubject": "sign.me",
+        "SignRequestTimeout": 3, "MaxBodySize": 4,
+        "HTTP": {"Host": "", "Port": 0, "ReadTimeout": 5, "WriteTimeout": 6,
+                 "TLS": {"Cert": "c", "Key": "k", "Root": "r"}},
+        "NATS": {"Servers": ["u"], "ConnectTimeout": 7, "ReconnectWait": 8, "MaxReconnects": 0,
+                 "UserCredentials": "/u.creds", "TLS": {"Root": "R", "Cert": "C", "Key": "K"},
+                 "SyncInterval": 9},
+        "Store": {"NSC": "", "Dir": "/d", "ReadOnly": True, "Shard": True, "CleanupInterval": 10},
+        "Logging": {"Time": False, "Debug": True, "Trace": True, "Colors": False, "PID": True},
+    }
+    assert s.nats.sync_interval_ms == 9
+
+
+def test_dump_is_json_and_detached() -> None:
+    s = Settings()
+    dump = settings_to_dump(s)
+    json.dumps(dump)
+    dump["NATS"]["Servers"].append("x")
+    assert s.nats.servers == []
+
+
+def test_every_field_has_a_canonical_name() -> None:
+    def walk(obj: Any) -> None:
+        for f in dataclasses.fields(obj):
+            assert f.metadata["name"][0].isupper()
+            value = getattr(obj, f.name)
+            if dataclasses.is_dataclass(value):
+                walk(value)
+    walk(Settings())
+    assert canonical_name(Settings, "operatorjwtpath") == "OperatorJWTPath"
+    assert canonical_name(StoreSettings, "nsc") == "NSC"
+
+
+def test_dir_and_nsc_mutually_exclusive(tmp_path: Path) -> None:
+    assert load_error(tmp_path, "store { dir: /a, nsc: /b }") == "dir and nsc are mutually exclusive"
+    assert load(tmp_path, 'store { dir: /a, nsc: "" }').store.dir == "/a"
+
+
+def test_file_values_not_tilde_expanded(tmp_path: Path) -> None:
+    assert load(tmp_path, "store { dir: ~/jwts }").store.dir == "~/jwts"
+
+
+def test_parse_error_and_missing_file(tmp_path: Path) -> None:
+    assert load_error(tmp_path, "http { port: 9090").startswith("Parse error on line")
+    with pytest.raises(ConfigError, match="nope.conf"):
+        load_settings(tmp_path / "nope.conf")
+
+
+def test_variables_and_include(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "inc.conf").write_text("http { port: $PORT }\n")
+    monkeypatch.setenv("PORT", "8181")
+    s = load(tmp_path, "dir = /x\nstore { dir: $dir }\ninclude inc.conf\n")
+    assert s.store.dir == "/x" and s.http.port == 8181
+
+
+def test_go_value_rendering() -> None:
+    assert [go_value(v) for v in (1e6, 123456.0, 0.00001, -2.5, 1.0, False)] == [
+        "1e+06", "123456", "1e-05", "-2.5", "1", "false"]

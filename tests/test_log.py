@@ -1,0 +1,104 @@
+"""nats-server style log lines (SPEC 8; checklist 137-138)."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+
+import pytest
+
+from nats_account_server.config import LoggingSettings
+from nats_account_server.log import Logger, log, short_key
+
+STAMP = r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{6} "
+
+
+def plain(**kw: bool) -> Logger:
+    return Logger(LoggingSettings(**{"colors": False, "time": False, **kw}))
+
+
+def test_plain_labels(capsys: pytest.CaptureFixture[str]) -> None:
+    lg = plain(debug=True, trace=True)
+    lg.info("i")
+    lg.warn("w")
+    lg.error("e")
+    lg.fatal("f")
+    lg.debug("d")
+    lg.trace("t")
+    assert capsys.readouterr().err == "[INF] i\n[WRN] w\n[ERR] e\n[FTL] f\n[DBG] d\n[TRC] t\n"
+
+
+def test_colored_labels(capsys: pytest.CaptureFixture[str]) -> None:
+    lg = Logger(LoggingSettings(time=False, debug=True, trace=True))
+    for method in (lg.info, lg.debug, lg.warn, lg.error, lg.fatal, lg.trace):
+        method("m")
+    assert capsys.readouterr().err.splitlines() == [
+        "[\x1b[32mINF\x1b[0m] m", "[\x1b[36mDBG\x1b[0m] m", "[\x1b[0;93mWRN\x1b[0m] m",
+        "[\x1b[31mERR\x1b[0m] m", "[\x1b[31mFTL\x1b[0m] m", "[\x1b[33mTRC\x1b[0m] m",
+    ]
+
+
+def test_time_and_pid_prefixes(capsys: pytest.CaptureFixture[str]) -> None:
+    plain(time=True, pid=True).info("hello")
+    line = capsys.readouterr().err
+    assert re.fullmatch(rf"\[{os.getpid()}\] {STAMP}\[INF\] hello\n", line), line
+    plain(time=True).info("x")
+    assert re.fullmatch(rf"{STAMP}\[INF\] x\n", capsys.readouterr().err)
+    plain(pid=True).error("y")
+    assert capsys.readouterr().err == f"[{os.getpid()}] [ERR] y\n"
+
+
+def test_defaults_have_time_and_colors(capsys: pytest.CaptureFixture[str]) -> None:
+    lg = Logger()
+    assert not lg.debug_enabled and not lg.trace_enabled
+    lg.info("x")
+    lg.debug("hidden")
+    lg.trace("hidden")
+    assert re.fullmatch(rf"{STAMP}\[\x1b\[32mINF\x1b\[0m\] x\n", capsys.readouterr().err)
+
+
+def test_level_gating_and_reconfigure(capsys: pytest.CaptureFixture[str]) -> None:
+    lg = plain()
+    lg.debug("d1")
+    lg.trace("t1")
+    lg.configure(LoggingSettings(time=False, colors=False, debug=True))
+    assert lg.debug_enabled and not lg.trace_enabled
+    lg.debug("d2")
+    lg.trace("t2")
+    lg.configure(LoggingSettings(time=False, colors=False, trace=True))
+    assert lg.trace_enabled and not lg.debug_enabled
+    lg.debug("d3")
+    lg.trace("t3")
+    assert capsys.readouterr().err == "[DBG] d2\n[TRC] t3\n"
+
+
+def test_one_write_per_line() -> None:
+    class Recorder(io.StringIO):
+        writes: list[str]
+
+        def write(self, s: str) -> int:
+            self.writes.append(s)
+            return len(s)
+
+    stream = Recorder()
+    stream.writes = []
+    lg = Logger(LoggingSettings(pid=True), stream=stream)
+    lg.warn("a b c")
+    assert len(stream.writes) == 1 and stream.writes[0].endswith("] a b c\n")
+
+
+def test_broken_stream_is_ignored() -> None:
+    stream = io.StringIO()
+    stream.close()
+    Logger(stream=stream).error("nobody listens")
+
+
+def test_module_logger_follows_current_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    log.info("global")
+    assert capsys.readouterr().err.endswith("] global\n")
+
+
+def test_short_key() -> None:
+    assert short_key("ACATS5YOVB6ROX2WUNKGNQ2MP3GMXDMKSG2O4N5CLX3A6W4PZGZZIL2R") == "ACATS5YOVB6R"
+    assert short_key("short") == "short"
