@@ -5,8 +5,15 @@ Parsing and checking a line is pure, so the rules of SPEC 4.6 are tested without
 
 from __future__ import annotations
 
-from nats_account_server.jwt import JWTError, Token, decode_account, decode_activation, is_account_key
-from nats_account_server.jwt import activation_hash, is_activation_hash
+from nats_account_server.jwt import (
+    JWTError,
+    Token,
+    activation_hash,
+    decode_account,
+    decode_activation,
+    is_account_key,
+    is_activation_hash,
+)
 from nats_account_server.kinds import Kind
 from nats_account_server.trust import Trust
 

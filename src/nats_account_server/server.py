@@ -19,7 +19,7 @@ from nats_account_server import __version__
 from nats_account_server.config import ConfigError, Settings, settings_to_dump
 from nats_account_server.core import Core
 from nats_account_server.http.app import App
-from nats_account_server.http.listener import ListenError, Listener
+from nats_account_server.http.listener import Listener, ListenError
 from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
 from nats_account_server.notifier import Notifier
@@ -40,7 +40,9 @@ def build_store(settings: Settings) -> Store:
     if settings.primary and st.nsc:
         raise StartupError("replicas cannot be run in NSC mode")
     if settings.primary and st.readonly:
-        raise StartupError("replica mode cannot be used in read-only mode, but will not allow POST operations")
+        raise StartupError(
+            "replica mode cannot be used in read-only mode, but will not allow POST operations"
+        )
     try:
         if st.dir:
             return DirectoryStore(st.dir, shard=st.shard, readonly=st.readonly)
@@ -78,7 +80,9 @@ class Instance:
         if s.primary:
             log.info(f"starting in replicated mode, with primary at {s.primary}")
             if not s.nats.servers:
-                log.info("running in replicated mode without NATS notifications can result in delayed updates")
+                log.info(
+                    "running in replicated mode without NATS notifications can result in delayed updates"
+                )
         if s.operatorjwtpath:
             log.info(f"loading operator from {s.operatorjwtpath}")
         if s.systemaccountjwtpath:
@@ -98,7 +102,10 @@ class Instance:
         store = build_store(s)
         log.info(store.description)
         self.core = core = Core(
-            store, trust, lookup_timeout=s.signrequesttimeout / 1000, max_pack=s.maxreplicationpack,
+            store,
+            trust,
+            lookup_timeout=s.signrequesttimeout / 1000,
+            max_pack=s.maxreplicationpack,
         )
         await self.start_nats(core)
         if s.primary:
@@ -112,11 +119,21 @@ class Instance:
             self.tasks.append(asyncio.create_task(watcher.run(self.stopping)))
         writable = not store.readonly and not s.primary
         app = App(
-            core, writable=writable, max_body=s.maxbodysize, read_timeout=s.http.readtimeout / 1000,
-            sign_subject=s.signrequestsubject, sign_timeout=s.signrequesttimeout / 1000,
+            core,
+            writable=writable,
+            max_body=s.maxbodysize,
+            read_timeout=s.http.readtimeout / 1000,
+            sign_subject=s.signrequestsubject,
+            sign_timeout=s.signrequesttimeout / 1000,
         )
-        self.listener = Listener(app, s.http.host, s.http.port, cert=s.http.tls.cert, key=s.http.tls.key,
-                                 read_timeout_ms=s.http.readtimeout)
+        self.listener = Listener(
+            app,
+            s.http.host,
+            s.http.port,
+            cert=s.http.tls.cert,
+            key=s.http.tls.key,
+            read_timeout_ms=s.http.readtimeout,
+        )
         try:
             bound = await self.listener.start()
         except ListenError as exc:
@@ -191,7 +208,7 @@ def configure(flags: Flags) -> Settings:
 
 async def serve(flags: Flags) -> int:
     loop = asyncio.get_running_loop()
-    signals: asyncio.Queue[int] = asyncio.Queue()
+    signals: asyncio.Queue[signal.Signals] = asyncio.Queue()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, signals.put_nowait, sig)
     instance: Instance | None = None
@@ -211,7 +228,8 @@ async def serve(flags: Flags) -> int:
                     await instance.stop()
                 return 1
             sig_task = asyncio.ensure_future(signals.get())
-            done, _ = await asyncio.wait({sig_task, instance.fatal}, return_when=asyncio.FIRST_COMPLETED)
+            waiters: set[asyncio.Future[Any]] = {sig_task, instance.fatal}
+            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             if instance.fatal in done:
                 sig_task.cancel()
                 await instance.stop()

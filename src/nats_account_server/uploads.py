@@ -83,8 +83,9 @@ async def _signing_service(core: Core, key: str, tok: Token, subject: str, timeo
     return signed
 
 
-async def post_account(core: Core, key: str, body: bytes, *, sign_subject: str = "", sign_timeout: float = 1.0
-                       ) -> Answer:
+async def post_account(
+    core: Core, key: str, body: bytes, *, sign_subject: str = "", sign_timeout: float = 1.0
+) -> Answer:
     """Validate, store and announce an account JWT; the order of checks is SPEC 5.6's."""
     text = _text(body)
     if text is None:

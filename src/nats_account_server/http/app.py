@@ -120,7 +120,11 @@ class App:
         method: str = scope.method
         if method == "GET" and path.startswith(ACCOUNTS) and path.count("/") == 4 and path != ACCOUNTS:
             return await get_jwt_safe(
-                self.core, Kind.ACCOUNT, path[len(ACCOUNTS):], scope.query_string, scope.headers.get("if-none-match")
+                self.core,
+                Kind.ACCOUNT,
+                path[len(ACCOUNTS) :],
+                scope.query_string,
+                scope.headers.get("if-none-match"),
             )
         allowed = self.methods(path)
         if allowed is None:
@@ -128,13 +132,19 @@ class App:
         if method not in allowed:
             allow = ", ".join((*allowed, "OPTIONS"))
             status = 200 if method == "OPTIONS" else 405
-            return Response(status, b"" if status == 200 else b"Method Not Allowed\n",
-                            [("allow", allow), ("content-type", TEXT)])
+            return Response(
+                status,
+                b"" if status == 200 else b"Method Not Allowed\n",
+                [("allow", allow), ("content-type", TEXT)],
+            )
         if method == "POST":
             return await self.post(scope, proto, path)
         if path.startswith(ACTIVATIONS):
             return await get_jwt_safe(
-                self.core, Kind.ACTIVATION, path[len(ACTIVATIONS):], scope.query_string,
+                self.core,
+                Kind.ACTIVATION,
+                path[len(ACTIVATIONS) :],
+                scope.query_string,
                 scope.headers.get("if-none-match"),
             )
         if path in ("/jwt/v1/accounts", ACCOUNTS):
@@ -180,8 +190,11 @@ class App:
         try:
             if path.startswith(ACCOUNTS):
                 answer = await post_account(
-                    self.core, path[len(ACCOUNTS):], body,
-                    sign_subject=self.sign_subject, sign_timeout=self.sign_timeout,
+                    self.core,
+                    path[len(ACCOUNTS) :],
+                    body,
+                    sign_subject=self.sign_subject,
+                    sign_timeout=self.sign_timeout,
                 )
             else:
                 answer = await post_activation(self.core, body)

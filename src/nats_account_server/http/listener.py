@@ -60,14 +60,15 @@ def reserve(host: str, port: int) -> tuple[str, int, int]:
             probe.bind(addr)
         except OSError as exc:
             raise ListenError(f"error listening on {host}:{port}: {exc.strerror or exc}") from exc
-        return addr[0], probe.getsockname()[1], family
+        return str(addr[0]), int(probe.getsockname()[1]), int(family)
 
 
 class Listener:
     """Owns one embedded granian server for the lifetime of one server instance."""
 
-    def __init__(self, app: Any, host: str, port: int, *, cert: str = "", key: str = "",
-                 read_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self, app: Any, host: str, port: int, *, cert: str = "", key: str = "", read_timeout_ms: int = 5000
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
@@ -85,11 +86,21 @@ class Listener:
         logging.getLogger("granian").disabled = True
         tls: dict[str, Any] = {}
         if self.cert:
-            tls = {"ssl_cert": Path(self.cert), "ssl_key": Path(self.key), "ssl_protocol_min": SSLProtocols.tls12}
+            tls = {
+                "ssl_cert": Path(self.cert),
+                "ssl_key": Path(self.key),
+                "ssl_protocol_min": SSLProtocols.tls12,
+            }
         header_timeout = self.read_timeout_ms if self.read_timeout_ms > 0 else 3_600_000
         self._server = Server(
-            self.app, address=ip, port=port, interface=Interfaces.RSGI, websockets=False,
-            log_enabled=False, backlog=1024, http1_settings=HTTP1Settings(header_read_timeout=header_timeout),
+            self.app,
+            address=ip,
+            port=port,
+            interface=Interfaces.RSGI,
+            websockets=False,
+            log_enabled=False,
+            backlog=1024,
+            http1_settings=HTTP1Settings(header_read_timeout=header_timeout),
             **tls,
         )
         self._task = asyncio.get_running_loop().create_task(self._server.serve())
