@@ -1,0 +1,312 @@
+"""The NATS connection (SPEC 6.1-6.2) and the `notifier.Notifier` the core publishes through.
+
+HTTP must never depend on NATS (nats-servers with a URL resolver need us up first), so `start()`
+gives the first connect attempt a short bound and keeps retrying in the background every
+`reconnectwait` ms. Once connected, nats-py's own reconnect logic takes over; when it gives up
+(`maxreconnects` exhausted) the server exits non-zero through `on_closed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import nats
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from nats_account_server.core import Core
+from nats_account_server.log import log
+from nats_account_server.nats import responders as rs
+from nats_account_server.nats.responders import Responders
+from nats_account_server.nats.sync import PACK, QUEUE, Sync
+from nats_account_server.notifier import NoResponders, NotConnected, RequestTimeout
+
+if TYPE_CHECKING:
+    from nats_account_server.config import Settings
+
+CLIENT_NAME = "nats-account-server"
+FIRST_ATTEMPT_BOUND = 2.0  # seconds start() waits for the first connect attempt at most
+Handler = Callable[[str, str, bytes], Awaitable[None]]
+
+
+def server_urls(servers: list[str]) -> list[str]:
+    """Go's client takes a comma-joined list, so entries may themselves hold several URLs."""
+    return [url.strip() for entry in servers for url in entry.split(",") if url.strip()]
+
+
+def tls_context(root: str, cert: str, key: str) -> ssl.SSLContext | None:
+    """Client TLS from `nats.tls`; None leaves nats-py's default (used for `tls://` URLs)."""
+    if not root and not cert:
+        return None
+    ctx = ssl.create_default_context(cafile=root or None)
+    if cert:
+        ctx.load_cert_chain(cert, key or None)
+    return ctx
+
+
+def _is_no_responders(msg: Msg) -> bool:
+    return not msg.data and msg.headers is not None and msg.headers.get("Status") == "503"
+
+
+class NatsBridge:
+    """Owns the nats-py client; implements the core's notifier and runs the NATS-side services."""
+
+    configured = True
+
+    def __init__(self, settings: Settings, core: Core, on_closed: Callable[[], None]) -> None:
+        n = settings.nats
+        self.core = core
+        self.on_closed = on_closed
+        self.servers = server_urls(list(n.servers))
+        self.connect_timeout = max(n.connecttimeout, 1) / 1000
+        self.reconnect_wait = max(n.reconnectwait, 0) / 1000
+        self.max_reconnects: int = n.maxreconnects
+        self.credentials: str = n.usercredentials
+        try:
+            self.tls = tls_context(n.tls.root, n.tls.cert, n.tls.key)
+        except (OSError, ssl.SSLError) as exc:
+            from nats_account_server.server import StartupError
+
+            raise StartupError(f"error loading NATS TLS files: {exc}") from exc
+        self.replica_mode = bool(settings.primary)
+        self.writable = not core.store.readonly and not self.replica_mode
+        sync_ms = n.syncinterval or n.reconnectwait
+        self.sync: Sync | None = None
+        if self.writable:
+            self.sync = Sync(core, self.publish, interval=max(sync_ms, 100) / 1000)
+        self.responders = Responders(core, self.publish)
+        self._nc: Client | None = None
+        self._stopping = False
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._first_attempt = asyncio.Event()
+
+    # ------------------------------------------------------------ notifier
+
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    async def publish(self, subject: str, payload: bytes) -> None:
+        nc = self._nc
+        if nc is None or nc.is_closed:
+            raise NotConnected("not connected to NATS")
+        await nc.publish(subject, payload)
+
+    async def request(self, subject: str, payload: bytes, timeout: float) -> bytes:
+        nc = self._nc
+        if nc is None or not nc.is_connected:
+            raise NotConnected("not connected to NATS")
+        try:
+            msg = await nc.request(subject, payload, timeout=timeout)
+        except nats.errors.NoRespondersError as exc:
+            raise NoResponders("no responders available for request") from exc
+        except nats.errors.TimeoutError as exc:
+            raise RequestTimeout("timeout") from exc
+        except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError) as exc:
+            raise NotConnected(str(exc) or "not connected to NATS") from exc
+        return bytes(msg.data)
+
+    async def request_many(self, subject: str, payload: bytes, timeout: float) -> bytes | None:
+        """Several resolvers may answer; empty answers mean 'absent', so wait for a non-empty one."""
+        nc = self._nc
+        if nc is None or not nc.is_connected:
+            return None
+        inbox = nc.new_inbox()
+        try:
+            sub = await nc.subscribe(inbox)
+        except nats.errors.Error:
+            return None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            await nc.publish(subject, payload, reply=inbox)
+            while (remaining := deadline - loop.time()) > 0:
+                try:
+                    msg = await sub.next_msg(timeout=remaining)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    return None
+                if _is_no_responders(msg):
+                    return None
+                if msg.data:
+                    return bytes(msg.data)
+            return None
+        except nats.errors.Error as exc:
+            log.debug(f"request on {subject} failed - {exc}")
+            return None
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    # ------------------------------------------------------------ life cycle
+
+    async def start(self) -> None:
+        """Never blocks on a NATS outage for long: the connect loop continues in the background."""
+        log.info("connecting to NATS for notifications")
+        if self.sync is not None:
+            self.sync.start_scan()
+        self._tasks.append(asyncio.create_task(self._connect_loop()))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._first_attempt.wait(), min(self.connect_timeout, FIRST_ATTEMPT_BOUND))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks.clear()
+        nc, self._nc = self._nc, None
+        if nc is not None and not nc.is_closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(nc.close(), 5)
+        if self.sync is not None:
+            await self.sync.close()
+
+    async def _connect_loop(self) -> None:
+        while not self._stopping:
+            nc = await self._attempt()
+            if nc is not None:
+                await self._on_connected(nc)
+                self._first_attempt.set()
+                return
+            self._first_attempt.set()
+            await asyncio.sleep(self.reconnect_wait)
+
+    def _options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {
+            "servers": self.servers,
+            "name": CLIENT_NAME,
+            "no_echo": True,
+            "connect_timeout": self.connect_timeout,
+            "reconnect_time_wait": self.reconnect_wait,
+            # nats-py retries forever with 0; Go's 0 means "never reconnect"
+            "max_reconnect_attempts": self.max_reconnects if self.max_reconnects != 0 else -1,
+            "allow_reconnect": self.max_reconnects != 0,
+        }
+        if self.credentials:
+            opts["user_credentials"] = self.credentials
+        if self.tls is not None:
+            opts["tls"] = self.tls
+        return opts
+
+    async def _attempt(self) -> Client | None:
+        """One pass over the servers. nats-py's connect() itself would loop forever with unlimited
+        reconnects, so it is cancelled once every server has failed once."""
+        nc = Client()
+        failures: list[BaseException] = []
+        all_failed = asyncio.Event()
+        live = False
+
+        async def error_cb(exc: Exception) -> None:
+            if live:
+                await self._on_error(nc, exc)
+                return
+            failures.append(exc)
+            if len(failures) >= len(self.servers):
+                all_failed.set()
+
+        async def disconnected_cb() -> None:
+            if live and not self._stopping and self._nc is nc:
+                log.warn("nats disconnected")
+
+        async def reconnected_cb() -> None:
+            if live and not self._stopping and self._nc is nc:
+                log.warn("nats reconnected")
+
+        async def closed_cb() -> None:
+            if live and not self._stopping and self._nc is nc:
+                self.on_closed()
+
+        async def discovered_cb() -> None:
+            urls = [uri.geturl() for uri in nc.discovered_servers]
+            log.debug(f"discovered NATS servers: {', '.join(urls)}")
+
+        connecting = asyncio.create_task(nc.connect(
+            **self._options(), error_cb=error_cb, disconnected_cb=disconnected_cb,
+            reconnected_cb=reconnected_cb, closed_cb=closed_cb, discovered_server_cb=discovered_cb,
+        ))
+        failed = asyncio.create_task(all_failed.wait())
+        await asyncio.wait({connecting, failed}, return_when=asyncio.FIRST_COMPLETED)
+        failed.cancel()
+        if connecting.done() and not connecting.cancelled() and connecting.exception() is None:
+            live = True
+            self._nc = nc
+            return nc
+        connecting.cancel()
+        with contextlib.suppress(BaseException):
+            await connecting
+        error: BaseException | None = None
+        if not connecting.cancelled():
+            error = connecting.exception()
+        error = error or (failures[-1] if failures else None)
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(nc.close(), 1)
+        log.error(f"failed to connect to NATS, {_describe(error)}")
+        log.error(f"will try to connect again in {round(self.reconnect_wait * 1000)} milliseconds")
+        return None
+
+    async def _on_error(self, nc: Client, exc: Exception) -> None:
+        """Failed reconnect attempts also arrive here; they are expected while disconnected."""
+        if self._stopping:
+            return
+        if nc.is_connected:
+            log.warn(f"nats error {_describe(exc)}")
+        else:
+            log.debug(f"nats error while reconnecting {_describe(exc)}")
+
+    # ------------------------------------------------------------ services
+
+    async def _on_connected(self, nc: Client) -> None:
+        """Subscriptions are made once; nats-py replays them after every reconnect."""
+        log.info("connected to NATS for account and activation notifications")
+        r = self.responders
+        try:
+            if self.replica_mode:
+                await self._subscribe(nc, rs.UPDATE_OLD, r.replica_update)
+                await self._subscribe(nc, rs.ACTIVATE, r.activation)
+            else:
+                await self._subscribe(nc, rs.LOOKUP, r.lookup)
+            if self.writable and self.sync is not None:
+                for subject in (rs.UPDATE_OLD, rs.UPDATE_NEW, rs.UPDATE_ANY):
+                    await self._subscribe(nc, subject, r.update)
+                await self._subscribe(nc, rs.ACTIVATE, r.activation)
+                await self._subscribe(nc, rs.LIST, r.list_accounts)
+                await self._subscribe(nc, rs.DELETE, r.delete)
+                await self._subscribe(nc, PACK, self.sync.pack_request, queue=QUEUE)
+                inbox = nc.new_inbox()
+                await self._subscribe(nc, inbox, self.sync.pack_reply)
+
+                async def send(payload: bytes) -> None:
+                    await nc.publish(PACK, payload, reply=inbox)
+
+                self._tasks.append(asyncio.create_task(self.sync.run(send, lambda: nc.is_connected)))
+            await nc.flush(timeout=max(round(self.connect_timeout), 1))
+            if self.sync is not None:
+                log.info("connected to NATS for JWT syncing")
+        except Exception as exc:  # a reconnect replays whatever subscriptions were made
+            log.error(f"error subscribing to NATS subjects - {_describe(exc)}")
+
+    async def _subscribe(self, nc: Client, subject: str, handler: Handler, queue: str = "") -> Subscription:
+        async def cb(msg: Msg) -> None:
+            if _is_no_responders(msg):  # the server's "503" to a request nobody listened to
+                return
+            try:
+                await handler(msg.subject, msg.reply, bytes(msg.data))
+            except Exception as exc:  # one bad message must not kill the subscription
+                log.error(f"error handling message on {msg.subject} - {_describe(exc)}")
+
+        return await nc.subscribe(subject, queue=queue, cb=cb)
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown error"
+    text = str(exc)
+    return text if text else type(exc).__name__

@@ -1,0 +1,234 @@
+"""Message handlers for SPEC 6.4, 6.6 and 6.7: lookups, updates, list and delete requests.
+
+Transport-free: each handler gets (subject, reply, payload) and answers through `publish`, so the
+trust rules can be tested without a NATS server. Updates received over NATS are checked like a POST
+(subject token = `sub`, trusted issuer, validation) and are never re-published: nats-servers got
+the same message, and re-publishing would loop between account servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from nats_account_server import __version__
+from nats_account_server.core import Core, Failure, Saved
+from nats_account_server.jwt import (
+    JWTError,
+    Token,
+    activation_hash,
+    decode_account,
+    decode_activation,
+    is_account_key,
+    validation_issues,
+)
+from nats_account_server.jwt.nkeys import encode_public_key
+from nats_account_server.kinds import Kind
+from nats_account_server.log import log, short_key
+
+Publish = Callable[[str, bytes], Awaitable[None]]
+
+# subjects (SPEC 6.4-6.7); `*` tokens carry the account key or the activation hash
+LOOKUP = "$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP"
+UPDATE_OLD = "$SYS.ACCOUNT.*.CLAIMS.UPDATE"
+UPDATE_NEW = "$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE"
+UPDATE_ANY = "$SYS.REQ.CLAIMS.UPDATE"
+ACTIVATE = "$SYS.ACCOUNT.*.CLAIMS.ACTIVATE.*"
+LIST = "$SYS.REQ.CLAIMS.LIST"
+DELETE = "$SYS.REQ.CLAIMS.DELETE"
+
+SERVER_NAME = "nats-account-server"
+
+
+class Rejected(Exception):
+    """An update that must not be stored; `str()` is the reason sent back to the requester."""
+
+    def __init__(self, message: str, detail: str, account: str = "n/a") -> None:
+        super().__init__(f"{message} - {detail}")
+        self.account = account
+
+
+def new_server_id() -> str:
+    """A server NKey public key (`N…`) made fresh per process: nsc shows it, nobody verifies it."""
+    return encode_public_key("N", os.urandom(32))
+
+
+def subject_account(subject: str) -> str | None:
+    """The account token of `$SYS.ACCOUNT.<k>.…` / `$SYS.REQ.ACCOUNT.<k>.…`, None for other subjects."""
+    tokens = subject.split(".")
+    if len(tokens) >= 4 and tokens[:2] == ["$SYS", "ACCOUNT"]:
+        return tokens[2]
+    if len(tokens) >= 5 and tokens[:3] == ["$SYS", "REQ", "ACCOUNT"]:
+        return tokens[3]
+    return None
+
+
+def _text(payload: bytes) -> str:
+    try:
+        return payload.decode("utf-8").strip(" \t\r\n")
+    except UnicodeDecodeError as exc:
+        raise JWTError("payload is not UTF-8") from exc
+
+
+def check_account_update(core: Core, subject: str, payload: bytes) -> Token:
+    """SPEC 6.4 steps 1-2 for an account update; raises Rejected."""
+    named = subject_account(subject)
+    try:
+        tok = decode_account(_text(payload))
+    except JWTError as exc:
+        raise Rejected("received error when decoding jwt", str(exc), named or "n/a") from exc
+    account = tok.sub if is_account_key(tok.sub) else named or "n/a"
+    if named is not None and named != tok.sub:
+        detail = f"subject {named} does not match jwt subject"
+        raise Rejected("received error when saving jwt", detail, account)
+    if not is_account_key(tok.sub):
+        raise Rejected("received error when saving jwt", "jwt subject is not an account key", account)
+    if core.trust.configured and not core.trust.trusts(tok.iss):
+        raise Rejected("received error when saving jwt", f"untrusted issuer {tok.iss}", account)
+    issues = validation_issues(tok)
+    if issues:
+        raise Rejected("received error when saving jwt", "; ".join(issues), account)
+    return tok
+
+
+def check_activation_update(subject: str, payload: bytes) -> tuple[str, Token]:
+    """An activation notification: the hash token must be the JWT's activation hash."""
+    tokens = subject.split(".")
+    try:
+        tok = decode_activation(_text(payload))
+    except JWTError as exc:
+        raise Rejected("received error when decoding activation jwt", str(exc)) from exc
+    target = tok.nats.get("subject")
+    if not isinstance(target, str) or not target:
+        raise Rejected("received error when saving activation jwt", "no subject in activation")
+    key = activation_hash(tok.iss, tok.sub, target)
+    if len(tokens) != 6 or tokens[2] != tok.iss or tokens[5] != key:
+        raise Rejected("received error when saving activation jwt", "subject does not match the activation")
+    issues = validation_issues(tok)
+    if issues:
+        raise Rejected("received error when saving activation jwt", "; ".join(issues))
+    return key, tok
+
+
+class Responders:
+    """The handlers a connected bridge subscribes; `replica` mode only saves and marks fresh."""
+
+    def __init__(self, core: Core, publish: Publish, *, host: str | None = None) -> None:
+        self.core = core
+        self.publish = publish
+        self.server_id = new_server_id()
+        self.host = host if host is not None else socket.gethostname()
+        self._seq = itertools.count(1)
+
+    # ---------------------------------------------------------------- replies
+
+    def server_info(self) -> dict[str, Any]:
+        now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        return {"host": self.host, "id": self.server_id, "name": SERVER_NAME, "seq": next(self._seq),
+                "time": now, "ver": __version__}
+
+    def _json(self, body: dict[str, Any]) -> bytes:
+        return json.dumps({**body, "server": self.server_info()}, indent=2, sort_keys=True).encode()
+
+    async def _reply(self, reply: str, body: dict[str, Any]) -> None:
+        if reply:
+            await self.publish(reply, self._json(body))
+
+    async def _reply_error(self, reply: str, account: str, description: str) -> None:
+        await self._reply(reply, {"error": {"account": account, "code": 500, "description": description}})
+
+    # ---------------------------------------------------------------- lookup
+
+    async def lookup(self, subject: str, reply: str, payload: bytes) -> None:
+        """SPEC 6.6: local store only (never forwarded); an empty reply means 'absent'."""
+        if not reply:
+            log.trace("lookup is not a request")
+            return
+        tokens = subject.split(".")
+        if len(tokens) != 6 or not tokens[3]:
+            log.error(f"lookup {subject} failed parsing")
+            return
+        key = tokens[3]
+        jwt: str | None = None
+        if is_account_key(key):
+            try:
+                jwt = await asyncio.to_thread(self.core.load_local, key)
+            except Failure:
+                jwt = None
+            if not jwt and key == self.core.trust.system_account_key:
+                jwt = self.core.trust.system_account_jwt  # configured, hence local too (SPEC 4.8)
+        log.trace(f"lookup for {short_key(key)} - {'found' if jwt else 'not found'}")
+        await self.publish(reply, (jwt or "").encode())
+
+    # ---------------------------------------------------------------- updates
+
+    async def update(self, subject: str, reply: str, payload: bytes) -> None:
+        """SPEC 6.4 writable primary: check, save newer-wins, answer (6.7), never re-publish."""
+        try:
+            tok = check_account_update(self.core, subject, payload)
+        except Rejected as exc:
+            log.warn(f"rejected JWT update on {subject} - {exc}")
+            await self._reply_error(reply, exc.account, str(exc))
+            return
+        try:
+            saved = await self.core.save_if_newer(Kind.ACCOUNT, tok.sub, tok)
+        except Exception as exc:  # a store failure is answered, not raised into the client
+            log.error(f"{short_key(tok.sub)} - error saving JWT - {exc}")
+            await self._reply_error(reply, tok.sub, f"received error when saving jwt - {exc}")
+            return
+        if saved is Saved.SAVED:
+            log.info(f"updated JWT for account over NATS - {short_key(tok.sub)} - {tok.jti}")
+        else:
+            log.debug(f"JWT update over NATS for {short_key(tok.sub)} kept the stored JWT ({saved.value})")
+        await self._reply(reply, {"data": {"account": tok.sub, "code": 200, "message": "Updated jwt"}})
+
+    async def replica_update(self, subject: str, reply: str, payload: bytes) -> None:
+        """SPEC 6.4 replica: undecodable messages are ignored; saved keys are fresh for an hour."""
+        try:
+            tok = check_account_update(self.core, subject, payload)
+        except Rejected as exc:
+            log.warn(f"rejected JWT update on {subject} - {exc}")
+            await self._reply_error(reply, exc.account, str(exc))
+            return
+        await self._save_fresh(Kind.ACCOUNT, tok.sub, tok)
+        await self._reply(reply, {"data": {"account": tok.sub, "code": 200, "message": "Updated jwt"}})
+
+    async def activation(self, subject: str, reply: str, payload: bytes) -> None:
+        """Activation notifications (replica, and MAY on a writable primary): store under the hash."""
+        try:
+            key, tok = check_activation_update(subject, payload)
+        except Rejected as exc:
+            log.warn(f"rejected activation on {subject} - {exc}")
+            return
+        await self._save_fresh(Kind.ACTIVATION, key, tok)
+
+    async def _save_fresh(self, kind: Kind, key: str, tok: Token) -> None:
+        try:
+            saved = await self.core.save_if_newer(kind, key, tok)
+        except Exception as exc:
+            log.error(f"{short_key(key)} - error saving JWT - {exc}")
+            return
+        if saved is not Saved.OLDER:
+            mark_fresh = getattr(self.core.replica, "mark_fresh", None)
+            if callable(mark_fresh):
+                mark_fresh(key)
+        if saved is Saved.SAVED:
+            log.info(f"stored {kind.value[:-1]} JWT from NATS notification - {short_key(key)} - {tok.jti}")
+
+    # ------------------------------------------------------------ list/delete
+
+    async def list_accounts(self, subject: str, reply: str, payload: bytes) -> None:
+        if reply:
+            keys = await asyncio.to_thread(self.core.store.account_keys)
+            await self._reply(reply, {"data": keys})
+
+    async def delete(self, subject: str, reply: str, payload: bytes) -> None:
+        """The account server never deletes on request (as a full resolver without allow_delete)."""
+        await self._reply_error(reply, "n/a", "delete must be enabled in server config")
+

@@ -1,0 +1,120 @@
+"""SPEC 6.5: take part in the nats-server full-resolver sync (`$SYS.REQ.CLAIMS.PACK`).
+
+Every period we send our store hash; peers whose hash differs answer with their JWTs, which we
+merge (newer `iat` wins, trust checked). We answer their requests the same way, so an account
+server and full resolvers converge in both directions without either side being the primary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+
+from nats_account_server.core import Core
+from nats_account_server.jwt import is_account_key
+from nats_account_server.log import log
+from nats_account_server.nats.responders import Publish
+from nats_account_server.nats.storehash import StoreHash, is_expired, jwt_exp, scan
+
+PACK = "$SYS.REQ.CLAIMS.PACK"
+QUEUE = "responder"
+
+SendRequest = Callable[[bytes], Awaitable[None]]
+
+
+class Sync:
+    """The store hash, the pack responder, the merge of pack replies and the periodic requests."""
+
+    def __init__(self, core: Core, publish: Publish, *, interval: float) -> None:
+        self.core = core
+        self.publish = publish
+        self.interval = interval
+        self.hash = StoreHash()
+        core.saved_hooks.append(self.hash.update)
+        self._scan_task: asyncio.Task[None] | None = None
+
+    def start_scan(self) -> None:
+        """Compute the initial hash in a worker thread: startup must not wait for a big store."""
+        if self._scan_task is None:
+            self._scan_task = asyncio.create_task(self._scan())
+
+    async def _scan(self) -> None:
+        started = time.monotonic()
+        try:
+            items = await asyncio.to_thread(self.core.store.pack, -1)
+            entries = await asyncio.to_thread(scan, items)
+        except Exception as exc:  # the hash stays "not ready": we then never claim to be in sync
+            log.error(f"error computing the store hash for JWT syncing - {exc}")
+            return
+        self.hash.install(entries)
+        log.debug(
+            f"store hash for JWT syncing computed over {len(self.hash)} accounts in "
+            f"{time.monotonic() - started:.3f}s: {self.hash.value().hex()}"
+        )
+
+    async def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.core.saved_hooks.remove(self.hash.update)
+        if self._scan_task is not None:
+            self._scan_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._scan_task
+
+    # ------------------------------------------------------------ responder
+
+    def nats_pack(self) -> list[tuple[str, str]]:
+        """What a full resolver would send: non-expired account JWTs only (blocking: call in a thread)."""
+        now = int(time.time())
+        return [
+            (key, jwt)
+            for key, jwt in self.core.store.pack(-1)
+            if is_account_key(key) and jwt and not is_expired(jwt_exp(jwt), now)
+        ]
+
+    async def pack_request(self, subject: str, reply: str, payload: bytes) -> None:
+        """Equal hash → one empty message; else one `<key>|<jwt>` per JWT, then the empty end marker."""
+        if not reply:
+            return
+        ours = self.hash.value() if self.hash.ready else None
+        if ours is not None and payload == ours:
+            log.debug(f"pack request matches hash {ours.hex()}")
+            await self.publish(reply, b"")
+            return
+        try:
+            items = await asyncio.to_thread(self.nats_pack)
+        except Exception as exc:  # no end marker: the requester times out, as with nats-server
+            log.error(f"pack request error: {exc}")
+            return
+        for key, jwt in items:
+            await self.publish(reply, f"{key}|{jwt}".encode())
+        await self.publish(reply, b"")
+        log.debug(f"pack request hash {payload.hex()} - finished responding with {len(items)} JWTs")
+
+    # ------------------------------------------------------------ requester
+
+    async def pack_reply(self, subject: str, reply: str, payload: bytes) -> None:
+        """One message of a peer's pack stream (our inbox); merged changes are not re-published."""
+        if not payload:
+            if self.hash.ready:
+                log.debug(f"Merging Finished and resulting in: {self.hash.value().hex()}")
+            return
+        log.debug("Embedded pack message")
+        try:
+            await self.core.merge(payload.decode("utf-8"))
+        except Exception as exc:
+            log.error(f"Merging resulted in error: {exc}")
+
+    async def run(self, send: SendRequest, connected: Callable[[], bool]) -> None:
+        """Every period, while connected and once the hash is known, ask peers for what we lack."""
+        while True:
+            await asyncio.sleep(self.interval)
+            if not connected() or not self.hash.ready:
+                continue
+            ours = self.hash.value()
+            log.debug(f"Checking store state: {ours.hex()}")
+            try:
+                await send(ours)
+            except Exception as exc:
+                log.debug(f"pack request not sent - {exc}")
