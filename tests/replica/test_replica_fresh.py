@@ -1,0 +1,190 @@
+"""Replica freshness (SPEC 7.3, 7.4) in-process: a real primary process, our Core + Replica here.
+
+In-process so the one-hour freshness can be shortened (checklist 132, second half: the replica
+re-fetches once its freshness has lapsed) and primary contacts can be counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from replica.helpers import Cluster, FakePrimary, Handler
+from support.ports import free_port
+
+from nats_account_server import replica as replica_module
+from nats_account_server.cache import make_entry
+from nats_account_server.core import Core
+from nats_account_server.kinds import Kind
+from nats_account_server.replica import Replica
+from nats_account_server.stores import MemoryStore
+from nats_account_server.trust import Trust, load_trust
+
+Attach = Callable[..., Replica]
+
+
+def make_core(cluster: Cluster | None = None) -> Core:
+    trust = load_trust(str(cluster.trust.operator_jwt_path), "") if cluster else Trust()
+    return Core(MemoryStore(), trust)
+
+
+@pytest.fixture
+async def attach() -> AsyncIterator[Callable[[Core, str], Replica]]:
+    made: list[Replica] = []
+
+    def _attach(core: Core, url: str, timeout: float = 2.0) -> Replica:
+        rep = Replica(core, url, timeout=timeout)
+        core.replica = rep
+        made.append(rep)
+        return rep
+
+    yield _attach
+    for rep in made:
+        await rep.close()
+
+
+def count_gets(rep: Replica) -> list[str]:
+    """Record every URL the replica asks the primary for."""
+    seen: list[str] = []
+    real = rep.client.get
+
+    async def get(url: Any, **kwargs: Any) -> Any:
+        seen.append(str(url))
+        return await real(url, **kwargs)
+
+    rep.client.get = get  # type: ignore[method-assign]
+    return seen
+
+
+async def test_refetch_after_freshness_lapses(
+    cluster: Cluster, attach: Attach, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """132 (second half): a fresh copy is served without asking; once lapsed the update arrives."""
+    monkeypatch.setattr(replica_module, "FRESH_FOR", 0.6)
+    primary = cluster.primary()
+    key = cluster.trust.pub("A")
+    first = cluster.post_account(primary, "A", iat=int(time.time()) - 10)
+    core = make_core(cluster)
+    rep = attach(core, primary.url)
+    gets = count_gets(rep)
+    entry = await core.entry(Kind.ACCOUNT, key)
+    assert entry is not None and entry.jwt == first and entry.fresh_until > time.monotonic()
+    assert core.store.load(key) == first and len(gets) == 1
+    second = cluster.post_account(primary, "A")
+    for _ in range(5):
+        cached = await core.entry(Kind.ACCOUNT, key)
+        assert cached is not None and cached.jwt == first  # fresh: no primary contact
+    assert len(gets) == 1
+    await asyncio.sleep(0.7)
+    assert rep.fresh_until(key) == 0
+    entry = await core.entry(Kind.ACCOUNT, key)
+    assert entry is not None and entry.jwt == second and core.store.load(key) == second
+    assert len(gets) == 2 and entry.fresh_until > time.monotonic()
+    # unchanged answer after another lapse: the cached entry's freshness is renewed, not lost
+    await asyncio.sleep(0.7)
+    entry = await core.entry(Kind.ACCOUNT, key)
+    assert entry is not None and entry.jwt == second and entry.fresh_until > time.monotonic()
+    assert len(gets) == 3
+    assert (await core.entry(Kind.ACCOUNT, key)) is entry and len(gets) == 3
+
+
+async def test_concurrent_gets_share_one_primary_request(cluster: Cluster, attach: Attach) -> None:
+    primary = cluster.primary()
+    jwt = cluster.post_account(primary, "A")
+    core = make_core(cluster)
+    rep = attach(core, primary.url)
+    gets = count_gets(rep)
+    results = await asyncio.gather(*(rep.load(Kind.ACCOUNT, cluster.trust.pub("A")) for _ in range(20)))
+    assert results == [jwt] * 20 and len(gets) == 1
+
+
+async def test_imported_keys_are_not_fresh(cluster: Cluster, attach: Attach) -> None:
+    """7.2: the first GET after the import still consults the primary."""
+    primary = cluster.primary()
+    jwt = cluster.post_account(primary, "A")
+    core = make_core(cluster)
+    rep = attach(core, primary.url + "/")
+    assert await rep.initial_import(100) == 1
+    key = cluster.trust.pub("A")
+    assert core.store.load(key) == jwt and rep.fresh_until(key) == 0
+    gets = count_gets(rep)
+    assert await rep.load(Kind.ACCOUNT, key) == jwt
+    assert gets == [f"{primary.url}/jwt/v1/accounts/{key}"] and rep.fresh_until(key) > 0
+
+
+async def test_down_primary_costs_one_attempt_then_local_copies(attach: Attach) -> None:
+    core = make_core()
+    rep = attach(core, f"http://127.0.0.1:{free_port()}")
+    gets = count_gets(rep)
+    key = "ACATS5YOVB6ROX2WUNKGNQ2MP3GMXDMKSG2O4N5CLX3A6W4PZGZZIL2R"
+    assert await rep.load(Kind.ACCOUNT, key) is None
+    assert await rep.load(Kind.ACCOUNT, key) is None
+    assert len(gets) == 1  # the second request did not wait for the primary again
+
+
+async def test_progress_is_logged_for_large_packs(
+    cluster: Cluster,
+    attach: Attach,
+    fake_primary: Callable[[Handler], FakePrimary],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(replica_module, "PROGRESS_EVERY", 2)
+    names = cluster.add_accounts(5)
+    body = "\n".join(f"{cluster.trust.pub(n)}|{cluster.trust.account_jwt(n)}" for n in names)
+    fake = fake_primary(lambda path: (200, body.encode(), 0))
+    core = make_core(cluster)
+    rep = attach(core, fake.url)
+    assert await rep.initial_import(4) == 4  # our own max caps what a generous primary sends
+    err = capsys.readouterr().err
+    for line in ("imported 2 of 4 JWTs from primary", "imported 4 of 4 JWTs from primary",
+                 "initial JWT pack from primary: 4 received, 4 stored"):
+        assert line in err
+    assert fake.requests == ["/jwt/v1/pack?max=4"]
+
+
+async def test_primary_refusing_max_is_asked_again_without(
+    attach: Attach, fake_primary: Callable[[Handler], FakePrimary]
+) -> None:
+    fake = fake_primary(lambda path: (400, b'bad max parameter "9", no more than 5 are allowed\n', 0)
+                        if "max=" in path else (200, b"", 0))
+    rep = attach(make_core(), fake.url)
+    assert await rep.initial_import(9) == 0
+    assert fake.requests == ["/jwt/v1/pack?max=9", "/jwt/v1/pack"]
+
+
+# ------------------------------------------------------------------- Cache-Control (7.4)
+
+
+async def test_cache_control_rules(attach: Attach) -> None:
+    rep = attach(make_core(), "http://127.0.0.1:1/")
+    now = time.time()
+    future = make_entry("x", "J", int(now) + 1000)
+    assert rep.cache_control(future) is None  # not fresh: no header at all
+    future.fresh_until = time.monotonic() + 100.5
+    control = rep.cache_control(future)
+    assert control is not None
+    max_age, swr, sie = (int(p.split("=")[1]) for p in control.split(", "))
+    assert 998 <= max_age <= 1000 and swr == sie == 100
+    future.fresh_until = time.monotonic() - 1  # lapsed: no header, never negative values
+    assert rep.cache_control(future) is None
+    for exp in (0, int(now) - 10):
+        entry = make_entry("x", "J", exp)
+        expected = "max-age=0, stale-while-revalidate=3600, stale-if-error=3600"
+        assert rep.cache_control(entry) == expected
+        entry.fresh_until = time.monotonic() + 50
+        assert rep.cache_control(entry) == expected
+
+
+async def test_mark_fresh_and_fresh_until(attach: Attach, monkeypatch: pytest.MonkeyPatch) -> None:
+    rep = attach(make_core(), "http://127.0.0.1:1")
+    assert rep.fresh_until("K") == 0
+    rep.mark_fresh("K")
+    assert 3599 < rep.fresh_until("K") - time.monotonic() <= 3600
+    monkeypatch.setattr(replica_module, "FRESH_FOR", -1.0)
+    rep.mark_fresh("K")
+    assert rep.fresh_until("K") == 0
+    assert rep.base == "http://127.0.0.1:1"
