@@ -291,3 +291,14 @@ def test_python_dash_m_and_console_script(tmp_path: Path) -> None:
     result = subprocess.run([str(script), "-h"], capture_output=True, text=True, timeout=20)
     assert result.returncode == 0 and "-hp" in result.stderr
     assert os.access(script, os.X_OK)
+
+
+def test_read_only_memory_store_has_no_post_routes(tmp_path: Path) -> None:
+    trust = Trust(tmp_path / "trust")
+    conf = f'operatorjwtpath: "{trust.operator_jwt_path}"\nstore {{ readonly: true }}\n'
+    with start_server(config_text=conf, tmp_path=tmp_path) as proc:
+        assert "creating a read-only, empty, in-memory store" in proc.stderr_text()
+        key = trust.pub("A")
+        resp = httpx.post(proc.url + f"/jwt/v1/accounts/{key}", content=trust.account_jwt("A"))
+        assert resp.status_code == 405 and resp.headers["allow"] == "GET, OPTIONS"
+        assert httpx.post(proc.url + "/jwt/v1/activations", content=b"x").status_code == 404

@@ -115,7 +115,7 @@ class Instance:
             core.replica = self.replica
             await self.replica.initial_import(s.maxreplicationpack)
         if isinstance(store, (DirectoryStore, NscStore)):
-            watcher = StoreWatcher(store, self.on_file_change)
+            watcher = StoreWatcher(store, self.on_file_change, on_delete=self.on_file_delete)
             self.tasks.append(asyncio.create_task(watcher.run(self.stopping)))
         writable = not store.readonly and not s.primary
         app = App(
@@ -173,6 +173,14 @@ class Instance:
             await core.notify(Kind.ACCOUNT, key, jwt)
         except Exception as exc:
             log.info(f"error trying to send notification from file change for {short_key(key)}, {exc}")
+
+    def on_file_delete(self, key: str) -> None:
+        """A deleted file must not keep being served from the response cache."""
+        assert self.core is not None
+        if key:
+            self.core.forget(key)
+        else:
+            self.core.cache.clear()
 
     async def stop(self) -> None:
         log.info("stopping account server")

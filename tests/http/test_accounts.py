@@ -312,3 +312,7 @@ def test_served_t1_vector_from_file(running: Running) -> None:
     assert resp.headers["etag"] == '"ASXHXO5626ANVZCQ32M47JM5QJFC7HVHMQB4KPK5VN6AITMVG3XA"'
     assert post(running, T1_KEY, T1) == (400, "untrusted issuer in request\n")
     (running.store / f"{T1_KEY}.jwt").unlink()
+    deadline = time.monotonic() + 2
+    while running.client.get(running.url(f"/jwt/v1/accounts/{T1_KEY}")).status_code != 404:
+        assert time.monotonic() < deadline, "a deleted file is still served"
+        time.sleep(0.05)

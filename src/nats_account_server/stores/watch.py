@@ -31,6 +31,9 @@ __all__ = ["OnChange", "StoreWatcher"]
 MAX_RETRY_PAUSE = 30.0  # seconds
 
 OnChange = Callable[[str, str], Awaitable[None] | None]
+# called with the deleted account's key ("" when it can't be known, e.g. an nsc file): never
+# announced, but caches in front of the store must forget it
+OnDelete = Callable[[str], None]
 
 
 def _digest(jwt: str) -> bytes:
@@ -60,6 +63,7 @@ class StoreWatcher:
         store: DirectoryStore | NscStore,
         on_change: OnChange,
         *,
+        on_delete: OnDelete | None = None,
         debounce_ms: int = 100,
         step_ms: int = 50,
         retry_pause: float = 1.0,
@@ -68,6 +72,7 @@ class StoreWatcher:
             raise TypeError(f"cannot watch a {type(store).__name__}")
         self.store = store
         self.on_change = on_change
+        self.on_delete = on_delete
         self.debounce_ms = debounce_ms
         self.step_ms = step_ms
         self.retry_pause = retry_pause
@@ -157,13 +162,28 @@ class StoreWatcher:
         paths: list[str] = []
         for change, path in sorted(changes, key=lambda c: c[1]):
             if change == Change.deleted:
-                continue  # deletions are never announced (SPEC 4.5)
+                self._deleted(path)  # never announced (SPEC 4.5), only forgotten
+                continue
             if os.path.isdir(path):
                 if change == Change.added:
                     paths.extend(self._all_files(path))
             else:
                 paths.append(path)
         return paths
+
+    def _deleted(self, path: str) -> None:
+        if isinstance(self.store, DirectoryStore):
+            key = self._candidate_key(path)
+        elif self._is_nsc_account_file(path):
+            key = ""
+        else:
+            return
+        if key is None:
+            return
+        if key:
+            self._last.pop(key, None)
+        if self.on_delete is not None:
+            self.on_delete(key)
 
     def _handle(self, changes: set[tuple[Change, str]]) -> list[tuple[str, str]]:
         return self._collect(self._expand(changes))
