@@ -1,0 +1,158 @@
+"""The NATS connection of the server process (SPEC 6.1-6.2; checklist 112, 113, 127): late NATS,
+name and no-echo, reconnect events, TLS with a client certificate, exit when reconnects run out."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from nats_helpers import client, collect, post, wait_line
+from support.natsserver import NatsServer
+from support.ports import free_port
+from support.procs import ServerProcess
+from support.trust import Trust
+
+StartServer = Callable[..., ServerProcess]
+
+
+async def test_nats_down_at_startup_then_connects(
+    nats_factory: Callable[..., NatsServer],
+    account_server: StartServer,
+    trust: Trust,
+    http: httpx.AsyncClient,
+) -> None:
+    """Item 112: HTTP serves while NATS is down; the server retries every reconnectwait ms."""
+    port = free_port()
+    url = f"nats://127.0.0.1:{port}"
+    proc = account_server(url)
+    await wait_line(proc, "[ERR] failed to connect to NATS, ")
+    await wait_line(proc, "[ERR] will try to connect again in 200 milliseconds")
+    resp = await post(http, proc.url, trust.pub("A"), trust.account_jwt("A"))
+    assert resp.status_code == 200  # notification skipped, not an error
+    await wait_line(proc, "skipping notification for")
+    assert (await http.get(f"{proc.url}/jwt/v1/accounts/{trust.pub('A')}")).status_code == 200
+    assert len(proc.find_lines("will try to connect again")) >= 1
+    nats_factory(port=port)
+    await wait_line(proc, "connected to NATS for account and activation notifications")
+    await wait_line(proc, "connected to NATS for JWT syncing")
+    async with client(url) as nc:
+        col = await collect(nc, "$SYS.ACCOUNT.*.CLAIMS.UPDATE")
+        resp = await post(http, proc.url, trust.pub("B"), trust.account_jwt("B"))
+        assert resp.status_code == 200
+        assert (await col.wait_for(1))[0].subject == f"$SYS.ACCOUNT.{trust.pub('B')}.CLAIMS.UPDATE"
+
+
+async def test_connection_name_and_no_echo(
+    nats_factory: Callable[..., NatsServer],
+    account_server: StartServer,
+    trust: Trust,
+    http: httpx.AsyncClient,
+) -> None:
+    """Item 113: the connection is named `nats-account-server`; our own notifications never come back."""
+    monitor = free_port()
+    server = nats_factory(args=["-m", str(monitor)])
+    proc = account_server(server.url)
+    await wait_line(proc, "connected to NATS for JWT syncing")
+    connz = (await http.get(f"http://127.0.0.1:{monitor}/connz")).json()
+    assert [c.get("name") for c in connz["connections"]] == ["nats-account-server"]
+    # we subscribe to the subject we publish on; with echo the update handler would see our POST
+    since = proc.mark()
+    assert (await post(http, proc.url, trust.pub("A"), trust.account_jwt("A"))).status_code == 200
+    await wait_line(proc, "updated JWT for account - ", since=since)
+    await asyncio.sleep(0.5)
+    assert not proc.find_lines("over NATS", since=since)
+
+
+async def test_reconnect_events_are_logged(
+    nats_factory: Callable[..., NatsServer],
+    account_server: StartServer,
+    trust: Trust,
+    http: httpx.AsyncClient,
+) -> None:
+    """Disconnect and reconnect are WARN lines; subscriptions survive a nats-server restart."""
+    server = nats_factory()
+    proc = account_server(server.url)
+    await wait_line(proc, "connected to NATS for JWT syncing")
+    jwt = trust.account_jwt("A")
+    assert (await post(http, proc.url, trust.pub("A"), jwt)).status_code == 200
+    await asyncio.to_thread(server.restart)
+    await wait_line(proc, "[WRN] nats disconnected")
+    await wait_line(proc, "[WRN] nats reconnected")
+    async with client(server.url) as nc:
+        reply = await nc.request(f"$SYS.REQ.ACCOUNT.{trust.pub('A')}.CLAIMS.LOOKUP", b"", timeout=5)
+        assert reply.data.decode() == jwt
+    assert proc.running
+
+
+async def test_exits_non_zero_when_reconnects_are_exhausted(
+    nats_factory: Callable[..., NatsServer], account_server: StartServer
+) -> None:
+    """Item 127: `maxreconnects: 1` and nats-server gone → ERROR line and exit status 255."""
+    server = nats_factory()
+    proc = account_server(server.url, nats_extra="maxreconnects: 1")
+    await wait_line(proc, "connected to NATS for JWT syncing")
+    server.stop()
+    rc = await asyncio.to_thread(proc.wait, 20)
+    assert rc == 255
+    assert proc.find_lines("[ERR] nats connection closed, shutting down bridge")
+
+
+def _self_signed(tmp_path: Path, name: str, cn: str) -> tuple[Path, Path]:
+    cert, key = tmp_path / f"{name}-cert.pem", tmp_path / f"{name}-key.pem"
+    made = subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            f"/CN={cn}",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip("openssl is not available to make test certificates")
+    return cert, key
+
+
+async def test_tls_with_client_certificate(
+    tmp_path: Path,
+    nats_factory: Callable[..., NatsServer],
+    account_server: StartServer,
+    trust: Trust,
+    http: httpx.AsyncClient,
+) -> None:
+    """`nats.tls` root/cert/key: a nats-server that verifies client certificates accepts us."""
+    server_cert, server_key = _self_signed(tmp_path, "server", "127.0.0.1")
+    client_cert, client_key = _self_signed(tmp_path, "client", "account-server")
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text(server_cert.read_text() + client_cert.read_text())
+    conf = (
+        f'tls {{\n  cert_file: "{server_cert}"\n  key_file: "{server_key}"\n  ca_file: "{bundle}"\n'
+        "  verify: true\n  timeout: 2\n}\n"
+    )
+    server = nats_factory(conf)
+    tls = f'tls {{ root: "{server_cert}", cert: "{client_cert}", key: "{client_key}" }}'
+    proc = account_server(server.url, nats_extra=tls)
+    await wait_line(proc, "connected to NATS for JWT syncing")
+    assert (await post(http, proc.url, trust.pub("A"), trust.account_jwt("A"))).status_code == 200
+    # without the client certificate the same server refuses us and we keep retrying
+    no_cert = account_server(server.url, nats_extra=f'tls {{ root: "{server_cert}" }}', name="nocert.conf")
+    await wait_line(no_cert, "[ERR] failed to connect to NATS, ")
+    assert not no_cert.find_lines("connected to NATS for")
