@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from nats_account_server.replica import Replica
 
 
+def cache_key(kind: Kind, key: str) -> str:
+    """Accounts are cached under their key (the HTTP hot path looks them up by the URL tail);
+    activations get a prefix, so an account URL can never return an activation."""
+    return key if kind is Kind.ACCOUNT else "~" + key
+
+
 class Saved(Enum):
     SAVED = "saved"
     UNCHANGED = "unchanged"
@@ -106,7 +112,7 @@ class Core:
 
     async def entry(self, kind: Kind, key: str) -> Entry | None:
         """The verified, ready response for `key`; None when there is no such JWT."""
-        cached = self.cache.get(key)
+        cached = self.cache.get(cache_key(kind, key))
         if cached is not None and (self.replica is None or cached.fresh_until > time.monotonic()):
             return cached
         loaded = await self.load(kind, key)
@@ -130,12 +136,13 @@ class Core:
         if self.replica is not None:
             entry.fresh_until = self.replica.fresh_until(key)
         if cache:
-            self.cache.put(key, entry)
+            self.cache.put(cache_key(kind, key), entry)
         return entry
 
     def forget(self, key: str) -> None:
         """Called on every change behind a key (our writes, watcher events, replica updates)."""
         self.cache.drop(key)
+        self.cache.drop(cache_key(Kind.ACTIVATION, key))
 
     # --------------------------------------------------------- notifications
 

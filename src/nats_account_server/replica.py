@@ -14,9 +14,8 @@ from enum import Enum
 
 import httpx
 
-from nats_account_server.cache import Entry
+from nats_account_server.cache import Entry, cache_control
 from nats_account_server.core import Core, Failure
-from nats_account_server.http.responses import cache_control
 from nats_account_server.jwt import (
     JWTError,
     activation_hash,

@@ -30,6 +30,7 @@ from nats_account_server.merge import format_pack
 from nats_account_server.uploads import post_account, post_activation
 
 ACCOUNTS = "/jwt/v1/accounts/"
+ACCOUNTS_LEN = len(ACCOUNTS)
 ACTIVATIONS = "/jwt/v1/activations/"
 PROBE_HEADERS: Headers = [
     ("cache-control", "no-cache, no-store, must-revalidate"),
@@ -63,10 +64,32 @@ class App:
         self.sign_subject = sign_subject
         self.sign_timeout = sign_timeout
         self.help = HELP.encode()
+        self.cache_get = core.cache.get
+        # trace logging (per-request lines) and replica freshness need the full path
+        self.hot = not log.trace_enabled and core.replica is None
 
     # ------------------------------------------------------------------ RSGI
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        # hot path: a plain GET of a cached account, no query, no CORS, no replica freshness
+        if self.hot and scope.method == "GET" and not scope.query_string:
+            path = scope.path
+            if path.startswith(ACCOUNTS):
+                entry = self.cache_get(path[ACCOUNTS_LEN:])
+                if entry is not None:
+                    headers = scope.headers
+                    if "origin" not in headers:
+                        ok, not_modified = entry.hot_headers()
+                        inm = headers.get("if-none-match")
+                        if inm and entry.etag in inm:
+                            proto.response_empty(304, not_modified)
+                        else:
+                            proto.response_bytes(200, ok, entry.body)
+                        return
+        await self.handle(scope, proto)
+
+    async def handle(self, scope: Any, proto: Any) -> None:
+        """Every request the hot path does not answer."""
         if log.trace_enabled:
             qs = f"?{scope.query_string}" if scope.query_string else ""
             log.trace(f"{scope.client}: {scope.path}{qs}")

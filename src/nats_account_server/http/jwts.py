@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import time
 
-from nats_account_server.cache import Entry
-from nats_account_server.core import Core, Failure
+from nats_account_server.cache import Entry, cache_control
+from nats_account_server.core import Core, Failure, cache_key
 from nats_account_server.http.responses import (
     JWT,
     TEXT,
     Headers,
     Response,
-    cache_control,
     flag,
     parse_query,
     plain,
@@ -59,7 +58,7 @@ async def get_jwt(core: Core, kind: Kind, key: str, query: str, if_none_match: s
     if params.get("jti") and kind is Kind.ACCOUNT:
         return plain(501, "lookup by jti is no longer supported")
     if flag(params, "text") or flag(params, "decode"):
-        cached = core.cache.get(key)
+        cached = core.cache.get(cache_key(kind, key))
         if cached is not None and core.replica is None:
             raw = cached.jwt
         else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -11,7 +10,6 @@ Headers = list[tuple[str, str]]
 TEXT = "text/plain"
 TEXT_UTF8 = "text/plain; charset=utf-8"
 JWT = "application/jwt"
-STALE = 3600
 
 
 @dataclass(slots=True)
@@ -30,16 +28,6 @@ def plain(status: int, message: str, *, nosniff: bool = False) -> Response:
 
 
 NOT_FOUND = plain(404, "404 page not found")
-
-
-def cache_control(exp: int, now: float | None = None) -> str:
-    """max-age is the time left until `exp`, never negative (the originals sent negatives)."""
-    if exp > 0:
-        left = int(exp - (time.time() if now is None else now))
-        max_age = left if left > 0 else 0
-    else:
-        max_age = 0
-    return f"max-age={max_age}, stale-while-revalidate={STALE}, stale-if-error={STALE}"
 
 
 def parse_query(query: str) -> dict[str, str]:
