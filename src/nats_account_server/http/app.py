@@ -103,8 +103,7 @@ class App:
         except Exception as exc:  # a bug must cost one request, never the server
             log.error(f"{scope.path} - internal error - {exc!r}")
             resp = plain(500, "internal server error")
-        out = resp.headers
-        out.append(("vary", "Origin"))
+        out = [*resp.headers, ("vary", "Origin")]  # never mutate shared constant responses
         if origin:
             out.append(("access-control-allow-origin", origin))
             out.append(("access-control-expose-headers", "Authorization"))

@@ -89,6 +89,8 @@ class DirectoryStore:
         if not is_store_key(key):
             return None
         path = self.path_for(key)
+        if not os.access(path, os.F_OK):  # a miss without raising: 404s are a hot path too
+            return None
         try:
             with open(path, "rb") as f:
                 data = f.read()
