@@ -217,7 +217,10 @@ Logging { Time: false, Debug: true, Trace: true, Colors: false, PID: true }
         "NATS": {"Servers": ["u"], "ConnectTimeout": 7, "ReconnectWait": 8, "MaxReconnects": 0,
                  "UserCredentials": "/u.creds", "TLS": {"Root": "R", "Cert": "C", "Key": "K"},
                  "SyncInterval": 9},
-        "Store": {"NSC": "", "Dir": "/d", "ReadOnly": True, "Shard": True, "CleanupInterval": 10},
+        "Store": {"NSC": "", "Dir": "/d", "ReadOnly": True, "Shard": True, "CleanupInterval": 10,
+                  "KV": {"Bucket": "", "Replicas": 1, "History": 1, "Servers": [], "UserCredentials": "",
+                         "TLS": {"Root": "", "Cert": "", "Key": ""}, "ConnectTimeout": 5000,
+                         "ReconnectWait": 250, "Timeout": 3000}},
         "Logging": {"Time": False, "Debug": True, "Trace": True, "Colors": False, "PID": True},
     }
     assert s.nats.sync_interval_ms == 9

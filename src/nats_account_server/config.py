@@ -24,6 +24,7 @@ __all__ = [
     "ConfigError",
     "HTTPSettings",
     "HTTPTLSSettings",
+    "KVSettings",
     "LoggingSettings",
     "NATSSettings",
     "NATSTLSSettings",
@@ -97,14 +98,37 @@ class NATSSettings:
 
 
 @dataclass
+class KVSettings:
+    """JetStream KV store (scale-out): its own connection, to an account with JetStream enabled.
+
+    Selected when ``bucket`` or ``servers`` is set; ``bucket`` then defaults to ``account-jwts``.
+    """
+
+    bucket: str = _f("Bucket", "")
+    replicas: int = _f("Replicas", 1)
+    history: int = _f("History", 1)
+    servers: list[str] = _f("Servers", [])
+    usercredentials: str = _f("UserCredentials", "")
+    tls: NATSTLSSettings = _f("TLS", NATSTLSSettings)
+    connecttimeout: int = _f("ConnectTimeout", 5000)
+    reconnectwait: int = _f("ReconnectWait", 250)
+    timeout: int = _f("Timeout", 3000)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.bucket or self.servers)
+
+
+@dataclass
 class StoreSettings:
-    """Which store to build (SPEC 4.1): dir, else nsc, else memory."""
+    """Which store to build (SPEC 4.1): dir, else nsc, else kv, else memory."""
 
     dir: str = _f("Dir", "")
     nsc: str = _f("NSC", "")
     readonly: bool = _f("ReadOnly", False)
     shard: bool = _f("Shard", False)
     cleanupinterval: int = _f("CleanupInterval", 0)
+    kv: KVSettings = _f("KV", KVSettings)
 
 
 @dataclass
@@ -183,6 +207,7 @@ def go_value(v: Any) -> str:
 # Tree -> settings.
 
 _ATOI_RE = re.compile(r"[+-]?[0-9]+")
+_BUCKET_RE = re.compile(r"[a-zA-Z0-9_-]+")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -256,6 +281,18 @@ def validate_settings(settings: Settings) -> None:
     """Cross-field checks the originals lacked (SPEC 3.3 notes): refuse ambiguous store choices."""
     if settings.store.dir and settings.store.nsc:
         raise ConfigError("dir and nsc are mutually exclusive")
+    kv = settings.store.kv
+    if kv.enabled:
+        if settings.store.dir or settings.store.nsc:
+            raise ConfigError(f"{'dir' if settings.store.dir else 'nsc'} and kv are mutually exclusive")
+        if not kv.servers:
+            raise ConfigError("the kv store needs servers (the NATS URLs of the JetStream account)")
+        if kv.bucket and not _BUCKET_RE.fullmatch(kv.bucket):
+            raise ConfigError(f"invalid kv bucket name {kv.bucket!r} (letters, digits, '-' and '_' only)")
+        if not 1 <= kv.replicas <= 5:
+            raise ConfigError(f"kv replicas must be between 1 and 5, not {kv.replicas}")
+        if not 1 <= kv.history <= 64:
+            raise ConfigError(f"kv history must be between 1 and 64, not {kv.history}")
 
 
 def settings_from_tree(tree: dict[str, Any]) -> Settings:

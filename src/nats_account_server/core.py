@@ -20,7 +20,7 @@ from nats_account_server.kinds import Kind, decode_kind
 from nats_account_server.log import log, short_key
 from nats_account_server.merge import parse_pack_line
 from nats_account_server.notifier import NoNats, Notifier, account_subject, activation_subject, lookup_subject
-from nats_account_server.stores import Store, StoreError
+from nats_account_server.stores import AsyncSaveStore, Store, StoreError
 from nats_account_server.trust import Trust
 
 if TYPE_CHECKING:
@@ -174,8 +174,11 @@ class Core:
             del self._locks[key]
 
     async def save(self, key: str, jwt: str) -> None:
-        """Store and drop the cached response; blocking stores write from a worker thread."""
-        if self._blocking_io:
+        """Store and drop the cached response; blocking stores write from a worker thread,
+        networked ones (JetStream KV) are awaited."""
+        if isinstance(self.store, AsyncSaveStore):
+            await self.store.save_async(key, jwt)
+        elif self._blocking_io:
             await asyncio.to_thread(self.store.save, key, jwt)
         else:
             self.store.save(key, jwt)
@@ -207,6 +210,8 @@ class Core:
         """
         async with self.lock(key):
             try:
+                if isinstance(self.store, AsyncSaveStore):
+                    return await self._save_if_newer_async(self.store, kind, key, tok)
                 current = self.stored_token(kind, key)
                 if current is not None and current.jti == tok.jti:
                     return Saved.UNCHANGED
@@ -216,6 +221,27 @@ class Core:
                 return Saved.SAVED
             finally:
                 self.release(key)
+
+    async def _save_if_newer_async(self, store: AsyncSaveStore, kind: Kind, key: str, tok: Token) -> Saved:
+        """Same rule as a compare-and-set across processes: the store re-applies `keep` to whatever a
+        concurrent writer (another instance) stored in between, so the newest iat always wins."""
+
+        def keep(current_jwt: str) -> Saved | None:
+            try:
+                current = decode_kind(kind, current_jwt)
+            except JWTError:
+                return None
+            if current.jti == tok.jti:
+                return Saved.UNCHANGED
+            if current.iat > tok.iat:
+                return Saved.OLDER
+            return None
+
+        kept = await store.save_async(key, tok.raw, keep)
+        if kept is not None:
+            return kept
+        self.changed(key, tok.raw)
+        return Saved.SAVED
 
     # ------------------------------------------------------------------ pack
 

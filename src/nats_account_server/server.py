@@ -43,7 +43,13 @@ def build_store(settings: Settings) -> Store:
         raise StartupError(
             "replica mode cannot be used in read-only mode, but will not allow POST operations"
         )
+    if settings.primary and st.kv.enabled:
+        raise StartupError("replicas cannot be run with a KV store (every instance reads the KV itself)")
     try:
+        if st.kv.enabled:
+            from nats_account_server.stores.kv import KVStore
+
+            return KVStore(st.kv, readonly=st.readonly)
         if st.dir:
             return DirectoryStore(st.dir, shard=st.shard, readonly=st.readonly)
         if st.nsc:
@@ -107,6 +113,7 @@ class Instance:
             lookup_timeout=s.signrequesttimeout / 1000,
             max_pack=s.maxreplicationpack,
         )
+        await self.start_kv(core)
         await self.start_nats(core)
         if s.primary:
             from nats_account_server.replica import Replica
@@ -142,6 +149,18 @@ class Instance:
         log.info("nats-account-server is running")
         log.info("configure the nats-server with:")
         log.info(f"  resolver: URL({resolver_url(s.http.host, bound.port, bound.tls)})")
+
+    async def start_kv(self, core: Core) -> None:
+        """A KV store serves once its local view has caught up; later remote writes drop cached
+        responses and update the sync hash through `core.changed` (never re-published on NATS)."""
+        start = getattr(core.store, "start", None)
+        if start is None:
+            return
+        core.store.on_remote_change = core.changed  # type: ignore[attr-defined]
+        try:
+            await start()
+        except StoreError as exc:
+            raise StartupError(str(exc)) from exc
 
     async def start_nats(self, core: Core) -> None:
         s = self.settings
@@ -202,6 +221,10 @@ class Instance:
             with contextlib.suppress(Exception):
                 await self.replica.close()
         if self.core is not None:
+            aclose = getattr(self.core.store, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
             self.core.store.close()
             log.info("closed JWT store")
 
@@ -229,7 +252,7 @@ async def serve(flags: Flags) -> int:
                 instance = Instance(settings)
                 await instance.start()
                 if flags.dump:
-                    log.info(json.dumps(settings_to_dump(settings), indent=2))
+                    log.info(json.dumps(settings_to_dump(settings), indent=2), block=True)
             except (ConfigError, StartupError, StoreError) as exc:
                 log.error(str(exc))
                 if instance is not None:

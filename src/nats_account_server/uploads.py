@@ -21,11 +21,13 @@ from nats_account_server.jwt import (
 from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
 from nats_account_server.notifier import NoResponders, NotConnected, RequestTimeout
+from nats_account_server.stores import StoreUnavailable
 
 ISSUES_HEADER = (
     "The server was unable to update the account JWT because one or more validation issues occurred:"
 )
 ACTIVATION_ISSUES_HEADER = ISSUES_HEADER.replace("account JWT", "activation JWT")
+UNAVAILABLE = "store unavailable (JetStream KV cannot be reached), the JWT was not saved; try again later"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +119,9 @@ async def post_account(
         return _issues_answer(issues)
     try:
         saved = await core.save_if_newer(Kind.ACCOUNT, key, tok)
+    except StoreUnavailable as exc:
+        log.error(f"{short_key(key)} - error saving JWT - {exc}")
+        return Answer(503, UNAVAILABLE)
     except Exception as exc:
         log.error(f"{short_key(key)} - error saving JWT - {exc}")
         return Answer(500, "error saving JWT")
@@ -155,6 +160,9 @@ async def post_activation(core: Core, body: bytes) -> Answer:
     key = activation_hash(tok.iss, tok.sub, subject)
     try:
         await core.save(key, tok.raw)
+    except StoreUnavailable as exc:
+        log.error(f"{short_key(key)} - error saving activation JWT - {exc}")
+        return Answer(503, UNAVAILABLE.replace("the JWT", "the activation JWT"))
     except Exception as exc:
         log.error(f"{short_key(key)} - error saving activation JWT - {exc}")
         return Answer(500, "error saving activation JWT")

@@ -1,18 +1,20 @@
 """Key -> JWT stores (SPEC 4): memory, directory (atomic, optionally sharded), nsc, plus a watcher."""
 
-from .base import ReadOnlyError, Store, StoreError, is_store_key
+from .base import AsyncSaveStore, ReadOnlyError, Store, StoreError, StoreUnavailable, is_store_key
 from .directory import DirectoryStore
 from .memory import MemoryStore
 from .nsc import NscStore
 from .watch import StoreWatcher
 
 __all__ = [
+    "AsyncSaveStore",
     "DirectoryStore",
     "MemoryStore",
     "NscStore",
     "ReadOnlyError",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "StoreWatcher",
     "is_store_key",
 ]

@@ -6,11 +6,14 @@ do refuse keys that could not possibly be ours, so that no URL fragment ever bec
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from ..jwt import is_account_key, is_activation_hash
 
-__all__ = ["ReadOnlyError", "Store", "StoreError", "is_store_key"]
+__all__ = ["AsyncSaveStore", "ReadOnlyError", "Store", "StoreError", "StoreUnavailable", "is_store_key"]
+
+R = TypeVar("R")
 
 
 class StoreError(Exception):
@@ -22,6 +25,10 @@ class ReadOnlyError(StoreError):
 
     def __init__(self, message: str = "store is read-only") -> None:
         super().__init__(message)
+
+
+class StoreUnavailable(StoreError):
+    """A networked store (JetStream KV) cannot be reached right now: answer 503, nothing was written."""
 
 
 @runtime_checkable
@@ -50,6 +57,20 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release resources; the store must not be used afterwards."""
+        ...
+
+
+@runtime_checkable
+class AsyncSaveStore(Store, Protocol):
+    """A store whose writes are network calls (JetStream KV); reads stay local and synchronous."""
+
+    async def save_async(self, key: str, jwt: str, keep: Callable[[str], R | None] | None = None) -> R | None:
+        """Write ``jwt`` unless ``keep(current_jwt)`` says otherwise; returns that verdict, None if written.
+
+        ``keep`` is re-applied to the freshest stored value whenever a concurrent writer wins the race,
+        so callers get compare-and-set semantics across processes. Raises StoreUnavailable when the
+        store cannot be reached.
+        """
         ...
 
 
