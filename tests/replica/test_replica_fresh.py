@@ -20,7 +20,7 @@ from nats_account_server.cache import make_entry
 from nats_account_server.core import Core
 from nats_account_server.kinds import Kind
 from nats_account_server.replica import Replica
-from nats_account_server.stores import MemoryStore
+from nats_account_server.stores import MemoryStore, StoreError
 from nats_account_server.trust import Trust, load_trust
 
 Attach = Callable[..., Replica]
@@ -188,3 +188,30 @@ async def test_mark_fresh_and_fresh_until(attach: Attach, monkeypatch: pytest.Mo
     rep.mark_fresh("K")
     assert rep.fresh_until("K") == 0
     assert rep.base == "http://127.0.0.1:1"
+
+
+async def test_import_skips_bad_lines_and_failed_saves(
+    cluster: Cluster,
+    attach: Attach,
+    fake_primary: Callable[[Handler], FakePrimary],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """7.2 (NEW): a malformed pack line or an unwritable JWT never aborts the startup import."""
+    names = cluster.add_accounts(3)
+    good = [f"{cluster.trust.pub(n)}|{cluster.trust.account_jwt(n)}" for n in names]
+    body = "\n".join([good[0], "garbage", good[1], "x|y|z", good[2]])
+    fake = fake_primary(lambda path: (200, body.encode(), 0))
+    broken = cluster.trust.pub(names[1])
+
+    class FlakyStore(MemoryStore):
+        def save(self, key: str, jwt: str) -> None:
+            if key == broken:
+                raise StoreError("disk full")
+            super().save(key, jwt)
+
+    core = Core(FlakyStore(), load_trust(str(cluster.trust.operator_jwt_path), ""))
+    rep = attach(core, fake.url)
+    assert await rep.initial_import(100) == 2
+    assert core.store.load(cluster.trust.pub(names[0])) and core.store.load(cluster.trust.pub(names[2]))
+    err = capsys.readouterr().err
+    assert err.count("skipping pack line") == 2 and "error saving JWT from primary - disk full" in err
