@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.trust import Trust as Fixture
@@ -33,7 +34,7 @@ def line(key: str, jwt: str) -> str:
     return f"{key}|{jwt}"
 
 
-def activation(fx: Fixture, subject: str = "times.*", **overrides: object) -> tuple[str, str]:
+def activation(fx: Fixture, subject: str = "times.*", **overrides: Any) -> tuple[str, str]:
     jwt = fx.activation_jwt("A", "B", subject, **overrides)
     return activation_hash(fx.pub("A"), fx.pub("B"), subject), jwt
 
