@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -77,6 +78,8 @@ class Core:
         self.max_pack = max_pack
         self.cache = ResponseCache(cache_size)
         self._blocking_io = type(store).__name__ != "MemoryStore"
+        # durable writes wait on fsync, not the CPU: many in flight let the journal group them
+        self._io = ThreadPoolExecutor(max_workers=32, thread_name_prefix="store-io")
         self._locks: dict[str, asyncio.Lock] = {}
         # called with (key, jwt) after every write, e.g. to keep the NATS store hash current
         self.saved_hooks: list[Callable[[str, str], None]] = []
@@ -179,10 +182,15 @@ class Core:
         if isinstance(self.store, AsyncSaveStore):
             await self.store.save_async(key, jwt)
         elif self._blocking_io:
-            await asyncio.to_thread(self.store.save, key, jwt)
+            await asyncio.get_running_loop().run_in_executor(self._io, self.store.save, key, jwt)
         else:
             self.store.save(key, jwt)
         self.changed(key, jwt)
+
+    def close(self) -> None:
+        """Finish in-flight writes, then close the store."""
+        self._io.shutdown(wait=True)
+        self.store.close()
 
     def changed(self, key: str, jwt: str) -> None:
         """A key got new content (our write or a watcher event): drop its response, run hooks."""

@@ -225,7 +225,7 @@ class Instance:
             if aclose is not None:
                 with contextlib.suppress(Exception):
                     await aclose()
-            self.core.store.close()
+            self.core.close()
             log.info("closed JWT store")
 
 

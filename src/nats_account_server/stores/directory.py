@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import threading
 
 from ..jwt import is_account_key
 from ..log import log
@@ -58,7 +57,6 @@ class DirectoryStore:
         self.root = os.path.abspath(os.fspath(root))
         self.shard = shard
         self.readonly = readonly
-        self._lock = threading.Lock()
         if readonly or not create:
             self._check_root()
         else:
@@ -111,12 +109,13 @@ class DirectoryStore:
         data = jwt.encode("utf-8")
         path = self.path_for(key)
         directory = os.path.dirname(path)
-        with self._lock:
-            try:
-                self._ensure_dir(directory)
-                self._write_atomic(directory, path, key, data)
-            except OSError as e:
-                raise StoreError(f"error saving JWT to {path}: {e}") from e
+        # no store-wide lock: temp names are unique and rename is atomic, and the core orders
+        # writes per key; parallel fsyncs let the filesystem journal commit them in groups
+        try:
+            self._ensure_dir(directory)
+            self._write_atomic(directory, path, key, data)
+        except OSError as e:
+            raise StoreError(f"error saving JWT to {path}: {e}") from e
 
     def _ensure_dir(self, directory: str) -> None:
         if directory == self.root or os.path.isdir(directory):
