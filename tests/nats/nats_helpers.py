@@ -94,10 +94,21 @@ class Collector:
         return self.msgs
 
 
+async def flushed(nc: Client) -> None:
+    """Make sure the server has processed everything sent so far.
+
+    nats-py 2.16 writes the PING of `flush()` straight to the socket while earlier SUB/PUB commands
+    may still sit in its pending buffer, so one PONG proves nothing; after a first round trip the
+    buffer has been written, and the second PING is queued behind it.
+    """
+    await nc.flush()
+    await nc.flush()
+
+
 async def collect(nc: Client, subject: str) -> Collector:
     col = Collector()
     await nc.subscribe(subject, cb=col.handle)
-    await nc.flush()
+    await flushed(nc)
     return col
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import nats.errors
 import pytest
-from nats_helpers import client, collect, eventually, post, wait_line
+from nats_helpers import client, collect, eventually, flushed, post, wait_line
 from support.natsserver import NatsServer
 from support.ports import free_port
 from support.procs import ServerProcess
@@ -108,7 +108,7 @@ async def test_example_setup(
             async with client(server.url, user_credentials=str(a2_creds)) as nc_a2:
                 got = await collect(nc_a2, "test")
                 await nc_a.publish("test", b"hello")
-                await nc_a.flush()
+                await flushed(nc_a)
                 assert (await got.wait_for(1))[0].data == b"hello"
 
         await eventually(lambda: any(m.subject.startswith("$SYS.ACCOUNT.") for m in events.msgs))

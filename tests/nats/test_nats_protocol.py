@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 from nats.aio.msg import Msg
-from nats_helpers import client, collect, eventually, post, request_all, wait_line
+from nats_helpers import client, collect, eventually, flushed, post, request_all, wait_line
 from support.natsserver import NatsServer
 from support.procs import ServerProcess
 from support.trust import Trust
@@ -164,7 +164,7 @@ async def test_update_requests(
         # the old subject with no reply subject is applied silently
         jwt_b = trust.account_jwt("B")
         await nc.publish(f"$SYS.ACCOUNT.{b}.CLAIMS.UPDATE", jwt_b.encode())
-        await nc.flush()
+        await flushed(nc)
 
         async def stored(key: str) -> bool:
             resp = await http.get(f"{proc.url}/jwt/v1/pack")
@@ -220,8 +220,8 @@ async def test_get_falls_back_to_nats_lookup(
 
         await absent_peer.subscribe("$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP", cb=say_absent)
         await peer.subscribe("$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP", cb=answer)
-        await absent_peer.flush()
-        await peer.flush()
+        await flushed(absent_peer)
+        await flushed(peer)
         resp = await http.get(f"{proc.url}/jwt/v1/accounts/{b}")
         assert resp.status_code == 200 and resp.text == jwt_b
         assert asked == [f"$SYS.REQ.ACCOUNT.{b}.CLAIMS.LOOKUP"]
@@ -269,7 +269,7 @@ async def test_signing_service_flow(
                 await msg.respond(b"signing request queued, ticket 42")
 
         await signer.subscribe("sign.account", cb=sign)
-        await signer.flush()
+        await flushed(signer)
         self_signed = trust.account_jwt("A", signer="A")
         resp = await post(http, proc.url, a, self_signed)
         assert resp.status_code == 200, resp.text

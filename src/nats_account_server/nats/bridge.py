@@ -287,7 +287,10 @@ class NatsBridge:
                     await nc.publish(PACK, payload, reply=inbox)
 
                 self._tasks.append(asyncio.create_task(self.sync.run(send, lambda: nc.is_connected)))
-            await nc.flush(timeout=max(round(self.connect_timeout), 1))
+            # two round trips: nats-py writes a flush PING ahead of still-buffered SUBs, so only the
+            # second PONG proves the subscriptions are live before we announce them
+            for _ in range(2):
+                await nc.flush(timeout=max(round(self.connect_timeout), 1))
             if self.sync is not None:
                 log.info("connected to NATS for JWT syncing")
         except Exception as exc:  # a reconnect replays whatever subscriptions were made

@@ -1,0 +1,325 @@
+"""In-process tests of the NATS pieces: store hash, responders, sync (no server), and the bridge's
+notifier against a plain nats-server (error mapping, options, replica-mode subscriptions)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from nats_helpers import client, eventually, flushed
+from support.natsserver import NatsServer
+from support.trust import Trust
+
+from nats_account_server.config import Settings
+from nats_account_server.core import Core
+from nats_account_server.jwt import activation_hash
+from nats_account_server.nats.bridge import NatsBridge, server_urls
+from nats_account_server.nats.responders import Responders
+from nats_account_server.nats.storehash import ZERO, StoreHash, scan
+from nats_account_server.nats.sync import Sync
+from nats_account_server.notifier import NoResponders, NotConnected, RequestTimeout
+from nats_account_server.stores import MemoryStore
+from nats_account_server.trust import load_trust
+
+T1_KEY = "ACATS5YOVB6ROX2WUNKGNQ2MP3GMXDMKSG2O4N5CLX3A6W4PZGZZIL2R"
+T1 = (
+    "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.eyJqdGkiOiJBU1hIWE81NjI2QU5WWkNRMzJNNDdKTTVRSkZDN0hWSE1RQj"
+    "RLUEs1Vk42QUlUTVZHM1hBIiwiaWF0IjoxNzAwMDAwMDAwLCJpc3MiOiJPQ0ZJUlk2NU9RRTdERlA1S0xOUzJQRjJMVlpNVVpZSlg0T1pJ"
+    "RVEzNk4ySVFBTlVCNVhWWU9DUyIsIm5hbWUiOiJBIiwic3ViIjoiQUNBVFM1WU9WQjZST1gyV1VOS0dOUTJNUDNHTVhETUtTRzJPNE41Q0"
+    "xYM0E2VzRQWkdaWklMMlIiLCJuYXRzIjp7ImxpbWl0cyI6eyJzdWJzIjotMSwiZGF0YSI6LTEsInBheWxvYWQiOi0xLCJpbXBvcnRzIjot"
+    "MSwiZXhwb3J0cyI6LTEsIndpbGRjYXJkcyI6dHJ1ZSwiY29ubiI6LTEsImxlYWYiOi0xfSwiZGVmYXVsdF9wZXJtaXNzaW9ucyI6eyJwdW"
+    "IiOnt9LCJzdWIiOnt9fSwidHlwZSI6ImFjY291bnQiLCJ2ZXJzaW9uIjoyfX0.G_FqQkaR9z58GaPRj2GSTXwt1al2NEzyoj4UE2NGyNVE"
+    "--fLfnTN-jBkFbnALUSJF1DyBSzVqIhaC0sFJo1JCQ"
+)
+T1_SHA256 = "68757b52fd55e712a7e7a7ae68bc3cb4172e06120ce474ea1e0d6d856b20a64e"
+
+
+def sha(jwt: str) -> int:
+    return int.from_bytes(hashlib.sha256(jwt.encode()).digest(), "big")
+
+
+def xor(*jwts: str) -> bytes:
+    h = 0
+    for jwt in jwts:
+        h ^= sha(jwt)
+    return h.to_bytes(32, "big")
+
+
+class Sent:
+    """A fake `publish` recording (subject, payload)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, bytes]] = []
+
+    async def __call__(self, subject: str, payload: bytes) -> None:
+        self.items.append((subject, payload))
+
+    def json(self, index: int = -1) -> dict:  # type: ignore[type-arg]
+        return json.loads(self.items[index][1])
+
+
+def make_core(trust: Trust | None) -> Core:
+    path = str(trust.operator_jwt_path) if trust is not None else ""
+    return Core(MemoryStore(), load_trust(path, ""))
+
+
+# ---------------------------------------------------------------------------- store hash
+
+
+def test_store_hash_vector_and_empty() -> None:
+    h = StoreHash()
+    h.install(scan([(T1_KEY, T1)]))
+    assert h.value().hex() == T1_SHA256
+    empty = StoreHash()
+    empty.install({})
+    assert empty.value() == ZERO
+
+
+def test_store_hash_is_incremental_and_skips_expired(trust: Trust) -> None:
+    h = StoreHash()
+    h.install({})
+    a1, b = trust.account_jwt("A"), trust.account_jwt("B")
+    a2 = trust.account_jwt("A", iat=int(time.time()) + 1)
+    h.update(trust.pub("A"), a1)
+    h.update(trust.pub("B"), b)
+    h.update(trust.pub("A"), a2)
+    h.update("not-an-account", b)
+    assert h.value() == xor(a2, b) == StoreHash_from([(trust.pub("A"), a2), (trust.pub("B"), b)])
+    soon = int(time.time()) + 100
+    c = trust.account_jwt("C", exp=soon)
+    h.update(trust.pub("C"), c)
+    assert h.value() == xor(a2, b, c)
+    assert h.value(now=soon) == xor(a2, b)  # expired without any write
+    h.update(trust.pub("B"), "")
+    assert h.value(now=soon) == xor(a2)
+    assert scan([(trust.pub("C"), trust.account_jwt("C", exp=1000))]) == {}
+
+
+def StoreHash_from(items: list[tuple[str, str]]) -> bytes:  # noqa: N802 - reads like a constructor
+    h = StoreHash()
+    h.install(scan(items))
+    return h.value()
+
+
+def test_store_hash_replays_writes_made_during_the_initial_scan(trust: Trust) -> None:
+    old, new = trust.account_jwt("A"), trust.account_jwt("A", iat=int(time.time()) + 1)
+    h = StoreHash()
+    assert not h.ready
+    h.update(trust.pub("A"), new)  # written while the scan (which saw `old`) was running
+    h.install(scan([(trust.pub("A"), old)]))
+    assert h.ready and h.value() == xor(new)
+
+
+# ---------------------------------------------------------------------------- responders
+
+
+async def test_lookup_handler(trust: Trust) -> None:
+    core = make_core(trust)
+    sent = Sent()
+    r = Responders(core, sent)
+    jwt = trust.account_jwt("A")
+    await core.save(trust.pub("A"), jwt)
+    await r.lookup(f"$SYS.REQ.ACCOUNT.{trust.pub('A')}.CLAIMS.LOOKUP", "", b"")  # not a request
+    await r.lookup("$SYS.REQ.ACCOUNT.CLAIMS.LOOKUP", "r0", b"")  # unparsable
+    assert sent.items == []
+    await r.lookup(f"$SYS.REQ.ACCOUNT.{trust.pub('A')}.CLAIMS.LOOKUP", "r1", b"")
+    await r.lookup(f"$SYS.REQ.ACCOUNT.{trust.pub('B')}.CLAIMS.LOOKUP", "r2", b"")
+    await r.lookup("$SYS.REQ.ACCOUNT.not-a-key.CLAIMS.LOOKUP", "r3", b"")
+    assert sent.items == [("r1", jwt.encode()), ("r2", b""), ("r3", b"")]
+
+
+async def test_update_handler_rules(trust: Trust, tmp_path: Path) -> None:
+    core = make_core(trust)
+    sent = Sent()
+    r = Responders(core, sent, host="h")
+    a = trust.pub("A")
+    await r.update(f"$SYS.REQ.ACCOUNT.{a}.CLAIMS.UPDATE", "r1", trust.account_jwt("A").encode())
+    ok = sent.json()
+    assert ok["data"] == {"account": a, "code": 200, "message": "Updated jwt"}
+    assert ok["server"]["host"] == "h" and ok["server"]["seq"] == 1 and ok["server"]["id"].startswith("N")
+    assert core.load_local(a)
+
+    other = Trust(tmp_path / "other")
+    await r.update(f"$SYS.ACCOUNT.{other.pub('B')}.CLAIMS.UPDATE", "r2", other.account_jwt("B").encode())
+    assert sent.json()["error"]["code"] == 500 and sent.json()["server"]["seq"] == 2
+    assert core.load_local(other.pub("B")) is None
+
+    await r.update(f"$SYS.ACCOUNT.{a}.CLAIMS.UPDATE", "", trust.account_jwt("B").encode())  # no reply
+    assert len(sent.items) == 2 and core.load_local(trust.pub("B")) is None
+    await r.update("$SYS.REQ.CLAIMS.UPDATE", "r3", b"\xff\xfe")
+    assert sent.json()["error"] == {
+        "account": "n/a",
+        "code": 500,
+        "description": sent.json()["error"]["description"],
+    }
+
+    # without an operator any decodable account JWT is accepted (SPEC 6.4 step 2)
+    open_core = make_core(None)
+    r2 = Responders(open_core, sent)
+    await r2.update("$SYS.REQ.CLAIMS.UPDATE", "r4", other.account_jwt("C").encode())
+    assert sent.json()["data"]["code"] == 200 and open_core.load_local(other.pub("C"))
+
+
+async def test_activation_and_replica_handlers(trust: Trust) -> None:
+    core = make_core(trust)
+    fresh: list[str] = []
+
+    class FakeReplica:
+        def mark_fresh(self, key: str) -> None:
+            fresh.append(key)
+
+    core.replica = FakeReplica()  # type: ignore[assignment]
+    sent = Sent()
+    r = Responders(core, sent)
+    act = trust.activation_jwt("A", "B", "svc.>")
+    key = activation_hash(trust.pub("A"), trust.pub("B"), "svc.>")
+    await r.activation(f"$SYS.ACCOUNT.{trust.pub('A')}.CLAIMS.ACTIVATE.{key}", "", act.encode())
+    assert core.load_local(key) == act and fresh == [key]
+    await r.activation(f"$SYS.ACCOUNT.{trust.pub('A')}.CLAIMS.ACTIVATE.WRONG", "", act.encode())
+    assert fresh == [key]
+
+    jwt = trust.account_jwt("C")
+    await r.replica_update(f"$SYS.ACCOUNT.{trust.pub('C')}.CLAIMS.UPDATE", "", jwt.encode())
+    assert core.load_local(trust.pub("C")) == jwt and fresh == [key, trust.pub("C")]
+    await r.replica_update(f"$SYS.ACCOUNT.{trust.pub('A')}.CLAIMS.UPDATE", "", b"garbage")
+    assert fresh == [key, trust.pub("C")] and sent.items == []
+
+
+async def test_list_and_delete_handlers(trust: Trust) -> None:
+    core = make_core(trust)
+    sent = Sent()
+    r = Responders(core, sent)
+    await core.save(trust.pub("A"), trust.account_jwt("A"))
+    await r.list_accounts("$SYS.REQ.CLAIMS.LIST", "r", b"")
+    assert sent.json()["data"] == [trust.pub("A")]
+    await r.delete("$SYS.REQ.CLAIMS.DELETE", "r", b"")
+    assert "delete must be enabled" in sent.json()["error"]["description"]
+
+
+# ---------------------------------------------------------------------------- sync
+
+
+async def test_pack_responder_and_merge_without_republishing(trust: Trust) -> None:
+    core = make_core(trust)
+    sent = Sent()
+    sync = Sync(core, sent, interval=60)
+    sync.start_scan()
+    await eventually(lambda: sync.hash.ready, timeout=5)
+    a, b = trust.account_jwt("A"), trust.account_jwt("B")
+    await core.save(trust.pub("A"), a)
+    await core.save(trust.pub("C"), trust.account_jwt("C", exp=1000))  # expired: neither hashed nor packed
+    await sync.pack_request("$SYS.REQ.CLAIMS.PACK", "", b"")
+    assert sent.items == []
+    await sync.pack_request("$SYS.REQ.CLAIMS.PACK", "in", xor(a))
+    assert sent.items == [("in", b"")]
+    sent.items.clear()
+    await sync.pack_request("$SYS.REQ.CLAIMS.PACK", "in", b"")
+    assert sent.items == [("in", f"{trust.pub('A')}|{a}".encode()), ("in", b"")]
+    sent.items.clear()
+    await sync.pack_reply("in", "", f"{trust.pub('B')}|{b}".encode())
+    await sync.pack_reply("in", "", b"")
+    assert core.load_local(trust.pub("B")) == b and sent.items == []
+    assert sync.hash.value() == xor(a, b)
+    await sync.close()
+    assert sync.hash.update not in core.saved_hooks
+
+
+# ---------------------------------------------------------------------------- bridge
+
+
+def settings_for(url: str, **nats: object) -> Settings:
+    s = Settings()
+    s.nats.servers = [url]
+    s.nats.reconnectwait = 100
+    s.nats.connecttimeout = 1000
+    for key, value in nats.items():
+        setattr(s.nats, key, value)
+    return s
+
+
+def test_server_urls_split_commas() -> None:
+    assert server_urls(["nats://a:1, nats://b:2", "nats://c:3"]) == ["nats://a:1", "nats://b:2", "nats://c:3"]
+
+
+async def test_bridge_notifier_errors_and_options(plain_nats: NatsServer, trust: Trust) -> None:
+    core = make_core(trust)
+    closed: list[bool] = []
+    bridge = NatsBridge(settings_for(plain_nats.url), core, on_closed=lambda: closed.append(True))
+    assert bridge.configured and not bridge.connected
+    with pytest.raises(NotConnected):
+        await bridge.request("x", b"", 0.2)
+    assert await bridge.request_many("x", b"", 0.2) is None
+    await bridge.start()
+    try:
+        assert bridge.connected
+        nc = bridge._nc
+        assert (
+            nc is not None and nc.options["no_echo"] is True and nc.options["name"] == "nats-account-server"
+        )
+        with pytest.raises(NoResponders):
+            await bridge.request("nobody.here", b"", 1)
+        started = time.monotonic()
+        assert await bridge.request_many("nobody.here", b"", 5) is None
+        assert time.monotonic() - started < 2  # the 503 status ends the wait
+        async with client(plain_nats.url) as peer:
+
+            async def slow(msg) -> None:  # type: ignore[no-untyped-def]
+                await asyncio.sleep(0.5)
+
+            await peer.subscribe("slow", cb=slow)
+            await flushed(peer)
+            with pytest.raises(RequestTimeout):
+                await bridge.request("slow", b"", 0.2)
+            assert await bridge.request_many("slow", b"", 0.2) is None
+    finally:
+        await bridge.stop()
+    assert closed == [] and not bridge.connected
+    with pytest.raises(NotConnected):
+        await bridge.publish("x", b"")
+
+
+async def test_bridge_start_returns_quickly_when_nats_is_down(trust: Trust) -> None:
+    from support.ports import free_port
+
+    core = make_core(trust)
+    bridge = NatsBridge(settings_for(f"nats://127.0.0.1:{free_port()}"), core, on_closed=lambda: None)
+    started = time.monotonic()
+    await bridge.start()
+    assert time.monotonic() - started < 1.5 and not bridge.connected
+    await asyncio.sleep(0.3)
+    await bridge.stop()
+
+
+async def test_bridge_replica_mode_subscriptions(
+    plain_nats: NatsServer, trust: Trust, nats_factory: Callable[..., NatsServer]
+) -> None:
+    core = make_core(trust)
+    fresh: list[str] = []
+
+    class FakeReplica:
+        def mark_fresh(self, key: str) -> None:
+            fresh.append(key)
+
+    settings = settings_for(plain_nats.url)
+    settings.primary = "http://127.0.0.1:1"
+    bridge = NatsBridge(settings, core, on_closed=lambda: None)
+    assert bridge.sync is None
+    core.replica = FakeReplica()  # type: ignore[assignment]  # server.py sets it after start
+    await bridge.start()
+    try:
+        jwt = trust.account_jwt("A")
+        async with client(plain_nats.url) as nc:
+            await nc.publish(f"$SYS.ACCOUNT.{trust.pub('A')}.CLAIMS.UPDATE", jwt.encode())
+            await flushed(nc)
+            await eventually(lambda: fresh == [trust.pub("A")], timeout=5)
+            assert core.load_local(trust.pub("A")) == jwt
+            # replicas do not answer lookups or pack requests (their copy may be stale)
+            with pytest.raises(Exception, match="[Nn]o responders"):
+                await nc.request(f"$SYS.REQ.ACCOUNT.{trust.pub('A')}.CLAIMS.LOOKUP", b"", timeout=1)
+    finally:
+        await bridge.stop()
