@@ -31,10 +31,17 @@ def account_server(tmp_path: Path, trust: Trust) -> Callable[..., ServerProcess]
     """`account_server(nats_url, **server_config kwargs)`: our server trusting `trust`, started and ready."""
 
     def _start(
-        nats_url: str | None, *, ready: bool = True, name: str = "server.conf", **kwargs: Any
+        nats_url: str | None,
+        *,
+        ready: bool = True,
+        name: str = "server.conf",
+        args: tuple[str, ...] = (),
+        **kwargs: Any,
     ) -> ServerProcess:
         kwargs.setdefault("trust", trust)
         text = server_config(nats_url, **kwargs)
-        return start_server(config_text=text, tmp_path=tmp_path, config_name=name, ready=ready, timeout=20)
+        return start_server(
+            *args, config_text=text, tmp_path=tmp_path, config_name=name, ready=ready, timeout=20
+        )
 
     return _start

@@ -102,7 +102,9 @@ async def test_cache_resolver_looks_accounts_up_from_us(
     cache_dir = tmp_path / "cache"
     cache_dir.mkdir()
     port = free_port()
-    proc = account_server(f"nats://127.0.0.1:{port}", creds=trust.creds("sys"))
+    # NATS given by the -nats and -creds flags instead of the config file this time
+    flags = ("-nats", f"nats://127.0.0.1:{port}", "-creds", str(trust.creds("sys")))
+    proc = account_server(None, args=flags)
     assert (await post(http, proc.url, trust.pub("A"), trust.account_jwt("A"))).status_code == 200
     server = nats_factory(trust.nats_config({"type": "cache", "dir": str(cache_dir)}), port=port)
     await wait_line(proc, "connected to NATS for JWT syncing", timeout=15)
