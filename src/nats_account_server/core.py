@@ -260,17 +260,36 @@ class Core:
             log.error(f"error creating pack - {exc}")
             raise Failure(500, "error creating pack") from exc
 
-    async def merge(self, body: str) -> int:
-        """Merge `<key>|<jwt>` lines (replica import, NATS sync); bad lines are skipped, logged."""
-        saved = 0
-        for line in body.split("\n"):
-            if not line.strip():
-                continue
-            item = parse_pack_line(line, self.trust)
-            if isinstance(item, str):
-                log.warn(f"skipping pack line: {item}")
-                continue
-            kind, key, tok = item
-            if await self.save_if_newer(kind, key, tok) is Saved.SAVED:
-                saved += 1
+    async def merge(self, body: str | list[str], progress: Callable[[int, int], None] | None = None) -> int:
+        """Merge `<key>|<jwt>` lines (replica import, NATS sync) under the newer-wins rule.
+
+        Bad lines and failed saves are skipped and logged; lines are merged 64 at a time, so a
+        large pack into a durable store waits on grouped fsyncs, not one after the other.
+        """
+        lines = [ln for ln in (body.split("\n") if isinstance(body, str) else body) if ln.strip()]
+        total, saved, done = len(lines), 0, 0
+
+        async def one(line: str) -> bool:
+            nonlocal done
+            try:
+                return await self._merge_line(line)
+            finally:
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+
+        for start in range(0, total, 64):
+            saved += sum(await asyncio.gather(*(one(line) for line in lines[start : start + 64])))
         return saved
+
+    async def _merge_line(self, line: str) -> bool:
+        item = parse_pack_line(line, self.trust)
+        if isinstance(item, str):
+            log.warn(f"skipping pack line: {item}")
+            return False
+        kind, key, tok = item
+        try:
+            return await self.save_if_newer(kind, key, tok) is Saved.SAVED
+        except StoreError as exc:  # one unwritable key must not stop the rest
+            log.error(f"{short_key(key)} - error saving JWT from pack - {exc}")
+            return False

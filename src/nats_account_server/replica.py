@@ -15,7 +15,7 @@ from enum import Enum
 import httpx
 
 from nats_account_server.cache import Entry, cache_control
-from nats_account_server.core import Core, Failure, Saved
+from nats_account_server.core import Core, Failure
 from nats_account_server.jwt import (
     JWTError,
     activation_hash,
@@ -26,7 +26,6 @@ from nats_account_server.jwt import (
 )
 from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
-from nats_account_server.merge import parse_pack_line
 from nats_account_server.stores import StoreError
 
 FRESH_FOR = 3600.0  # seconds a primary answer (or NATS update) is trusted without asking again
@@ -205,27 +204,16 @@ class Replica:
         return await self._merge(lines)
 
     async def _merge(self, lines: list[str]) -> int:
-        """Merge line by line, logging progress so a large pack is not a silent pause."""
-        total, saved = len(lines), 0
-        for done, line in enumerate(lines, 1):
-            saved += await self._merge_line(line)
+        """Merge through the core, logging progress so a large pack is not a silent pause."""
+        total = len(lines)
+
+        def progress(done: int, total: int) -> None:
             if total > PROGRESS_EVERY and (done % PROGRESS_EVERY == 0 or done == total):
                 log.info(f"imported {done} of {total} JWTs from primary")
+
+        saved = await self.core.merge(lines, progress)
         log.info(f"initial JWT pack from primary: {total} received, {saved} stored")
         return saved
-
-    async def _merge_line(self, line: str) -> bool:
-        """One pack line under the newer-wins rule (the core's merge, but a failed save is skipped)."""
-        item = parse_pack_line(line, self.core.trust)
-        if isinstance(item, str):
-            log.warn(f"skipping pack line: {item}")
-            return False
-        kind, key, tok = item
-        try:
-            return await self.core.save_if_newer(kind, key, tok) is Saved.SAVED
-        except Exception as exc:  # one unwritable JWT must not stop the replica from starting
-            log.error(f"{short_key(key)} - error saving JWT from primary - {exc}")
-            return False
 
     async def close(self) -> None:
         await self.client.aclose()

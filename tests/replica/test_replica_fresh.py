@@ -214,4 +214,4 @@ async def test_import_skips_bad_lines_and_failed_saves(
     assert await rep.initial_import(100) == 2
     assert core.store.load(cluster.trust.pub(names[0])) and core.store.load(cluster.trust.pub(names[2]))
     err = capsys.readouterr().err
-    assert err.count("skipping pack line") == 2 and "error saving JWT from primary - disk full" in err
+    assert err.count("skipping pack line") == 2 and "error saving JWT from pack - disk full" in err
