@@ -16,11 +16,19 @@ from typing import TextIO
 
 from nats_account_server.config import LoggingSettings
 
-__all__ = ["Logger", "log", "short_key"]
+__all__ = ["Logger", "log", "printable", "short_key"]
 
 _RESET = "\x1b[0m"
 _COLORS = {"INF": "\x1b[32m", "DBG": "\x1b[36m", "WRN": "\x1b[0;93m", "ERR": "\x1b[31m", "FTL": "\x1b[31m",
            "TRC": "\x1b[33m"}
+
+
+def printable(text: str) -> str:
+    """Non-printable characters (newlines included) as escapes, so peer-supplied text in a message
+    (URL paths, keys, claim values) can never start a forged log line or hide behind control codes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def short_key(key: str) -> str:
@@ -61,15 +69,19 @@ class Logger:
         """Lets hot paths (per-request lines) skip building TRC messages that would be dropped."""
         return self._trace
 
-    def format(self, level: str, msg: str) -> str:
-        """The full line (with newline) for ``level`` in ``INF``/``WRN``/``ERR``/``FTL``/``DBG``/``TRC``."""
+    def format(self, level: str, msg: str, *, block: bool = False) -> str:
+        """The full line (with newline) for ``level`` in ``INF``/``WRN``/``ERR``/``FTL``/``DBG``/``TRC``.
+
+        ``block`` keeps the newlines of a deliberately multi-line entry (the ``-dump`` JSON); anywhere
+        else a newline or control character is escaped (see :func:`printable`)."""
+        msg = "\n".join(printable(line) for line in msg.split("\n")) if block else printable(msg)
         stamp = ""
         if self._time:
             stamp = datetime.datetime.now().strftime("%Y/%m/%d %H:%M:%S.%f ")
         return f"{self._prefix}{stamp}{self._labels[level]}{msg}\n"
 
-    def _emit(self, level: str, msg: str) -> None:
-        line = self.format(level, msg)
+    def _emit(self, level: str, msg: str, block: bool = False) -> None:
+        line = self.format(level, msg, block=block)
         stream = self._stream if self._stream is not None else sys.stderr
         with self._lock:
             try:
@@ -78,8 +90,8 @@ class Logger:
             except (OSError, ValueError):  # closed or broken stderr must never take the server down
                 pass
 
-    def info(self, msg: str) -> None:
-        self._emit("INF", msg)
+    def info(self, msg: str, *, block: bool = False) -> None:
+        self._emit("INF", msg, block)
 
     def warn(self, msg: str) -> None:
         self._emit("WRN", msg)

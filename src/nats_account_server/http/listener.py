@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from granian.constants import Interfaces, SSLProtocols
+from granian.constants import HTTPModes, Interfaces, SSLProtocols
 from granian.http import HTTP1Settings
 from granian.server.embed import Server
 
@@ -98,6 +98,9 @@ class Listener:
             port=port,
             interface=Interfaces.RSGI,
             websockets=False,
+            # HTTP/1.1 only (SPEC 5.1): granian's "auto" mode sniffs for HTTP/2 without any timeout, so a
+            # client that connects and sends nothing would hold its connection forever
+            http=HTTPModes.http1,
             log_enabled=False,
             backlog=1024,
             http1_settings=HTTP1Settings(header_read_timeout=header_timeout),
