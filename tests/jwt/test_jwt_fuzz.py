@@ -23,6 +23,7 @@ from nats_account_server.jwt import (
 )
 from nats_account_server.jwt.encode import V2_HEADER, encode_raw
 
+DEADLINE_MS = 2000  # generous: only a hang may fail an example, not a busy shared machine
 B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 json_values = st.recursive(
@@ -51,32 +52,32 @@ def _check_all(raw: Any) -> None:
         assert isinstance(result, (Token, dict, str))
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=DEADLINE_MS)
 @given(st.text(max_size=200))
 def test_arbitrary_text(raw: str) -> None:
     _check_all(raw)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=DEADLINE_MS)
 @given(st.lists(st.text(alphabet=B64_ALPHABET + "=. \n+/", max_size=60), min_size=1, max_size=4))
 def test_base64ish_segments(segments: list[str]) -> None:
     _check_all(".".join(segments))
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=DEADLINE_MS)
 @given(st.binary(max_size=80), st.binary(max_size=200), st.binary(max_size=70))
 def test_arbitrary_segment_bytes(head: bytes, payload: bytes, sig: bytes) -> None:
     _check_all(f"{b64(head)}.{b64(payload)}.{b64(sig)}")
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=DEADLINE_MS)
 @given(json_values, claims_strategy, st.binary(max_size=70))
 def test_arbitrary_json(header: Any, claims: dict[str, Any], sig: bytes) -> None:
     _check_all(f"{b64(json.dumps(header))}.{b64(json.dumps(claims))}.{b64(sig)}")
     _check_all(f"{b64(json.dumps(V2_HEADER))}.{b64(json.dumps(claims))}.{b64(sig)}")
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=DEADLINE_MS)
 @given(claims_strategy)
 def test_validation_never_crashes(claims: dict[str, Any]) -> None:
     raw = encode_raw(V2_HEADER, claims, OPERATOR_SEED, v1_signing=False)
@@ -88,7 +89,7 @@ def test_validation_never_crashes(claims: dict[str, Any]) -> None:
         assert isinstance(issue, str) and "\n" not in issue
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=DEADLINE_MS)
 @given(
     st.integers(min_value=0, max_value=len(T1) - 1),
     st.characters(),
@@ -111,7 +112,7 @@ def test_mutated_t1(pos: int, char: str, op: str) -> None:
     assert parts(raw)[1:] != parts(T1)[1:] or tok.header == decode(T1).header
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=DEADLINE_MS)
 @given(st.text(max_size=60), st.text(max_size=60), st.text(max_size=60))
 def test_activation_hash_any_text(iss: str, sub: str, subject: str) -> None:
     try:
@@ -122,6 +123,7 @@ def test_activation_hash_any_text(iss: str, sub: str, subject: str) -> None:
     assert len(h) == 56 and is_activation_hash(h)
 
 
+@settings(deadline=DEADLINE_MS)
 @given(st.text(max_size=80))
 def test_key_checks_any_text(s: str) -> None:
     assert key_role(s) in (None, "O", "A", "U", "N", "C")
