@@ -49,7 +49,7 @@ CLIENT_NAME = "nats-account-server-kv"
 EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
 WRONG_LAST_SEQUENCE = (10071, 10164)  # JetStream API error codes of a failed compare-and-set
 MAX_CONFLICTS = 20
-WATCH_HEARTBEAT = 1.0  # seconds; the ordered consumer recreates itself after two missed ones
+WATCH_HEARTBEAT = 0.25  # seconds; the ordered consumer recreates itself after two missed ones
 
 
 class Conflict(Exception):
@@ -166,6 +166,8 @@ class KVStore:
         async def reconnected_cb() -> None:
             if live and not self._closed:
                 log.warn("KV store reconnected to NATS")
+                if self._watch is not None:
+                    self._watch.resync()
 
         options: dict[str, Any] = {
             "servers": self.servers,

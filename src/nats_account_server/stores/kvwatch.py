@@ -92,9 +92,12 @@ class KVWatch:
         self.heartbeat = heartbeat
         self.caught_up = asyncio.Event()
         self.received = 0
+        self.stream_seq = 0  # last stream sequence the watch itself delivered (own writes excluded)
         self._total = 0
         self._sub: JetStreamContext.PushSubscription | None = None
         self._ignored: set[str] = set()
+        self._resync: asyncio.Task[None] | None = None
+        self._stopped = False
 
     async def start(self, stall_timeout: float) -> None:
         """Subscribe and return once every key present at subscription time is in the view.
@@ -102,15 +105,7 @@ class KVWatch:
         Raises StoreUnavailable when the watch makes no progress for ``stall_timeout`` seconds.
         """
         started = time.monotonic()
-        self._sub = await self.js.subscribe(
-            f"{self.prefix}>",
-            stream=self.stream,
-            cb=self._on_msg,
-            ordered_consumer=True,
-            idle_heartbeat=self.heartbeat,
-            deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
-            inactive_threshold=300.0,
-        )
+        self._sub = await self._subscribe()
         info = await self._sub.consumer_info()
         delivered = info.delivered.consumer_seq if info.delivered is not None else 0
         self._total = (info.num_pending or 0) + (delivered or 0)
@@ -137,7 +132,58 @@ class KVWatch:
             f"in {time.monotonic() - started:.2f}s"
         )
 
+    async def _subscribe(self) -> JetStreamContext.PushSubscription:
+        """Last value per key on first start; after that, everything past what we have seen."""
+        config = api.ConsumerConfig(inactive_threshold=300.0)
+        if self.stream_seq:
+            config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = self.stream_seq + 1
+        else:
+            config.deliver_policy = api.DeliverPolicy.LAST_PER_SUBJECT
+        return await self.js.subscribe(
+            f"{self.prefix}>",
+            stream=self.stream,
+            cb=self._on_msg,
+            config=config,
+            ordered_consumer=True,
+            idle_heartbeat=self.heartbeat,
+        )
+
+    def resync(self) -> None:
+        """After a reconnect the consumer may be gone (its node died, or the whole cluster restarted):
+        replace it now rather than after missed heartbeats. The old one is dropped only once the new
+        one exists; both delivering for a moment is harmless, revisions are applied once."""
+        if self._stopped or self._sub is None or (self._resync is not None and not self._resync.done()):
+            return
+        self._resync = asyncio.create_task(self._replace())
+
+    async def _replace(self) -> None:
+        delay = 0.1
+        for _ in range(20):
+            if self._stopped:
+                return
+            try:
+                new = await self._subscribe()
+            except Exception as exc:  # JetStream not ready yet; nats-py's own reset keeps trying too
+                log.debug(f"KV bucket {self.bucket}: re-creating the watch failed - {exc}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            if self._stopped:  # stop() ran meanwhile and already dropped the old one
+                with contextlib.suppress(Exception):
+                    await new.unsubscribe()
+                return
+            old, self._sub = self._sub, new
+            if old is not None:
+                with contextlib.suppress(Exception):
+                    await old.unsubscribe()
+            log.debug(f"KV bucket {self.bucket}: watch re-created from revision {self.stream_seq + 1}")
+            return
+
     async def stop(self) -> None:
+        self._stopped = True
+        if self._resync is not None:
+            self._resync.cancel()
         sub, self._sub = self._sub, None
         if sub is not None:
             with contextlib.suppress(Exception):
@@ -152,6 +198,7 @@ class KVWatch:
     def _apply(self, msg: Msg) -> None:
         meta = msg.metadata
         self.received += 1
+        self.stream_seq = max(self.stream_seq, meta.sequence.stream)
         if meta.num_pending == 0 and not self.caught_up.is_set():
             self.caught_up.set()
         key = msg.subject[len(self.prefix) :]
