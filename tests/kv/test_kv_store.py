@@ -180,3 +180,53 @@ async def test_kv_single_node_down_then_back(
         assert store.load(b) == jwt_b
     finally:
         await store.aclose()
+
+
+def kv_user_permissions(bucket: str) -> str:
+    """The least a KV user needs (README "The KV account"); `create` may be dropped for a pre-made bucket."""
+    stream = f"KV_{bucket}"
+    publish = [
+        f"$KV.{bucket}.>",
+        f"$JS.API.STREAM.INFO.{stream}",
+        f"$JS.API.STREAM.CREATE.{stream}",
+        f"$JS.API.STREAM.MSG.GET.{stream}",
+        f"$JS.API.CONSUMER.CREATE.{stream}",
+        f"$JS.API.CONSUMER.CREATE.{stream}.>",
+        f"$JS.API.CONSUMER.INFO.{stream}.*",
+        f"$JS.FC.{stream}.>",
+    ]
+    allow = ", ".join(f'"{s}"' for s in publish)
+    return f'publish: {{ allow: [{allow}] }}, subscribe: {{ allow: ["_INBOX.>"] }}'
+
+
+async def test_kv_works_with_least_privilege_user(
+    nats_factory: Callable[..., NatsServer], tmp_path: Path, trust: Trust
+) -> None:
+    bucket = "jwts"
+    node = nats_factory(
+        f'jetstream {{ store_dir: "{tmp_path / "js-auth"}" }}\n'
+        "accounts {\n  JWTS {\n    jetstream: enabled\n"
+        f"    users: [ {{ user: kv, password: s3cret, permissions: {{ {kv_user_permissions(bucket)} }} }} ]\n"
+        "  }\n}\n"
+    )
+    url = f"nats://kv:s3cret@127.0.0.1:{node.port}"
+    one = KVStore(KVSettings(bucket=bucket, servers=[url], connecttimeout=3000))
+    two = KVStore(KVSettings(bucket=bucket, servers=[url], connecttimeout=3000))
+    try:
+        await one.start()
+        await two.start()
+        seen = recorder(two)
+        a, jwt = trust.pub("A"), trust.account_jwt("A")
+        await one.save_async(a, jwt)
+        await eventually(lambda: two.load(a) == jwt, timeout=2)
+        assert seen == [(a, jwt)]
+        assert two._watch is not None
+        await two._watch.stop()  # stale view: the next write takes the conflict (re-read) path
+        newer, newest = (trust.account_jwt("A", iat=int(time.time()) + d) for d in (1, 2))
+        await one.save_async(a, newer)
+        await two.save_async(a, newest)
+        assert two.load(a) == newest
+        await eventually(lambda: one.load(a) == newest, timeout=2)
+    finally:
+        await one.aclose()
+        await two.aclose()
