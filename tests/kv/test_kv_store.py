@@ -18,6 +18,7 @@ from support.trust import Trust
 from nats_account_server.config import KVSettings
 from nats_account_server.core import Core, Saved
 from nats_account_server.jwt import activation_hash, decode_account
+from nats_account_server.jwt.encode import new_keypair
 from nats_account_server.kinds import Kind
 from nats_account_server.stores import StoreError, StoreUnavailable
 from nats_account_server.stores.kv import KVStore
@@ -230,3 +231,22 @@ async def test_kv_works_with_least_privilege_user(
     finally:
         await one.aclose()
         await two.aclose()
+
+
+async def test_kv_start_loads_a_big_bucket_before_serving(
+    open_store: OpenStore, cluster: JSCluster, bucket: str
+) -> None:
+    """Startup returns only once every key present is in the view (nothing served half-loaded)."""
+    first = await open_store(replicas=1)
+    keys = [new_keypair("A")[1] for _ in range(1000)]
+    async with kv_client(cluster.urls, bucket) as (_, kv):
+        for start in range(0, len(keys), 100):
+            await asyncio.gather(*(kv.put(k, f"jwt-{k}".encode()) for k in keys[start : start + 100]))
+    await eventually(lambda: len(first.pack()) == len(keys), timeout=5)
+    began = time.monotonic()
+    second = await open_store()
+    elapsed = time.monotonic() - began
+    print(f"\nloaded {len(keys)} JWTs at startup in {elapsed * 1000:.0f}ms")
+    assert len(second.pack()) == len(keys)
+    assert all(second.load(k) == f"jwt-{k}" for k in keys)
+    assert second.account_keys() == sorted(keys)

@@ -109,7 +109,9 @@ class KVWatch:
         info = await self._sub.consumer_info()
         delivered = info.delivered.consumer_seq if info.delivered is not None else 0
         self._total = (info.num_pending or 0) + (delivered or 0)
-        if info.num_pending == 0 and self.received == 0:
+        if info.num_pending == 0 and not delivered:
+            # an empty bucket: no message will come to say "caught up" (when something was delivered,
+            # the last message carries num_pending 0, even if our callback has not run yet)
             self.caught_up.set()
         log.info(f"loading JWTs from KV bucket {self.bucket}: {self._total} entries")
         last_count, last_progress = -1, time.monotonic()
