@@ -1,0 +1,130 @@
+"""The figures of issue 6, their targets and the printed table (markdown, so it can be pasted)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+Check = Callable[[float, "Results"], bool | None]
+
+
+@dataclass
+class Figure:
+    key: str
+    label: str
+    unit: str  # "req/s", "ms" or "MiB"
+    target: str = "(info)"
+    check: Check | None = None
+    ratio: bool = False  # show the ratio to the bare response
+    samples: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        values = [v for v in self.samples if not math.isnan(v)]
+        return statistics.median(values) if values else math.nan
+
+
+class Results:
+    def __init__(self, figures: list[Figure]) -> None:
+        self.figures = {f.key: f for f in figures}
+
+    def add(self, key: str, value: float) -> None:
+        self.figures[key].samples.append(value)
+
+    def median(self, key: str) -> float:
+        return self.figures[key].median
+
+    def verdict(self, fig: Figure) -> str:
+        if fig.check is None or not fig.samples:
+            return ""
+        ok = fig.check(fig.median, self)
+        return "" if ok is None else ("pass" if ok else "FAIL")
+
+    def table(self) -> str:
+        rows = ["| figure | median | rounds | target | vs bare | result |", "|---|---|---|---|---|---|"]
+        bare = self.median("bare")
+        for fig in self.figures.values():
+            if not fig.samples:
+                continue
+            ratio = f"{fig.median / bare:.0%}" if fig.ratio and bare and not math.isnan(bare) else ""
+            rounds = " / ".join(fmt(v, fig.unit, with_unit=False) for v in fig.samples)
+            rows.append(f"| {fig.label} | {fmt(fig.median, fig.unit)} | {rounds} | {fig.target} | {ratio} "
+                        f"| {self.verdict(fig)} |")
+        return "\n".join(rows)
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: {"label": f.label, "unit": f.unit, "median": f.median, "samples": f.samples,
+                    "target": f.target, "result": self.verdict(f)}
+                for k, f in self.figures.items() if f.samples}
+
+
+def fmt(value: float, unit: str, *, with_unit: bool = True) -> str:
+    if math.isnan(value):
+        return "n/a"
+    text = f"{value:,.0f}" if unit.endswith("/s") else f"{value:,.1f}"
+    return f"{text} {unit}" if with_unit else text
+
+
+def figures(duration: int) -> list[Figure]:
+    """Every row, in the order of the issue's table; checks read other medians through Results."""
+
+    def at_least(limit: float) -> Check:
+        return lambda v, r: v >= limit
+
+    def at_most(limit: float) -> Check:
+        return lambda v, r: v <= limit
+
+    def hit_check(v: float, r: Results) -> bool:
+        return v >= 38_000 and v >= 0.8 * r.median("bare")
+
+    def within_15(v: float, r: Results) -> bool:
+        return v >= 0.85 * r.median("hit")
+
+    def no_growth(v: float, r: Results) -> bool:
+        return v <= 1.2 * r.median("start_1") + 10
+
+    return [
+        Figure("bare", "bare hello-world RSGI response, same stack", "req/s", "(reference)", ratio=True),
+        Figure("hit", "GET hit (1 account, 650-byte JWT)", "req/s", "≥ 38,000 and ≥ 80 % of bare", hit_check,
+               ratio=True),
+        Figure("hit_p99", "GET hit p99 latency", "ms", "≤ 5 ms", at_most(5.0)),
+        Figure("not_modified", "GET with matching If-None-Match (304)", "req/s", "≥ 38,000", at_least(38_000),
+               ratio=True),
+        Figure("unknown", "GET unknown account (404)", "req/s", "≥ 38,000", at_least(38_000), ratio=True),
+        Figure("post", "POST valid account JWT, durable, 1,000 accounts", "req/s", "≥ 3,000", at_least(3_000),
+               ratio=True),
+        Figure("post_p99", "POST p99 latency", "ms"),
+        Figure("disk_1", "disk ceiling: durable write + rename + dir fsync, 1 writer", "writes/s"),
+        Figure("disk_8", "disk ceiling: the same, 8 concurrent writers", "writes/s"),
+        Figure("start_1", "1 account: start → first 200", "ms"),
+        Figure("start_100k", "100k store: start → first 200", "ms", "≤ 300 ms", at_most(300)),
+        Figure("rss_100k", f"100k store: RSS after {duration} s of GET load over random keys", "MiB",
+               "≤ 64 MiB", at_most(64)),
+        Figure("cold_100k", f"100k store: GET random keys, first {duration} s (cold cache)", "req/s",
+               ratio=True),
+        Figure("hit_100k", "100k store: GET hit over random keys (warm)", "req/s",
+               "within 15 % of the 1-account GET hit", within_15, ratio=True),
+        Figure("hit_lua_1", "1 account: GET hit through the same random-key wrk script (control)", "req/s",
+               ratio=True),
+        Figure("rss_100k_warm", f"100k store: RSS after {2 * duration} s of GET load", "MiB"),
+        Figure("start_1m", "1M store: start → first 200", "ms", "no growth (≤ 1.2 × 1-account start + 10 ms)",
+               no_growth),
+        Figure("hit_1m", "1M store: GET over random keys", "req/s", "serves", lambda v, r: v > 0, ratio=True),
+        Figure("rss_1m", f"1M store: RSS after {duration} s of GET load over random keys", "MiB"),
+        Figure("notify_p99", "POST → nats-server applied the update, p99 of 200", "ms", "≤ 20 ms",
+               at_most(20.0)),
+        Figure("notify_p50", "POST → nats-server applied the update, p50", "ms"),
+        Figure("notified_p99", "POST → notification received by a $SYS subscriber, p99", "ms"),
+        Figure("post_answer_p99", "POST → 200 answered (with NATS connected), p99", "ms"),
+    ]
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (p99 of 200 samples = the 198th smallest)."""
+    data = sorted(v for v in values if not math.isnan(v))
+    if not data:
+        return math.nan
+    rank = max(1, math.ceil(pct / 100 * len(data)))
+    return data[rank - 1]
