@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.trust import Trust as Fixture
+from tests.support.trust import Trust as Fixture
 
 from nats_account_server.core import Core
 from nats_account_server.jwt import activation_hash, decode_account

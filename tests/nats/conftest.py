@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 from nats_helpers import server_config
-from support.natsserver import NatsServer
-from support.procs import ServerProcess, start_server
-from support.trust import Trust
+from tests.support.natsserver import NatsServer
+from tests.support.procs import ServerProcess, start_server
+from tests.support.trust import Trust
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import httpx
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from support.procs import ServerProcess
-from support.trust import Trust
+from tests.support.procs import ServerProcess
+from tests.support.trust import Trust
 
 TIMEOUT = 10.0
 

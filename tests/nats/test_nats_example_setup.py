@@ -16,10 +16,10 @@ import httpx
 import nats.errors
 import pytest
 from nats_helpers import client, collect, eventually, flushed, post, wait_line
-from support.natsserver import NatsServer
-from support.ports import free_port
-from support.procs import ServerProcess
-from support.trust import Trust, format_creds
+from tests.support.natsserver import NatsServer
+from tests.support.ports import free_port
+from tests.support.procs import ServerProcess
+from tests.support.trust import Trust, format_creds
 
 StartServer = Callable[..., ServerProcess]
 

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 from nats.aio.msg import Msg
 from nats_helpers import client, collect, eventually, flushed, post, request_all, wait_line
-from support.natsserver import NatsServer
-from support.procs import ServerProcess
-from support.trust import Trust
+from tests.support.natsserver import NatsServer
+from tests.support.procs import ServerProcess
+from tests.support.trust import Trust
 
 StartServer = Callable[..., ServerProcess]
 SYNC_READY = "connected to NATS for JWT syncing"

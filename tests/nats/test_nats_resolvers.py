@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import nats.errors
 from nats_helpers import client, eventually, post, request_all, wait_line
-from support.natsserver import NatsServer
-from support.ports import free_port
-from support.procs import ServerProcess
-from support.trust import Trust
+from tests.support.natsserver import NatsServer
+from tests.support.ports import free_port
+from tests.support.procs import ServerProcess
+from tests.support.trust import Trust
 
 StartServer = Callable[..., ServerProcess]
 

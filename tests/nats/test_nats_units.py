@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from nats_helpers import client, eventually, flushed
-from support.natsserver import NatsServer
-from support.trust import Trust
+from tests.support.natsserver import NatsServer
+from tests.support.trust import Trust
 
 from nats_account_server.config import Settings
 from nats_account_server.core import Core
@@ -284,7 +284,7 @@ async def test_bridge_notifier_errors_and_options(plain_nats: NatsServer, trust:
 
 
 async def test_bridge_start_returns_quickly_when_nats_is_down(trust: Trust) -> None:
-    from support.ports import free_port
+    from tests.support.ports import free_port
 
     core = make_core(trust)
     bridge = NatsBridge(settings_for(f"nats://127.0.0.1:{free_port()}"), core, on_closed=lambda: None)

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from replica.helpers import TIMEOUT, Cluster, FakePrimary, Handler
-from support.trust import Trust
+from tests.support.trust import Trust
 
 
 @pytest.fixture(params=[2, 1], ids=["v2", "v1"])

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from support.procs import ServerProcess, start_server
-from support.trust import Trust
+from tests.support.procs import ServerProcess, start_server
+from tests.support.trust import Trust
 
 TIMEOUT = 10.0
 

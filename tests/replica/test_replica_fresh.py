@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from replica.helpers import Cluster, FakePrimary, Handler
-from support.ports import free_port
+from tests.support.ports import free_port
 
 from nats_account_server import replica as replica_module
 from nats_account_server.cache import make_entry

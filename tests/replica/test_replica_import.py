@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from replica.helpers import Cluster, FakePrimary, Handler
-from support.ports import free_port
-from support.procs import ServerProcess
+from tests.support.ports import free_port
+from tests.support.procs import ServerProcess
 
 from nats_account_server.jwt import activation_hash
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 from replica.helpers import Cluster
-from support.natsserver import NatsServer
-from support.procs import ServerProcess
+from tests.support.natsserver import NatsServer
+from tests.support.procs import ServerProcess
 
 from nats_account_server.jwt import activation_hash
 
