@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import shutil
+import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -49,36 +50,77 @@ def get(client: httpx.Client, proc: ServerProcess, key: str, query: str = "") ->
 # ------------------------------------------------------------------ read-only and full stores
 
 
-@pytest.fixture
-def small_store(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs: root's writes are really refused once it is read-only or full."""
-    mount = tmp_path / "mnt"
-    with tmpfs(mount, "64k") as mounted:
-        if not mounted:
-            pytest.skip("cannot mount a tmpfs here (needs CAP_SYS_ADMIN); chmod does not stop root")
-        yield mount
+class StoreFault:
+    """Makes a store directory unwritable in the strongest way this machine allows. Tests run as root,
+    where chmod stops nothing: a tiny tmpfs (remounted read-only, or filled up) is used when mounting
+    is permitted, else (read-only only) the immutable attribute; otherwise the test is skipped."""
 
+    CAUSES = {"tmpfs-ro": "Read-only file system", "tmpfs-full": "No space left on device",
+              "chattr": "Operation not permitted"}  # fmt: skip
 
-@pytest.mark.parametrize("fault", ["read-only", "full"])
-def test_unwritable_store_answers_500_and_keeps_serving(
-    tmp_path: Path, small_store: Path, fault: str
-) -> None:
-    trust = Trust(tmp_path / "trust")
-    store = small_store / "store"
-    proc = start(tmp_path, server_config(trust, store))
-    with httpx.Client(timeout=TIMEOUT) as client:
-        earlier = {name: trust.account_jwt(name) for name in ("A", "B")}
-        for name, jwt in earlier.items():
-            assert post(client, proc, trust, name, jwt).status_code == 200
-        if fault == "read-only":
-            remount(small_store, "ro")
+    def __init__(self, base: Path, fault: str) -> None:
+        self.base = base
+        self.fault = fault
+        self.mode = ""
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> StoreFault:
+        mount = self.base / "mnt"
+        if self._stack.enter_context(tmpfs(mount, "64k")):
+            self.mode = "tmpfs-ro" if self.fault == "read-only" else "tmpfs-full"
+            self.store = mount / "store"
+        elif self.fault == "read-only" and shutil.which("chattr"):
+            self.mode = "chattr"
+            self.store = self.base / "store"
         else:
-            filler = small_store / "filler"
-            with contextlib.suppress(OSError), open(filler, "wb") as f:
+            self._stack.close()
+            pytest.skip(
+                f"no way to make the store {self.fault} here (no tmpfs mount); chmod does not stop root"
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            self.heal()
+        self._stack.close()
+
+    @property
+    def cause(self) -> str:
+        return self.CAUSES[self.mode]
+
+    def inject(self) -> None:
+        if self.mode == "tmpfs-ro":
+            remount(self.store.parent, "ro")
+        elif self.mode == "tmpfs-full":
+            with contextlib.suppress(OSError), open(self.store.parent / "filler", "wb") as f:
                 while True:
                     f.write(b"\0" * 4096)
                     f.flush()
-        try:
+        else:
+            done = subprocess.run(["chattr", "+i", str(self.store)], capture_output=True, timeout=10)
+            if done.returncode != 0:
+                pytest.skip(f"chattr +i is not supported here: {done.stderr.decode().strip()}")
+
+    def heal(self) -> None:
+        if self.mode == "tmpfs-ro":
+            remount(self.store.parent, "rw")
+        elif self.mode == "tmpfs-full":
+            (self.store.parent / "filler").unlink(missing_ok=True)
+        elif self.mode == "chattr":
+            subprocess.run(["chattr", "-i", str(self.store)], capture_output=True, timeout=10)
+
+
+@pytest.mark.parametrize("fault", ["read-only", "full"])
+def test_unwritable_store_answers_500_and_keeps_serving(tmp_path: Path, fault: str) -> None:
+    with StoreFault(tmp_path, fault) as injector:
+        trust = Trust(tmp_path / "trust")
+        store = injector.store
+        proc = start(tmp_path, server_config(trust, store))
+        with httpx.Client(timeout=TIMEOUT) as client:
+            earlier = {name: trust.account_jwt(name) for name in ("A", "B")}
+            for name, jwt in earlier.items():
+                assert post(client, proc, trust, name, jwt).status_code == 200
+            injector.inject()
             since = proc.mark()
             newer_a = trust.account_jwt("A", iat=int(time.time()) + 5)
             for name, jwt in (("A", newer_a), ("C", trust.account_jwt("C"))):
@@ -86,23 +128,31 @@ def test_unwritable_store_answers_500_and_keeps_serving(
                 assert resp.status_code == 500 and resp.text == "error saving JWT\n", resp.text
             errors = proc.find_lines("error saving JWT", since=since)
             assert len(errors) == 2, errors
-            cause = "Read-only file system" if fault == "read-only" else "No space left on device"
-            assert all(cause in line for line in errors), errors  # the log says why
+            assert all(injector.cause in line for line in errors), errors  # the log says why
             for name, jwt in earlier.items():  # earlier JWTs are still served, unchanged
                 resp = get(client, proc, trust.pub(name))
                 assert resp.status_code == 200 and resp.text == jwt
             assert get(client, proc, trust.pub("C")).status_code == 404
             assert not other_files(store), "a failed write left a temp file behind"
             assert client.get(f"{proc.url}/healthz").status_code == 200
-        finally:
-            if fault == "read-only":
-                remount(small_store, "rw")
-            else:
-                (small_store / "filler").unlink()
-        # the fault is gone: writes work again without a restart
-        assert post(client, proc, trust, "A", newer_a).status_code == 200
-        assert get(client, proc, trust.pub("A")).text == newer_a
-    proc.stop()
+            injector.heal()
+            # the fault is gone: writes work again without a restart
+            assert post(client, proc, trust, "A", newer_a).status_code == 200
+            assert get(client, proc, trust.pub("A")).text == newer_a
+        proc.stop()
+
+
+@pytest.mark.parametrize("fault", ["read-only", "full"])
+def test_fault_injection_really_stops_root(tmp_path: Path, fault: str) -> None:
+    """Guards the premise of the test above: the injected fault refuses even root's writes."""
+    with StoreFault(tmp_path, fault) as injector:
+        injector.store.mkdir(parents=True, exist_ok=True)
+        (injector.store / "before").write_bytes(b"x" * 100)
+        injector.inject()
+        with pytest.raises(OSError):
+            (injector.store / "x").write_bytes(b"x" * 8192)
+        injector.heal()
+        (injector.store / "after").write_bytes(b"x")
 
 
 # ---------------------------------------------------------------------------- corrupt files
@@ -318,14 +368,3 @@ def test_primary_stopped_and_restarted_under_a_replica(
             assert (tmp_path / "r" / "store" / f"{trust.pub(name)}.jwt").read_text() == jwt
     replica.stop()
     primary.stop()
-
-
-def test_tmpfs_helper_is_really_enforced_for_root(small_store: Path) -> None:
-    """Guards the premise of the read-only test: as root, only the mount makes writes fail."""
-    assert os.geteuid() != 0 or os.access(small_store, os.W_OK)
-    remount(small_store, "ro")
-    try:
-        with pytest.raises(OSError):
-            (small_store / "x").write_text("x")
-    finally:
-        remount(small_store, "rw")
