@@ -189,7 +189,7 @@ def test_slow_loris_clients_are_cut_off_while_others_are_served(limited: Limited
     stop.set()
     for t in threads:
         t.join(CUT_OFF_WITHIN + 5)
-    assert max(latencies) < 1.0, f"a well-behaved client waited {max(latencies):.2f}s"
+    assert max(latencies) < 1.5, f"a well-behaved client waited {max(latencies):.2f}s"
     assert len(cut) == 30 and all(c is not None and c <= CUT_OFF_WITHIN for c in cut), cut
     assert len(idles) == 30 and all(c is not None and c <= CUT_OFF_WITHIN for c in idles), idles
     assert rss_kib(limited.proc.pid) - rss_before < 16 * 1024
