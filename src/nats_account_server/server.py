@@ -20,10 +20,12 @@ from nats_account_server.config import ConfigError, Settings, settings_to_dump
 from nats_account_server.core import Core
 from nats_account_server.http.app import App
 from nats_account_server.http.listener import Listener, ListenError
+from nats_account_server.jwt import JWTError, decode_account
 from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
 from nats_account_server.notifier import Notifier
 from nats_account_server.stores import DirectoryStore, MemoryStore, NscStore, Store, StoreError, StoreWatcher
+from nats_account_server.stores.checked import FileCheckedCache
 from nats_account_server.trust import TrustError, load_trust
 
 if TYPE_CHECKING:
@@ -113,6 +115,9 @@ class Instance:
             lookup_timeout=s.signrequesttimeout / 1000,
             max_pack=s.maxreplicationpack,
         )
+        if isinstance(store, (DirectoryStore, NscStore)) and store.readonly:
+            # files edited by hand: a GET right after an edit must not wait for the watcher
+            core.cache = FileCheckedCache(store, core.cache.capacity)
         await self.start_kv(core)
         await self.start_nats(core)
         if s.primary:
@@ -122,7 +127,9 @@ class Instance:
             core.replica = self.replica
             await self.replica.initial_import(s.maxreplicationpack)
         if isinstance(store, (DirectoryStore, NscStore)):
-            watcher = StoreWatcher(store, self.on_file_change, on_delete=self.on_file_delete)
+            watcher = StoreWatcher(
+                store, self.on_file_change, on_delete=self.on_file_delete, track_content=store.readonly
+            )
             self.tasks.append(asyncio.create_task(watcher.run(self.stopping)))
         writable = not store.readonly and not s.primary
         app = App(
@@ -189,6 +196,9 @@ class Instance:
         if not notifier.connected:
             return
         try:
+            sub = decode_account(jwt).sub  # SPEC 4.5: only valid account JWTs are announced
+            if sub != key:
+                raise JWTError(f"the JWT is for account {short_key(sub)}")
             await core.notify(Kind.ACCOUNT, key, jwt)
         except Exception as exc:
             log.info(f"error trying to send notification from file change for {short_key(key)}, {exc}")
@@ -197,7 +207,7 @@ class Instance:
         """A deleted file must not keep being served from the response cache."""
         assert self.core is not None
         if key:
-            self.core.forget(key)
+            self.core.changed(key, "")  # "" = removed, for the saved hooks (NATS sync hash)
         else:
             self.core.cache.clear()
 

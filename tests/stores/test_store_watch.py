@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -197,3 +199,95 @@ async def test_stop_and_cancel_are_prompt(tmp_path: Path) -> None:
 def test_memory_store_cannot_be_watched() -> None:
     with pytest.raises(TypeError):
         StoreWatcher(MemoryStore(), lambda k, j: None)  # type: ignore[arg-type]
+
+
+async def test_deletions_reported_on_the_loop(tmp_path: Path, minter: Minter) -> None:
+    """Deleted account files reach ``on_delete`` with their key, on the event loop thread."""
+    store = DirectoryStore(tmp_path, shard=True, readonly=True)
+    keys = []
+    for _ in range(2):
+        key, jwt = minter.account_jwt()
+        (tmp_path / key[-2:]).mkdir(exist_ok=True)
+        (tmp_path / key[-2:] / f"{key}.jwt").write_text(jwt)
+        keys.append(key)
+    deleted: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
+    loop_thread = threading.get_ident()
+    watcher = StoreWatcher(
+        store,
+        lambda k, j: None,
+        on_delete=lambda k: deleted.put_nowait((k, threading.get_ident() == loop_thread)),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(watcher.run(stop))
+    try:
+        await asyncio.wait_for(watcher.ready.wait(), 5)
+        (tmp_path / keys[0][-2:] / f"{keys[0]}.jwt").unlink()
+        assert await asyncio.wait_for(deleted.get(), 2) == (keys[0], True)
+        # a whole shard folder moved away: the known key whose file is gone
+        os.rename(tmp_path / keys[1][-2:], tmp_path / "away")
+        assert await asyncio.wait_for(deleted.get(), 2) == (keys[1], True)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_nsc_deleted_account_is_named(tmp_path: Path, minter: Minter) -> None:
+    ka, ja = minter.account_jwt(name="alpha")
+    kb, jb = minter.account_jwt(name="beta")
+    op = make_nsc(tmp_path, minter, {"alpha": ja, "beta": jb})
+    deleted: asyncio.Queue[str] = asyncio.Queue()
+    queue: Events = asyncio.Queue()
+    watcher = StoreWatcher(NscStore(op), lambda k, j: queue.put_nowait((k, j)), on_delete=deleted.put_nowait)
+    stop = asyncio.Event()
+    task = asyncio.create_task(watcher.run(stop))
+    try:
+        await asyncio.wait_for(watcher.ready.wait(), 5)
+        (op / "accounts" / "beta" / "beta.jwt").unlink()
+        assert await asyncio.wait_for(deleted.get(), 2) == kb
+        # the same content written again after the deletion is announced (it was gone)
+        write_nsc_account(op, "beta", jb)
+        await expect(queue, kb, jb)
+        # rewriting alpha unchanged in the same burst as a folder removal stays silent
+        write_nsc_account(op, "alpha", ja)
+        shutil.rmtree(op / "accounts" / "beta")
+        assert await asyncio.wait_for(deleted.get(), 2) == kb
+        await silence(queue, 0.5)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_untracked_content_reports_every_change(tmp_path: Path, minter: Minter) -> None:
+    """``track_content=False`` (writable stores): no prefetch, identical rewrites are reported too."""
+    key, jwt = minter.account_jwt()
+    path = tmp_path / f"{key}.jwt"
+    path.write_text(jwt)
+    store = DirectoryStore(tmp_path)
+    queue: Events = asyncio.Queue()
+    watcher = StoreWatcher(store, lambda k, j: queue.put_nowait((k, j)), track_content=False)
+    stop = asyncio.Event()
+    task = asyncio.create_task(watcher.run(stop))
+    try:
+        await asyncio.wait_for(watcher.ready.wait(), 5)
+        assert watcher._last == {}
+        path.write_text(jwt)
+        await expect(queue, key, jwt)
+        assert watcher._last == {}
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_trailing_newline_is_not_content(tmp_path: Path, minter: Minter) -> None:
+    """Editors add a final newline: the store serves the JWT without it, and it is no change."""
+    key, jwt = minter.account_jwt()
+    path = tmp_path / f"{key}.jwt"
+    path.write_text(jwt)
+    store = DirectoryStore(tmp_path, readonly=True)
+    async with watching(store) as q:
+        path.write_text(jwt + "\n")
+        await silence(q, 0.4)
+        assert store.load(key) == jwt
+        _, jwt2 = minter.account_jwt(key, name="edited")
+        path.write_text(jwt2 + "\r\n")
+        await expect(q, key, jwt2)

@@ -97,9 +97,15 @@ class DirectoryStore:
         except OSError as e:
             raise StoreError(f"error reading {path}: {e}") from e
         try:
-            return data.decode("utf-8")
+            # hand-edited files often end in a newline (editors, `echo $JWT > f`, git checkouts); a JWT
+            # never contains whitespace, and Go's base64 decoder skipped it, so the originals served them
+            return data.decode("utf-8").strip()
         except UnicodeDecodeError as e:
             raise StoreError(f"error reading {path}: content is not UTF-8 text") from e
+
+    def file_of(self, key: str) -> str | None:
+        """The file that holds ``key`` (whether or not it exists); None for keys that are not ours."""
+        return self.path_for(key) if is_store_key(key) else None
 
     def save(self, key: str, jwt: str) -> None:
         if self.readonly:

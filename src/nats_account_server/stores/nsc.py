@@ -121,15 +121,25 @@ class NscStore:
             return None
         try:
             with open(path, encoding="utf-8") as f:
-                raw = f.read()
+                raw = f.read().strip()  # a trailing newline from a hand edit is not part of the JWT
         except (OSError, UnicodeDecodeError):
             return None
         try:
-            if peek_claims(raw.strip()).get("sub") != key:
+            if peek_claims(raw).get("sub") != key:
                 return None  # edited to another account since the scan: treat as a miss
         except (JWTError, ValueError):
             return None
         return raw
+
+    def file_of(self, key: str) -> str | None:
+        """The file currently indexed for account ``key`` (None when unknown)."""
+        return self._index.get(key)
+
+    def key_of(self, path: str) -> str | None:
+        """The account key last indexed for ``path`` (e.g. a file that was just deleted)."""
+        with self._lock:
+            seen = self._seen.get(path)
+        return seen.sub if seen is not None else None
 
     def load(self, key: str) -> str | None:
         if not is_account_key(key):

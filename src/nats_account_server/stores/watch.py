@@ -8,6 +8,10 @@ write-to-temp-then-rename (editors, ``git pull``), which the original missed.
 watches are installed. Hence rewriting a file with identical bytes is silent even the first time,
 while a file that appears later is reported on first sight. After a watcher failure the same scan
 runs again and reports what changed while nobody was watching.
+
+With ``track_content=False`` (writable stores: nothing is announced, the watcher only keeps the
+response cache right) there is no prefetch and no per-key memory: every change is reported, which
+costs nothing at startup however large the store is.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ class StoreWatcher:
         debounce_ms: int = 100,
         step_ms: int = 50,
         retry_pause: float = 1.0,
+        track_content: bool = True,
     ) -> None:
         if not isinstance(store, DirectoryStore | NscStore):
             raise TypeError(f"cannot watch a {type(store).__name__}")
@@ -76,6 +81,7 @@ class StoreWatcher:
         self.debounce_ms = debounce_ms
         self.step_ms = step_ms
         self.retry_pause = retry_pause
+        self.track_content = track_content
         self._last: dict[str, bytes] = {}
         self._seeded = False
         self._healthy = False  # the current attempt got its watches installed
@@ -115,8 +121,8 @@ class StoreWatcher:
             return None
         try:
             with open(path, encoding="utf-8") as f:
-                jwt = f.read()
-            sub = peek_claims(jwt.strip()).get("sub")
+                jwt = f.read().strip()  # as NscStore.load serves it
+            sub = peek_claims(jwt).get("sub")
         except (OSError, UnicodeDecodeError, JWTError, ValueError) as e:
             log.debug(f"ignoring change of {path}: {e}")
             return None
@@ -144,52 +150,91 @@ class StoreWatcher:
             if found is None:
                 continue
             key, jwt = found
-            digest = _digest(jwt)
-            if self._last.get(key) == digest:
-                continue
-            self._last[key] = digest
+            if self.track_content:
+                digest = _digest(jwt)
+                if self._last.get(key) == digest:
+                    continue
+                self._last[key] = digest
             out[key] = jwt
         if isinstance(self.store, NscStore) and out:
             self.store.refresh()  # new accounts are indexed right away
         return list(out.items())
 
-    def _expand(self, changes: set[tuple[Change, str]]) -> list[str]:
-        """Paths to examine: added/modified files, plus the contents of added directories.
+    def _expand(self, changes: set[tuple[Change, str]]) -> tuple[list[str], list[str]]:
+        """Paths to examine (added/modified files, plus the contents of added directories) and the
+        keys of deleted account files.
 
         A new shard (or nsc account) directory may receive its file before inotify watches it, so
-        the directory itself is scanned when it appears.
+        the directory itself is scanned when it appears. A deleted directory (``rm -r`` of a shard or
+        an nsc account) may be reported without its files, so it counts as an unknown deletion.
         """
         paths: list[str] = []
+        deleted: list[str] = []
         for change, path in sorted(changes, key=lambda c: c[1]):
             if change == Change.deleted:
-                self._deleted(path)  # never announced (SPEC 4.5), only forgotten
+                deleted.extend(self._deleted(path))  # never announced (SPEC 4.5), only forgotten
                 continue
             if os.path.isdir(path):
                 if change == Change.added:
                     paths.extend(self._all_files(path))
             else:
                 paths.append(path)
-        return paths
+        return paths, deleted
 
-    def _deleted(self, path: str) -> None:
+    def _deleted(self, path: str) -> list[str]:
+        """Keys of the account files a deletion removed ("" = unknown ones); [] for other files."""
         if isinstance(self.store, DirectoryStore):
             key = self._candidate_key(path)
-        elif self._is_nsc_account_file(path):
-            key = ""
-        else:
-            return
-        if key is None:
-            return
-        if key:
-            self._last.pop(key, None)
-        if self.on_delete is not None:
-            self.on_delete(key)
+            if key is not None:
+                self._last.pop(key, None)
+                return [key]
+            rel = os.path.relpath(path, self.root)
+            if self.store.shard and len(rel) == 2 and os.sep not in rel:  # a whole shard folder
+                return self._gone()
+            return []
+        if self._is_nsc_account_file(path):
+            key = self.store.key_of(path)
+            if key:
+                self._last.pop(key, None)
+                return [key]
+            return self._gone()
+        parts = os.path.relpath(path, self.root).split(os.sep)
+        if len(parts) == 2 and parts[0] == "accounts":  # a whole account folder (moved away)
+            return self._gone()
+        return []
 
-    def _handle(self, changes: set[tuple[Change, str]]) -> list[tuple[str, str]]:
-        return self._collect(self._expand(changes))
+    def _gone(self) -> list[str]:
+        """After a folder vanished: the known keys whose file is gone (forgotten, so that a file
+        reappearing is reported again), or [""] when keys are not tracked."""
+        if not self.track_content:
+            return [""]
+        gone = [key for key in list(self._last) if not self._file_exists(key)]
+        for key in gone:
+            del self._last[key]
+        return gone
+
+    def _file_exists(self, key: str) -> bool:
+        if isinstance(self.store, DirectoryStore):
+            return os.path.exists(self.store.path_for(key))
+        path = self.store.file_of(key)
+        return path is not None and os.path.exists(path)
+
+    def _handle(self, changes: set[tuple[Change, str]]) -> tuple[list[tuple[str, str]], list[str]]:
+        paths, deleted = self._expand(changes)
+        return self._collect(paths), deleted
 
     def _scan(self) -> list[tuple[str, str]]:
-        return self._collect(self._all_files(self.root))
+        return self._collect(self._all_files(self.root)) if self.track_content else []
+
+    def _report_deleted(self, deleted: list[str]) -> None:
+        """On the event loop (never from the worker thread): callers touch caches and hooks."""
+        if self.on_delete is None:
+            return
+        for key in deleted:
+            try:
+                self.on_delete(key)
+            except Exception as e:
+                log.error(f"error handling the deletion of {short_key(key) if key else 'a file'}: {e}")
 
     async def _report(self, found: list[tuple[str, str]]) -> None:
         for key, jwt in found:
@@ -250,6 +295,8 @@ class StoreWatcher:
                     raise exc  # e.g. the root vanished: run() logs and retries
             found = await asyncio.to_thread(self._scan)
             if self._seeded:  # a re-established watch: announce what changed while unwatched
+                if not self.track_content:
+                    self._report_deleted([""])  # nothing known about the gap: forget everything
                 await self._report(found)
             self._seeded = self._healthy = True
             log.debug(f"watching {self.root} for account JWT changes")
@@ -259,7 +306,8 @@ class StoreWatcher:
                     changes = await pending
                 except StopAsyncIteration:
                     return
-                found = await asyncio.to_thread(self._handle, changes)
+                found, deleted = await asyncio.to_thread(self._handle, changes)
+                self._report_deleted(deleted)
                 await self._report(found)
                 pending = asyncio.ensure_future(anext(gen))
         finally:
