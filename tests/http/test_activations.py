@@ -90,7 +90,7 @@ def test_unknown_activation_is_404(running: Running) -> None:
         resp = get(running, key)
         assert resp.status_code == 404 and resp.text == "No Matching JWT\n"
         assert resp.headers["content-type"].startswith("text/plain")
-    assert running.proc.find_lines("unable to find requested activation JWT for foo")
+    assert running.proc.wait_for_line("unable to find requested activation JWT for foo", since=0)
 
 
 def test_bad_activation_posts_are_400(running: Running) -> None:

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from kv_cluster import JSCluster
 from kv_helpers import server_config
-from support.procs import ServerProcess, start_server
-from support.trust import Trust
+from tests.support.procs import ServerProcess, start_server
+from tests.support.trust import Trust
 
 _buckets = itertools.count(1)
 

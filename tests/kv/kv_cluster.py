@@ -17,8 +17,8 @@ from pathlib import Path
 import nats
 import nats.errors
 import nats.js.errors
-from support.natsserver import NatsServer
-from support.ports import free_port
+from tests.support.natsserver import NatsServer
+from tests.support.ports import free_port
 
 CLUSTER_NAME = "kvtest"
 READY_TIMEOUT = 20.0

@@ -9,9 +9,9 @@ from collections.abc import Callable
 import httpx
 from kv_cluster import JSCluster
 from kv_helpers import eventually, get_account, kv_client, post_account, wait_served
-from support.ports import free_port
-from support.procs import ServerProcess
-from support.trust import Trust
+from tests.support.ports import free_port
+from tests.support.procs import ServerProcess
+from tests.support.trust import Trust
 
 
 async def stream_leader(cluster: JSCluster, bucket: str) -> str:

@@ -13,10 +13,10 @@ import httpx
 import nats
 import nats.errors
 from kv_helpers import eventually, post_account, wait_served
-from support.natsserver import NatsServer
-from support.ports import free_port
-from support.procs import ServerProcess
-from support.trust import Trust
+from tests.support.natsserver import NatsServer
+from tests.support.ports import free_port
+from tests.support.procs import ServerProcess
+from tests.support.trust import Trust
 
 
 async def connect_ok(url: str, creds: Path) -> bool:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from kv_cluster import JSCluster
 from kv_helpers import eventually, kv_client, kv_contents
-from support.natsserver import NatsServer
-from support.ports import free_port
-from support.trust import Trust
+from tests.support.natsserver import NatsServer
+from tests.support.ports import free_port
+from tests.support.trust import Trust
 
 from nats_account_server.config import KVSettings
 from nats_account_server.core import Core, Saved

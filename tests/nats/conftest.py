@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from nats_helpers import server_config
+
 from tests.support.natsserver import NatsServer
 from tests.support.procs import ServerProcess, start_server
 from tests.support.trust import Trust

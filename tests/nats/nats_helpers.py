@@ -13,6 +13,7 @@ import httpx
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+
 from tests.support.procs import ServerProcess
 from tests.support.trust import Trust
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from nats_helpers import client, collect, post, wait_line
+
 from tests.support.natsserver import NatsServer
 from tests.support.ports import free_port
 from tests.support.procs import ServerProcess

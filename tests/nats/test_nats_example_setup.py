@@ -16,6 +16,7 @@ import httpx
 import nats.errors
 import pytest
 from nats_helpers import client, collect, eventually, flushed, post, wait_line
+
 from tests.support.natsserver import NatsServer
 from tests.support.ports import free_port
 from tests.support.procs import ServerProcess

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from nats.aio.msg import Msg
 from nats_helpers import client, collect, eventually, flushed, post, request_all, wait_line
+
 from tests.support.natsserver import NatsServer
 from tests.support.procs import ServerProcess
 from tests.support.trust import Trust

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import nats.errors
 from nats_helpers import client, eventually, post, request_all, wait_line
+
 from tests.support.natsserver import NatsServer
 from tests.support.ports import free_port
 from tests.support.procs import ServerProcess

@@ -12,19 +12,20 @@ from pathlib import Path
 
 import pytest
 from nats_helpers import client, eventually, flushed
-from tests.support.natsserver import NatsServer
-from tests.support.trust import Trust
 
 from nats_account_server.config import Settings
 from nats_account_server.core import Core
 from nats_account_server.jwt import activation_hash
-from nats_account_server.nats.bridge import NatsBridge, server_urls
+from nats_account_server.nats.bridge import NatsBridge
+from nats_account_server.nats.options import server_urls
 from nats_account_server.nats.responders import Responders
 from nats_account_server.nats.storehash import ZERO, StoreHash, scan
 from nats_account_server.nats.sync import Sync
 from nats_account_server.notifier import NoResponders, NotConnected, RequestTimeout
 from nats_account_server.stores import MemoryStore
 from nats_account_server.trust import load_trust
+from tests.support.natsserver import NatsServer
+from tests.support.trust import Trust
 
 T1_KEY = "ACATS5YOVB6ROX2WUNKGNQ2MP3GMXDMKSG2O4N5CLX3A6W4PZGZZIL2R"
 T1 = (

@@ -23,6 +23,7 @@ from nats.aio.subscription import Subscription
 from nats_account_server.core import Core
 from nats_account_server.log import log
 from nats_account_server.nats import responders as rs
+from nats_account_server.nats.options import server_urls, tls_context
 from nats_account_server.nats.responders import Responders
 from nats_account_server.nats.sync import PACK, QUEUE, Sync
 from nats_account_server.notifier import NoResponders, NotConnected, RequestTimeout
@@ -33,21 +34,6 @@ if TYPE_CHECKING:
 CLIENT_NAME = "nats-account-server"
 FIRST_ATTEMPT_BOUND = 2.0  # seconds start() waits for the first connect attempt at most
 Handler = Callable[[str, str, bytes], Awaitable[None]]
-
-
-def server_urls(servers: list[str]) -> list[str]:
-    """Go's client takes a comma-joined list, so entries may themselves hold several URLs."""
-    return [url.strip() for entry in servers for url in entry.split(",") if url.strip()]
-
-
-def tls_context(root: str, cert: str, key: str) -> ssl.SSLContext | None:
-    """Client TLS from `nats.tls`; None leaves nats-py's default (used for `tls://` URLs)."""
-    if not root and not cert:
-        return None
-    ctx = ssl.create_default_context(cafile=root or None)
-    if cert:
-        ctx.load_cert_chain(cert, key or None)
-    return ctx
 
 
 def _is_no_responders(msg: Msg) -> bool:

@@ -34,6 +34,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from ..log import log, short_key
+from ..nats.options import server_urls, tls_context
 from .base import ReadOnlyError, StoreError, StoreUnavailable, is_store_key
 from .kvwatch import KVView, KVWatch
 
@@ -54,19 +55,6 @@ WATCH_HEARTBEAT = 0.25  # seconds; the ordered consumer recreates itself after t
 
 class Conflict(Exception):
     """The key's revision moved between our read and our write."""
-
-
-def server_urls(servers: list[str]) -> list[str]:
-    return [url.strip() for entry in servers for url in entry.split(",") if url.strip()]
-
-
-def tls_context(root: str, cert: str, key: str) -> ssl.SSLContext | None:
-    if not root and not cert:
-        return None
-    ctx = ssl.create_default_context(cafile=root or None)
-    if cert:
-        ctx.load_cert_chain(cert, key or None)
-    return ctx
 
 
 def _transient(exc: BaseException) -> bool:
