@@ -168,13 +168,19 @@ class Responders:
 
     # ---------------------------------------------------------------- updates
 
-    async def update(self, subject: str, reply: str, payload: bytes) -> None:
-        """SPEC 6.4 writable primary: check, save newer-wins, answer (6.7), never re-publish."""
+    async def _checked(self, subject: str, reply: str, payload: bytes) -> Token | None:
+        """The update's JWT if it passes the checks; else the rejection is logged and answered."""
         try:
-            tok = check_account_update(self.core, subject, payload)
+            return check_account_update(self.core, subject, payload)
         except Rejected as exc:
             log.warn(f"rejected JWT update on {subject} - {exc}")
             await self._reply_error(reply, exc.account, str(exc))
+            return None
+
+    async def update(self, subject: str, reply: str, payload: bytes) -> None:
+        """SPEC 6.4 writable primary: check, save newer-wins, answer (6.7), never re-publish."""
+        tok = await self._checked(subject, reply, payload)
+        if tok is None:
             return
         try:
             saved = await self.core.save_if_newer(Kind.ACCOUNT, tok.sub, tok)
@@ -190,11 +196,8 @@ class Responders:
 
     async def replica_update(self, subject: str, reply: str, payload: bytes) -> None:
         """SPEC 6.4 replica: undecodable messages are ignored; saved keys are fresh for an hour."""
-        try:
-            tok = check_account_update(self.core, subject, payload)
-        except Rejected as exc:
-            log.warn(f"rejected JWT update on {subject} - {exc}")
-            await self._reply_error(reply, exc.account, str(exc))
+        tok = await self._checked(subject, reply, payload)
+        if tok is None:
             return
         await self._save_fresh(Kind.ACCOUNT, tok.sub, tok)
         await self._reply(reply, {"data": {"account": tok.sub, "code": 200, "message": "Updated jwt"}})
