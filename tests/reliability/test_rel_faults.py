@@ -126,7 +126,10 @@ def test_unwritable_store_answers_500_and_keeps_serving(tmp_path: Path, fault: s
             for name, jwt in (("A", newer_a), ("C", trust.account_jwt("C"))):
                 resp = post(client, proc, trust, name, jwt)
                 assert resp.status_code == 500 and resp.text == "error saving JWT\n", resp.text
-            errors = proc.find_lines("error saving JWT", since=since)
+            deadline = time.monotonic() + 5  # the log reaches us through a pipe: wait for it
+            while len(errors := proc.find_lines("error saving JWT", since=since)) < 2:
+                assert time.monotonic() < deadline, errors
+                time.sleep(0.05)
             assert len(errors) == 2, errors
             assert all(injector.cause in line for line in errors), errors  # the log says why
             for name, jwt in earlier.items():  # earlier JWTs are still served, unchanged

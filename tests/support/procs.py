@@ -287,8 +287,23 @@ class ManagedProcess:
             return len(self._lines(stream))
 
     def find_lines(self, pattern: Pattern, *, stream: Stream = "stderr", since: int = 0) -> list[str]:
+        """Matching lines, once the stream has been quiet for 50 ms (at most 1 s): output the
+        child wrote before a response we already hold may still be in the pipe."""
+        self.settle(stream)
         with self._cond:
             return [line for line in self._lines(stream)[since:] if _matches(pattern, line)]
+
+    def settle(self, stream: Stream = "stderr", quiet: float = 0.05, limit: float = 1.0) -> None:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            with self._cond:
+                seen = len(self._lines(stream))
+                if self._eof[stream]:
+                    return
+            time.sleep(quiet)
+            with self._cond:
+                if len(self._lines(stream)) == seen:
+                    return
 
     def wait_for_line(
         self,
