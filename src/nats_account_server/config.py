@@ -23,13 +23,12 @@ from nats_account_server.natsconf import ParseError, parse_file
 __all__ = [
     "ConfigError",
     "HTTPSettings",
-    "HTTPTLSSettings",
     "KVSettings",
     "LoggingSettings",
     "NATSSettings",
-    "NATSTLSSettings",
     "Settings",
     "StoreSettings",
+    "TLSSettings",
     "canonical_name",
     "go_value",
     "load_settings",
@@ -55,8 +54,9 @@ def _f(name: str, default: Any) -> Any:
 
 
 @dataclass
-class HTTPTLSSettings:
-    """HTTPS material; a non-empty ``cert`` turns HTTPS on. ``root`` is accepted but unused."""
+class TLSSettings:
+    """PEM files of a `tls` block. For HTTP a non-empty ``cert`` turns HTTPS on (``root`` is
+    accepted but unused); for NATS ``root`` verifies the servers and ``cert`` is the client's."""
 
     cert: str = _f("Cert", "")
     key: str = _f("Key", "")
@@ -69,16 +69,7 @@ class HTTPSettings:
     port: int = _f("Port", 9090)
     readtimeout: int = _f("ReadTimeout", 5000)
     writetimeout: int = _f("WriteTimeout", 5000)
-    tls: HTTPTLSSettings = _f("TLS", HTTPTLSSettings)
-
-
-@dataclass
-class NATSTLSSettings:
-    """CA bundle to verify NATS servers and an optional client certificate."""
-
-    root: str = _f("Root", "")
-    cert: str = _f("Cert", "")
-    key: str = _f("Key", "")
+    tls: TLSSettings = _f("TLS", TLSSettings)
 
 
 @dataclass
@@ -88,7 +79,7 @@ class NATSSettings:
     reconnectwait: int = _f("ReconnectWait", 1000)
     maxreconnects: int = _f("MaxReconnects", -1)
     usercredentials: str = _f("UserCredentials", "")
-    tls: NATSTLSSettings = _f("TLS", NATSTLSSettings)
+    tls: TLSSettings = _f("TLS", TLSSettings)
     syncinterval: int = _f("SyncInterval", 0)
 
     @property
@@ -109,7 +100,7 @@ class KVSettings:
     history: int = _f("History", 1)
     servers: list[str] = _f("Servers", [])
     usercredentials: str = _f("UserCredentials", "")
-    tls: NATSTLSSettings = _f("TLS", NATSTLSSettings)
+    tls: TLSSettings = _f("TLS", TLSSettings)
     connecttimeout: int = _f("ConnectTimeout", 5000)
     reconnectwait: int = _f("ReconnectWait", 250)
     timeout: int = _f("Timeout", 3000)
