@@ -16,7 +16,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from nats_account_server.cache import Entry, ResponseCache, make_entry
-from nats_account_server.jwt import JWTError, Token, is_account_key
+from nats_account_server.jwt import JWTError, Token, is_account_key, peek_claims
 from nats_account_server.kinds import Kind, decode_kind
 from nats_account_server.log import log, short_key
 from nats_account_server.merge import parse_pack_line
@@ -38,6 +38,26 @@ class Saved(Enum):
     SAVED = "saved"
     UNCHANGED = "unchanged"
     OLDER = "older"
+
+
+def keeps(current: str | None, tok: Token) -> Saved | None:
+    """Why the stored JWT stays (same jti, or a greater iat), or None when `tok` replaces it.
+
+    Only iat and jti of the stored JWT matter, so its claims are read without re-verifying the
+    signature (it was verified when written): this keeps an upload to one Ed25519 check.
+    """
+    if not current:
+        return None
+    try:
+        claims = peek_claims(current)
+        iat = claims.get("iat") or 0
+    except (JWTError, ValueError):
+        return None
+    if claims.get("jti") == tok.jti:
+        return Saved.UNCHANGED
+    if isinstance(iat, int) and iat > tok.iat:
+        return Saved.OLDER
+    return None
 
 
 class Failure(Exception):
@@ -198,17 +218,11 @@ class Core:
         for hook in self.saved_hooks:
             hook(key, jwt)
 
-    def stored_token(self, kind: Kind, key: str) -> Token | None:
-        """The currently stored JWT, decoded without trusting it blindly (for iat checks)."""
+    def stored_jwt(self, key: str) -> str | None:
+        """The stored JWT for the newer-wins check; unreadable counts as absent (overwritable)."""
         try:
-            current = self.store.load(key)
+            return self.store.load(key)
         except StoreError:
-            return None
-        if not current:
-            return None
-        try:
-            return decode_kind(kind, current)
-        except JWTError:
             return None
 
     async def save_if_newer(self, kind: Kind, key: str, tok: Token) -> Saved:
@@ -220,11 +234,9 @@ class Core:
             try:
                 if isinstance(self.store, AsyncSaveStore):
                     return await self._save_if_newer_async(self.store, kind, key, tok)
-                current = self.stored_token(kind, key)
-                if current is not None and current.jti == tok.jti:
-                    return Saved.UNCHANGED
-                if current is not None and current.iat > tok.iat:
-                    return Saved.OLDER
+                kept = keeps(self.stored_jwt(key), tok)
+                if kept is not None:
+                    return kept
                 await self.save(key, tok.raw)
                 return Saved.SAVED
             finally:
@@ -234,18 +246,7 @@ class Core:
         """Same rule as a compare-and-set across processes: the store re-applies `keep` to whatever a
         concurrent writer (another instance) stored in between, so the newest iat always wins."""
 
-        def keep(current_jwt: str) -> Saved | None:
-            try:
-                current = decode_kind(kind, current_jwt)
-            except JWTError:
-                return None
-            if current.jti == tok.jti:
-                return Saved.UNCHANGED
-            if current.iat > tok.iat:
-                return Saved.OLDER
-            return None
-
-        kept = await store.save_async(key, tok.raw, keep)
+        kept = await store.save_async(key, tok.raw, lambda current: keeps(current, tok))
         if kept is not None:
             return kept
         self.changed(key, tok.raw)
