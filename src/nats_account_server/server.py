@@ -126,11 +126,13 @@ class Instance:
             self.replica = Replica(core, s.primary, timeout=s.replicationtimeout / 1000)
             core.replica = self.replica
             await self.replica.initial_import(s.maxreplicationpack)
+        watcher: StoreWatcher | None = None
         if isinstance(store, (DirectoryStore, NscStore)):
             watcher = StoreWatcher(
                 store, self.on_file_change, on_delete=self.on_file_delete, track_content=store.readonly
             )
-            self.tasks.append(asyncio.create_task(watcher.run(self.stopping)))
+            if store.readonly:  # announced changes: watch before we say we are running
+                self.tasks.append(asyncio.create_task(watcher.run(self.stopping)))
         writable = not store.readonly and not s.primary
         app = App(
             core,
@@ -156,6 +158,8 @@ class Instance:
         log.info("nats-account-server is running")
         log.info("configure the nats-server with:")
         log.info(f"  resolver: URL({resolver_url(s.http.host, bound.port, bound.tls)})")
+        if watcher is not None and not store.readonly:  # cache upkeep only: never delay serving
+            self.tasks.append(asyncio.create_task(watcher.run(self.stopping)))
 
     async def start_kv(self, core: Core) -> None:
         """A KV store serves once its local view has caught up; later remote writes drop cached

@@ -280,7 +280,9 @@ class StoreWatcher:
             step=self.step_ms,
             stop_event=flag,
             rust_timeout=1000,
-            recursive=True,
+            # a flat directory store needs one inotify watch; a recursive watch would walk (stat)
+            # every file at startup, which is seconds for a million accounts
+            recursive=not (isinstance(self.store, DirectoryStore) and not self.store.shard),
         )
         # Start the generator first: awatch installs its inotify watches before its first await, so
         # the scan below cannot miss a change made while it runs.
