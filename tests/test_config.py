@@ -201,7 +201,7 @@ def test_all_keys_mapped(tmp_path: Path) -> None:
     s = load(tmp_path, """
 OperatorJWTPath: /op.jwt, SystemAccountJWTPath: /sys.jwt, Primary: "http://p:9090/"
 ReplicationTimeout: 1, MaxReplicationPack: 2, SignRequestSubject: sign.me, SignRequestTimeout: 3
-MaxBodySize: 4
+MaxBodySize: 4, CacheSize: 11
 HTTP { Host: "", Port: 0, ReadTimeout: 5, WriteTimeout: 6, TLS { Cert: c, Key: k, Root: r } }
 NATS { Servers: [u], ConnectTimeout: 7, ReconnectWait: 8, MaxReconnects: 0, UserCredentials: /u.creds
        TLS { Root: R, Cert: C, Key: K }, SyncInterval: 9 }
@@ -211,7 +211,7 @@ Logging { Time: false, Debug: true, Trace: true, Colors: false, PID: true }
     assert settings_to_dump(s) == {
         "OperatorJWTPath": "/op.jwt", "SystemAccountJWTPath": "/sys.jwt", "Primary": "http://p:9090/",
         "ReplicationTimeout": 1, "MaxReplicationPack": 2, "SignRequestSubject": "sign.me",
-        "SignRequestTimeout": 3, "MaxBodySize": 4,
+        "SignRequestTimeout": 3, "MaxBodySize": 4, "CacheSize": 11,
         "HTTP": {"Host": "", "Port": 0, "ReadTimeout": 5, "WriteTimeout": 6,
                  "TLS": {"Cert": "c", "Key": "k", "Root": "r"}},
         "NATS": {"Servers": ["u"], "ConnectTimeout": 7, "ReconnectWait": 8, "MaxReconnects": 0,

@@ -25,8 +25,7 @@ def cache_control(exp: int, now: float | None = None) -> str:
 
 @dataclass(slots=True)
 class Entry:
-    jwt: str
-    body: bytes
+    body: bytes  # the JWT as served; the text form is derived (a cached account costs ~1 KiB)
     jti: str
     etag: str
     exp: int
@@ -36,6 +35,10 @@ class Entry:
     _second: int = field(default=-1, repr=False)
     _ok: Headers = field(default_factory=list, repr=False)
     _not_modified: Headers = field(default_factory=list, repr=False)
+
+    @property
+    def jwt(self) -> str:
+        return self.body.decode()
 
     def hot_headers(self) -> tuple[Headers, Headers]:
         """(200 headers, 304 headers) incl. `Vary`, valid for the current second.
@@ -53,7 +56,7 @@ class Entry:
 
 
 def make_entry(jwt: str, jti: str, exp: int) -> Entry:
-    return Entry(jwt=jwt, body=jwt.encode(), jti=jti, etag=f'"{jti}"', exp=exp)
+    return Entry(body=jwt.encode(), jti=jti, etag=f'"{jti}"', exp=exp)
 
 
 class ResponseCache:

@@ -143,6 +143,7 @@ class Settings:
     signrequestsubject: str = _f("SignRequestSubject", "")
     signrequesttimeout: int = _f("SignRequestTimeout", 1000)
     maxbodysize: int = _f("MaxBodySize", 1048576)
+    cachesize: int = _f("CacheSize", 100_000)
     http: HTTPSettings = _f("HTTP", HTTPSettings)
     nats: NATSSettings = _f("NATS", NATSSettings)
     store: StoreSettings = _f("Store", StoreSettings)

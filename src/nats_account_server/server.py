@@ -114,6 +114,7 @@ class Instance:
             trust,
             lookup_timeout=s.signrequesttimeout / 1000,
             max_pack=s.maxreplicationpack,
+            cache_size=s.cachesize,
         )
         if isinstance(store, (DirectoryStore, NscStore)) and store.readonly:
             # files edited by hand: a GET right after an edit must not wait for the watcher
