@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.trust import Trust as Fixture
 
 from nats_account_server.core import Core
 from nats_account_server.jwt import activation_hash, decode_account
@@ -18,6 +17,7 @@ from nats_account_server.kinds import Kind
 from nats_account_server.merge import format_pack, parse_pack_line
 from nats_account_server.stores import MemoryStore
 from nats_account_server.trust import Trust, load_trust
+from tests.support.trust import Trust as Fixture
 
 
 @pytest.fixture(params=[2, 1], ids=["v2", "v1"])

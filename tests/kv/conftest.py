@@ -12,6 +12,7 @@ import httpx
 import pytest
 from kv_cluster import JSCluster
 from kv_helpers import server_config
+
 from tests.support.procs import ServerProcess, start_server
 from tests.support.trust import Trust
 

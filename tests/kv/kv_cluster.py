@@ -17,6 +17,7 @@ from pathlib import Path
 import nats
 import nats.errors
 import nats.js.errors
+
 from tests.support.natsserver import NatsServer
 from tests.support.ports import free_port
 

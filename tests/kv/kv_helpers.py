@@ -14,6 +14,7 @@ import httpx
 import nats
 from nats.aio.client import Client
 from nats.js.kv import KeyValue
+
 from tests.support.trust import Trust
 
 TIMEOUT = 10.0

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 from kv_cluster import JSCluster
 from kv_helpers import eventually, get_account, kv_client, post_account, wait_served
+
 from tests.support.ports import free_port
 from tests.support.procs import ServerProcess
 from tests.support.trust import Trust

@@ -13,6 +13,7 @@ import httpx
 import nats
 import nats.errors
 from kv_helpers import eventually, post_account, wait_served
+
 from tests.support.natsserver import NatsServer
 from tests.support.ports import free_port
 from tests.support.procs import ServerProcess

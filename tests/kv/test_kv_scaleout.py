@@ -11,6 +11,7 @@ import nats
 from kv_cluster import JSCluster
 from kv_helpers import get_account, kv_client, kv_contents, post_account, summary, wait_served
 from nats.aio.msg import Msg
+
 from tests.support.procs import ServerProcess
 from tests.support.trust import Trust
 

@@ -11,9 +11,6 @@ from pathlib import Path
 import pytest
 from kv_cluster import JSCluster
 from kv_helpers import eventually, kv_client, kv_contents
-from tests.support.natsserver import NatsServer
-from tests.support.ports import free_port
-from tests.support.trust import Trust
 
 from nats_account_server.config import KVSettings
 from nats_account_server.core import Core, Saved
@@ -23,6 +20,9 @@ from nats_account_server.kinds import Kind
 from nats_account_server.stores import StoreError, StoreUnavailable
 from nats_account_server.stores.kv import KVStore
 from nats_account_server.trust import load_trust
+from tests.support.natsserver import NatsServer
+from tests.support.ports import free_port
+from tests.support.trust import Trust
 
 Changes = list[tuple[str, str]]
 OpenStore = Callable[..., Awaitable[KVStore]]

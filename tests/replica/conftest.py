@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from replica.helpers import TIMEOUT, Cluster, FakePrimary, Handler
+
 from tests.support.trust import Trust
 
 

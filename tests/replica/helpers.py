@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from tests.support.procs import ServerProcess, start_server
 from tests.support.trust import Trust
 

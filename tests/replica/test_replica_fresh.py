@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from replica.helpers import Cluster, FakePrimary, Handler
-from tests.support.ports import free_port
 
 from nats_account_server import replica as replica_module
 from nats_account_server.cache import make_entry
@@ -22,6 +21,7 @@ from nats_account_server.kinds import Kind
 from nats_account_server.replica import Replica
 from nats_account_server.stores import MemoryStore, StoreError
 from nats_account_server.trust import Trust, load_trust
+from tests.support.ports import free_port
 
 Attach = Callable[..., Replica]
 

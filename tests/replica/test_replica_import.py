@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from replica.helpers import Cluster, FakePrimary, Handler
-from tests.support.ports import free_port
-from tests.support.procs import ServerProcess
 
 from nats_account_server.jwt import activation_hash
+from tests.support.ports import free_port
+from tests.support.procs import ServerProcess
 
 GRAB = "grabbing initial JWT pack from primary"
 ON_DISK = "will use what is on disk"

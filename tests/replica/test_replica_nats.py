@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 from replica.helpers import Cluster
-from tests.support.natsserver import NatsServer
-from tests.support.procs import ServerProcess
 
 from nats_account_server.jwt import activation_hash
+from tests.support.natsserver import NatsServer
+from tests.support.procs import ServerProcess
 
 NatsFactory = Callable[..., NatsServer]
 CONNECTED = "connected to NATS for account and activation notifications"
