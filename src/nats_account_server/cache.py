@@ -7,6 +7,7 @@ is computed per request. Entries are dropped by our own writes and by the store 
 from __future__ import annotations
 
 import time
+from itertools import islice
 from dataclasses import dataclass, field
 
 Headers = list[tuple[str, str]]
@@ -75,7 +76,7 @@ class ResponseCache:
         items = self._items
         if key not in items and len(items) >= self.capacity:
             # dicts keep insertion order: drop a small batch of the oldest at once
-            for old in list(items)[: max(1, self.capacity // 64)]:
+            for old in list(islice(items, max(1, self.capacity // 64))):
                 del items[old]
         items[key] = entry
 
