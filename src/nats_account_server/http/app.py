@@ -31,6 +31,9 @@ from nats_account_server.uploads import post_account, post_activation
 
 ACCOUNTS = "/jwt/v1/accounts/"
 ACCOUNTS_LEN = len(ACCOUNTS)
+UNKNOWN_ACCOUNT = b"no matching account JWT\n"
+VARY = ("vary", "Origin")
+UNKNOWN_ACCOUNT_HEADERS: Headers = [("content-type", TEXT), VARY]
 ACTIVATIONS = "/jwt/v1/activations/"
 PROBE_HEADERS: Headers = [
     ("cache-control", "no-cache, no-store, must-revalidate"),
@@ -74,18 +77,27 @@ class App:
         # hot path: a plain GET of a cached account, no query, no CORS, no replica freshness
         if self.hot and scope.method == "GET" and not scope.query_string:
             path = scope.path
-            if path.startswith(ACCOUNTS):
-                entry = self.cache_get(path[ACCOUNTS_LEN:])
-                if entry is not None:
-                    headers = scope.headers
-                    if "origin" not in headers:
-                        ok, not_modified = entry.hot_headers()
-                        inm = headers.get("if-none-match")
-                        if inm and entry.etag in inm:
-                            proto.response_empty(304, not_modified)
-                        else:
-                            proto.response_bytes(200, ok, entry.body)
+            if path.startswith(ACCOUNTS) and "origin" not in scope.headers:
+                key = path[ACCOUNTS_LEN:]
+                entry = self.cache_get(key)
+                if entry is None and key and "/" not in key:
+                    try:  # a miss: load once here instead of through the general router
+                        entry = await self.core.entry(Kind.ACCOUNT, key)
+                    except Failure as exc:
+                        failed = plain(exc.status, exc.message)
+                        proto.response_bytes(failed.status, [*failed.headers, VARY], failed.body)
                         return
+                    if entry is None:
+                        proto.response_bytes(404, UNKNOWN_ACCOUNT_HEADERS, UNKNOWN_ACCOUNT)
+                        return
+                if entry is not None:
+                    ok, not_modified = entry.hot_headers()
+                    inm = scope.headers.get("if-none-match")
+                    if inm and entry.etag in inm:
+                        proto.response_empty(304, not_modified)
+                    else:
+                        proto.response_bytes(200, ok, entry.body)
+                    return
         await self.handle(scope, proto)
 
     async def handle(self, scope: Any, proto: Any) -> None:
@@ -103,7 +115,7 @@ class App:
         except Exception as exc:  # a bug must cost one request, never the server
             log.error(f"{scope.path} - internal error - {exc!r}")
             resp = plain(500, "internal server error")
-        out = [*resp.headers, ("vary", "Origin")]  # never mutate shared constant responses
+        out = [*resp.headers, VARY]  # never mutate shared constant responses
         if origin:
             out.append(("access-control-allow-origin", origin))
             out.append(("access-control-expose-headers", "Authorization"))
