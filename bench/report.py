@@ -7,7 +7,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-Check = Callable[[float, "Results"], bool | None]
+Check = Callable[[float, "Results"], "bool | None"]
 
 
 @dataclass
@@ -77,13 +77,16 @@ def figures(duration: int) -> list[Figure]:
         return lambda v, r: v <= limit
 
     def hit_check(v: float, r: Results) -> bool:
-        return v >= 38_000 and v >= 0.8 * r.median("bare")
+        bare = r.median("bare")
+        return v >= 38_000 and (math.isnan(bare) or v >= 0.8 * bare)
 
-    def within_15(v: float, r: Results) -> bool:
-        return v >= 0.85 * r.median("hit")
+    def within_15(v: float, r: Results) -> bool | None:
+        hit = r.median("hit")
+        return None if math.isnan(hit) else v >= 0.85 * hit
 
-    def no_growth(v: float, r: Results) -> bool:
-        return v <= 1.2 * r.median("start_1") + 10
+    def no_growth(v: float, r: Results) -> bool | None:
+        base = r.median("start_1")
+        return None if math.isnan(base) else v <= 1.2 * base + 10
 
     return [
         Figure("bare", "bare hello-world RSGI response, same stack", "req/s", "(reference)", ratio=True),
