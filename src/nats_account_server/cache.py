@@ -7,8 +7,8 @@ is computed per request. Entries are dropped by our own writes and by the store 
 from __future__ import annotations
 
 import time
-from itertools import islice
 from dataclasses import dataclass, field
+from itertools import islice
 
 Headers = list[tuple[str, str]]
 STALE = 3600
