@@ -98,6 +98,8 @@ class Core:
         self.max_pack = max_pack
         self.cache = ResponseCache(cache_size)
         self._blocking_io = type(store).__name__ != "MemoryStore"
+        # decided once: a runtime-checkable Protocol test costs microseconds per upload
+        self._async_store: AsyncSaveStore | None = store if isinstance(store, AsyncSaveStore) else None
         # durable writes wait on fsync, not the CPU: many in flight let the journal group them
         self._io = ThreadPoolExecutor(max_workers=32, thread_name_prefix="store-io")
         self._locks: dict[str, asyncio.Lock] = {}
@@ -199,8 +201,8 @@ class Core:
     async def save(self, key: str, jwt: str) -> None:
         """Store and drop the cached response; blocking stores write from a worker thread,
         networked ones (JetStream KV) are awaited."""
-        if isinstance(self.store, AsyncSaveStore):
-            await self.store.save_async(key, jwt)
+        if self._async_store is not None:
+            await self._async_store.save_async(key, jwt)
         elif self._blocking_io:
             await asyncio.get_running_loop().run_in_executor(self._io, self.store.save, key, jwt)
         else:
@@ -232,8 +234,8 @@ class Core:
         """
         async with self.lock(key):
             try:
-                if isinstance(self.store, AsyncSaveStore):
-                    return await self._save_if_newer_async(self.store, kind, key, tok)
+                if self._async_store is not None:
+                    return await self._save_if_newer_async(self._async_store, kind, key, tok)
                 kept = keeps(self.stored_jwt(key), tok)
                 if kept is not None:
                     return kept
