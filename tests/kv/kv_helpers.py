@@ -7,7 +7,7 @@ import contextlib
 import math
 import statistics
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
@@ -15,6 +15,7 @@ import nats
 from nats.aio.client import Client
 from nats.js.kv import KeyValue
 
+from tests.support.polling import eventually  # noqa: F401 - shared by this folder's tests
 from tests.support.trust import Trust
 
 TIMEOUT = 10.0
@@ -99,20 +100,6 @@ async def wait_served(
         last = (r.status_code, r.text[:40])
         if time.monotonic() - start > timeout:
             raise AssertionError(f"{base} did not serve the expected JWT within {timeout}s (last {last})")
-        await asyncio.sleep(interval)
-
-
-async def eventually(check: Callable[[], Any], timeout: float = TIMEOUT, interval: float = 0.1) -> Any:
-    """Poll an (async or sync) check until it returns a truthy value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
         await asyncio.sleep(interval)
 
 

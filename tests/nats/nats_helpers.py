@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from tests.support.polling import eventually  # noqa: F401 - shared by this folder's tests
 from tests.support.procs import ServerProcess
 from tests.support.trust import Trust
 
@@ -134,20 +135,6 @@ async def request_all(
     finally:
         await sub.unsubscribe()
     return out
-
-
-async def eventually(check: Callable[[], Any], timeout: float = TIMEOUT, interval: float = 0.1) -> Any:
-    """Poll an (async or sync) check until it returns a truthy value; the last value is returned."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
-        await asyncio.sleep(interval)
 
 
 async def post(http: httpx.AsyncClient, base: str, pub: str, jwt: str) -> httpx.Response:

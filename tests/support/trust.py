@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nats_account_server.jwt.encode import encode, new_keypair
+from nats_account_server.jwt.encode import DEFAULT_ACCOUNT_LIMITS, encode, new_keypair
 
 from .natsserver import operator_config
 
@@ -46,16 +46,6 @@ NKEYs are sensitive and should be treated as secrets.
 # Top-level (standard) claim names; any other override goes into the "nats" section.
 STANDARD_CLAIMS = frozenset({"jti", "iat", "iss", "name", "sub", "exp", "nbf", "aud"})
 
-UNLIMITED_ACCOUNT_LIMITS: dict[str, Any] = {
-    "subs": -1,
-    "data": -1,
-    "payload": -1,
-    "imports": -1,
-    "exports": -1,
-    "wildcards": True,
-    "conn": -1,
-    "leaf": -1,
-}
 
 
 def format_creds(jwt: str, seed: str) -> str:
@@ -199,7 +189,7 @@ class Trust:
         version = version or self.version
         kp = self.accounts[name]
         claims: dict[str, Any] = {"iat": int(time.time()), "name": name, "sub": kp.pub}
-        nats: dict[str, Any] = {"limits": dict(UNLIMITED_ACCOUNT_LIMITS)}
+        nats: dict[str, Any] = {"limits": dict(DEFAULT_ACCOUNT_LIMITS)}
         if version == 2:
             nats["default_permissions"] = {"pub": {}, "sub": {}}
         return self._finish(claims, nats, "account", version, overrides)
