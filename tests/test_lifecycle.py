@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.certs import self_signed
 from tests.support.ports import free_port
 from tests.support.procs import ServerProcess, start_server
 from tests.support.trust import Trust
@@ -246,31 +247,7 @@ def test_logging_switches(tmp_path: Path) -> None:
 
 
 def test_https(tmp_path: Path) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    made = subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        capture_output=True,
-        timeout=60,
-    )
-    if made.returncode != 0:
-        pytest.skip("openssl is not available to make a test certificate")
+    cert, key = self_signed(tmp_path, "server", "127.0.0.1")
     conf = f'http {{ host: 127.0.0.1, port: 0, tls {{ cert: "{cert}", key: "{key}" }} }}\n'
     with start_server(config_text=conf, tmp_path=tmp_path) as proc:
         assert proc.resolver_url.startswith("https://127.0.0.1:")

@@ -4,14 +4,13 @@ name and no-echo, reconnect events, TLS with a client certificate, exit when rec
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 from nats_helpers import client, collect, post, wait_line
 
+from tests.support.certs import self_signed
 from tests.support.natsserver import NatsServer
 from tests.support.ports import free_port
 from tests.support.procs import ServerProcess
@@ -102,36 +101,6 @@ async def test_exits_non_zero_when_reconnects_are_exhausted(
     assert proc.find_lines("[ERR] nats connection closed, shutting down bridge")
 
 
-def _self_signed(tmp_path: Path, name: str, cn: str) -> tuple[Path, Path]:
-    cert, key = tmp_path / f"{name}-cert.pem", tmp_path / f"{name}-key.pem"
-    made = subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            f"/CN={cn}",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    if made.returncode != 0:
-        pytest.skip("openssl is not available to make test certificates")
-    return cert, key
-
-
 async def test_tls_with_client_certificate(
     tmp_path: Path,
     nats_factory: Callable[..., NatsServer],
@@ -140,8 +109,8 @@ async def test_tls_with_client_certificate(
     http: httpx.AsyncClient,
 ) -> None:
     """`nats.tls` root/cert/key: a nats-server that verifies client certificates accepts us."""
-    server_cert, server_key = _self_signed(tmp_path, "server", "127.0.0.1")
-    client_cert, client_key = _self_signed(tmp_path, "client", "account-server")
+    server_cert, server_key = self_signed(tmp_path, "server", "127.0.0.1")
+    client_cert, client_key = self_signed(tmp_path, "client", "account-server")
     bundle = tmp_path / "ca.pem"
     bundle.write_text(server_cert.read_text() + client_cert.read_text())
     conf = (
