@@ -150,6 +150,7 @@ class Instance:
             cert=s.http.tls.cert,
             key=s.http.tls.key,
             read_timeout_ms=s.http.readtimeout,
+            write_timeout_ms=s.http.writetimeout,
         )
         try:
             bound = await self.listener.start()

@@ -225,7 +225,7 @@ def test_slow_body_is_cut_off_and_nothing_is_stored(limited: Limited) -> None:
 
 def test_clients_that_never_read_do_not_starve_others(limited: Limited) -> None:
     """Pipelined requests whose answers are never read: the server's memory stays bounded and
-    everyone else is served. (The stuck connection itself is not closed: see the xfail below.)"""
+    everyone else is served. (The stuck connection itself is closed by the write timeout: see below.)"""
     rss_before = rss_kib(limited.proc.pid)
     sockets = []
     request = http_request("GET", "/jwt/v1/help").replace(b"Connection: close\r\n", b"")
@@ -248,7 +248,7 @@ def test_clients_that_never_read_do_not_starve_others(limited: Limited) -> None:
     assert healthy(limited)
 
 
-# ------------------------------------------------------------- known gaps, kept visible
+# ------------------------------------------------------------- write and handshake timeouts
 
 
 def server_side_state(server_port: int, client_port: int) -> str | None:
@@ -261,7 +261,6 @@ def server_side_state(server_port: int, client_port: int) -> str | None:
     return None
 
 
-@pytest.mark.xfail(strict=True, reason="granian has no write timeout: http.writetimeout is not enforced")
 def test_write_timeout_closes_a_connection_that_never_reads(limited: Limited) -> None:
     request = http_request("GET", "/jwt/v1/help").replace(b"Connection: close\r\n", b"")
     with socket.create_connection(("127.0.0.1", limited.proc.port)) as s:
@@ -307,7 +306,6 @@ def test_tls_idle_after_handshake_is_cut_off(tls_server: ServerProcess) -> None:
         assert time.monotonic() - started <= CUT_OFF_WITHIN
 
 
-@pytest.mark.xfail(strict=True, reason="granian has no TLS handshake timeout: a silent TLS client is kept")
 def test_tls_client_that_never_starts_the_handshake_is_cut_off(tls_server: ServerProcess) -> None:
     results: list[float | None] = []
     idle(tls_server.port, results)
@@ -333,3 +331,60 @@ async def test_many_idle_connections_then_normal_service(limited: Limited) -> No
         for _, w in conns:
             w.close()
     assert healthy(limited)
+
+
+def test_tls_client_that_trickles_its_hello_is_cut_off(tls_server: ServerProcess) -> None:
+    """A ClientHello sent one byte per 100 ms never completes in time: cut within the read timeout."""
+    ctx = ssl.create_default_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+    with contextlib.suppress(ssl.SSLWantReadError):
+        tls.do_handshake()
+    hello = outgoing.read()
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", tls_server.port)) as s:
+        s.settimeout(0.1)
+        closed = False
+        for byte in hello:
+            try:
+                s.sendall(bytes([byte]))
+                if s.recv(10) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                closed = True
+                break
+            if time.monotonic() - started > CUT_OFF_WITHIN + 2:
+                break
+    assert closed
+    assert time.monotonic() - started <= CUT_OFF_WITHIN + 0.5
+
+
+def test_tls_connection_in_use_outlives_the_timeouts(tls_server: ServerProcess) -> None:
+    """Requests every 400 ms over one TLS connection for three read timeouts: never cut."""
+    with httpx.Client(verify=False, timeout=5) as client:
+        for _ in range(8):
+            assert client.get(tls_server.url + "/healthz").status_code == 200
+            time.sleep(0.4)
+        assert client.get(tls_server.url + "/healthz").status_code == 200
+
+
+def test_slow_reader_is_not_cut_by_the_write_timeout(limited: Limited) -> None:
+    """A client that reads slowly but keeps reading makes progress, so it keeps its connection."""
+    request = http_request("GET", "/jwt/v1/help").replace(b"Connection: close\r\n", b"")
+    answers = 40
+    with socket.create_connection(("127.0.0.1", limited.proc.port)) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(request * answers)
+        s.settimeout(5)
+        received = b""
+        started = time.monotonic()
+        while received.count(b"HTTP/1.1 200") < answers:
+            chunk = s.recv(16384)
+            assert chunk, f"cut after {received.count(b'HTTP/1.1 200')} answers"
+            received += chunk
+            if time.monotonic() - started < 3 * READ_TIMEOUT_MS / 1000:
+                time.sleep(0.2)  # slower than the server writes, for three write timeouts
+    assert received.count(b"HTTP/1.1 200") == answers

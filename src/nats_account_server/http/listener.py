@@ -1,8 +1,10 @@
 """Granian, embedded in our asyncio loop, serving the RSGI app.
 
-Granian binds inside its worker; we check the address ourselves first so that a port in use,
-an unresolvable host or bad TLS files become one clear startup error (exit 1), and so that
-port 0 can be resolved to the port we then print in the `resolver: URL(...)` line.
+We bind the listening socket ourselves and hand granian a copy: a port in use, an unresolvable
+host or bad TLS files become one clear startup error (exit 1), port 0 resolves to the port we
+print in the `resolver: URL(...)` line, and we can set what granian has no knob for:
+`TCP_USER_TIMEOUT` (inherited by every accepted connection) enforces `http.writetimeout` on
+clients that stop reading, and the handshake guard cuts TLS clients that never finish a handshake.
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from granian._granian import SocketHolder
 from granian.constants import HTTPModes, Interfaces, SSLProtocols
 from granian.http import HTTP1Settings
 from granian.server.embed import Server
+
+from nats_account_server.http.guard import HandshakeGuard
+
+BACKLOG = 1024
 
 
 class ListenError(Exception):
@@ -45,8 +52,8 @@ def check_tls(cert: str, key: str) -> None:
         raise ListenError("error loading X509 certificate/key pair: no key file configured")
 
 
-def reserve(host: str, port: int) -> tuple[str, int, int]:
-    """Resolve the host and find out whether (and which) port we can bind."""
+def bind(host: str, port: int, write_timeout_ms: int) -> socket.socket:
+    """Resolve the host and bind a non-blocking listening socket."""
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -54,20 +61,47 @@ def reserve(host: str, port: int) -> tuple[str, int, int]:
     family, _, _, _, addr = infos[0]
     if not host:
         family, addr = socket.AF_INET, ("0.0.0.0", port)
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(addr)
-        except OSError as exc:
-            raise ListenError(f"error listening on {host}:{port}: {exc.strerror or exc}") from exc
-        return str(addr[0]), int(probe.getsockname()[1]), int(family)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if write_timeout_ms > 0 and hasattr(socket, "TCP_USER_TIMEOUT"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, write_timeout_ms)
+        sock.bind(addr)
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise ListenError(f"error listening on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock
+
+
+class _Embedded(Server):  # type: ignore[misc]
+    """granian's embedded server, serving on a socket we bound (granian closes its copy on stop)."""
+
+    def __init__(self, *args: Any, fd: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fd = fd
+
+    def _init_shared_socket(self) -> None:
+        holder: Any = SocketHolder  # granian's stub leaves out its constructor (fd, is_uds, backlog)
+        self._ssp = None
+        self._shd = holder(self._fd, False, BACKLOG)
+        self._sfd = self._fd  # type: ignore[assignment]
 
 
 class Listener:
     """Owns one embedded granian server for the lifetime of one server instance."""
 
     def __init__(
-        self, app: Any, host: str, port: int, *, cert: str = "", key: str = "", read_timeout_ms: int = 5000
+        self,
+        app: Any,
+        host: str,
+        port: int,
+        *,
+        cert: str = "",
+        key: str = "",
+        read_timeout_ms: int = 5000,
+        write_timeout_ms: int = 5000,
     ) -> None:
         self.app = app
         self.host = host
@@ -75,13 +109,18 @@ class Listener:
         self.cert = cert
         self.key = key
         self.read_timeout_ms = read_timeout_ms
+        self.write_timeout_ms = write_timeout_ms
         self._server: Server | None = None
         self._task: asyncio.Task[None] | None = None
+        self._sock: socket.socket | None = None
+        self._guard: asyncio.Task[None] | None = None
 
     async def start(self) -> Bound:
         if self.cert:
             check_tls(self.cert, self.key)
-        ip, port, family = reserve(self.host, self.port)
+        self._sock = sock = bind(self.host, self.port, self.write_timeout_ms)
+        ip, port = str(sock.getsockname()[0]), int(sock.getsockname()[1])
+        family = int(sock.family)
         os.environ.setdefault("RUST_BACKTRACE", "0")
         logging.getLogger("granian").disabled = True
         tls: dict[str, Any] = {}
@@ -92,8 +131,9 @@ class Listener:
                 "ssl_protocol_min": SSLProtocols.tls12,
             }
         header_timeout = self.read_timeout_ms if self.read_timeout_ms > 0 else 3_600_000
-        self._server = Server(
+        self._server = _Embedded(
             self.app,
+            fd=os.dup(sock.fileno()),
             address=ip,
             port=port,
             interface=Interfaces.RSGI,
@@ -102,33 +142,58 @@ class Listener:
             # client that connects and sends nothing would hold its connection forever
             http=HTTPModes.http1,
             log_enabled=False,
-            backlog=1024,
+            backlog=BACKLOG,
             http1_settings=HTTP1Settings(header_read_timeout=header_timeout),
             **tls,
         )
         self._task = asyncio.get_running_loop().create_task(self._server.serve())
-        await self._wait_listening(ip if ip not in ("0.0.0.0", "::") else None, port, family)
+        try:
+            await self._wait_serving(ip if ip not in ("0.0.0.0", "::") else None, port, family)
+        except ListenError:
+            await self.stop()
+            raise
+        if self.cert and self.read_timeout_ms > 0:
+            guard = HandshakeGuard(port, self.read_timeout_ms / 1000)
+            self._guard = asyncio.get_running_loop().create_task(guard.run())
         return Bound(ip, port, family, bool(self.cert))
 
-    async def _wait_listening(self, ip: str | None, port: int, family: int) -> None:
+    async def _wait_serving(self, ip: str | None, port: int, family: int) -> None:
+        """The kernel accepts connections as soon as we listen: only an answer proves granian serves."""
         target = ip or ("::1" if family == socket.AF_INET6 else "127.0.0.1")
+        tls: ssl.SSLContext | None = None
+        if self.cert:
+            tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            tls.check_hostname = False
+            tls.verify_mode = ssl.CERT_NONE
+        probe = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
         for _ in range(200):
             task = self._task
             if task is not None and task.done():
                 exc = task.exception()
                 raise ListenError(f"error listening on {self.host}:{port}: {exc}")
-            with contextlib.suppress(OSError):
-                _, writer = await asyncio.open_connection(target, port)
-                writer.close()
-                return
+            with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(target, port, ssl=tls), 1)
+                try:
+                    writer.write(probe)
+                    if await asyncio.wait_for(reader.read(5), 1) == b"HTTP/":
+                        return
+                finally:
+                    writer.close()
             await asyncio.sleep(0.01)
         raise ListenError(f"error listening on {self.host}:{port}: server did not start")
 
     async def stop(self) -> None:
-        if self._server is None or self._task is None:
-            return
-        self._server.stop()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._task, 10)
+        if self._guard is not None:
+            self._guard.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._guard
+            self._guard = None
+        if self._server is not None and self._task is not None:
+            self._server.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._task, 10)
         self._server = None
         self._task = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
