@@ -109,6 +109,7 @@ def main() -> int:
     p.add_argument("--workdir", type=Path)
     p.add_argument("--native", action="store_true", help="include native (C/Rust) frames (pauses the target)")
     p.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    p.add_argument("--gil", action="store_true", help="only the thread holding the GIL (Python CPU time)")
     p.add_argument("--top", type=int, default=30)
     a = p.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -139,6 +140,8 @@ def main() -> int:
         # native stacks need the target paused while sampled (slower), and then show the waits themselves
         # (--idle keeps them, summarize() drops them); Python-only sampling lets py-spy drop idle threads
         argv += ["--native", "--idle"] if a.native else ["--nonblocking"]
+        if a.gil:
+            argv.append("--gil")
         raw.unlink(missing_ok=True)
         spy_proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         time.sleep(0.5)

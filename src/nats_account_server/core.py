@@ -227,6 +227,15 @@ class Core:
         except StoreError:
             return None
 
+    def _replace(self, key: str, tok: Token) -> Saved:
+        """Read, compare and write as one job, so an upload costs the event loop one hand-off to
+        the IO threads and no file access of its own."""
+        kept = keeps(self.stored_jwt(key), tok)
+        if kept is not None:
+            return kept
+        self.store.save(key, tok.raw)
+        return Saved.SAVED
+
     async def save_if_newer(self, kind: Kind, key: str, tok: Token) -> Saved:
         """Newer-wins rule shared by POST, NATS updates and pack merges.
 
@@ -236,11 +245,14 @@ class Core:
             try:
                 if self._async_store is not None:
                     return await self._save_if_newer_async(self._async_store, kind, key, tok)
-                kept = keeps(self.stored_jwt(key), tok)
-                if kept is not None:
-                    return kept
-                await self.save(key, tok.raw)
-                return Saved.SAVED
+                if self._blocking_io:
+                    loop = asyncio.get_running_loop()
+                    saved = await loop.run_in_executor(self._io, self._replace, key, tok)
+                else:
+                    saved = self._replace(key, tok)
+                if saved is Saved.SAVED:
+                    self.changed(key, tok.raw)
+                return saved
             finally:
                 self.release(key)
 

@@ -8,10 +8,10 @@ nothing is lost when the process is killed.
 
 from __future__ import annotations
 
-import datetime
 import os
 import sys
 import threading
+import time
 from typing import TextIO
 
 from nats_account_server.config import LoggingSettings
@@ -46,6 +46,7 @@ class Logger:
     def __init__(self, settings: LoggingSettings | None = None, stream: TextIO | None = None) -> None:
         self._stream = stream
         self._lock = threading.Lock()
+        self._second: tuple[int, str] = (-1, "")
         self.configure(settings or LoggingSettings())
 
     def configure(self, settings: LoggingSettings) -> None:
@@ -75,10 +76,17 @@ class Logger:
         ``block`` keeps the newlines of a deliberately multi-line entry (the ``-dump`` JSON); anywhere
         else a newline or control character is escaped (see :func:`printable`)."""
         msg = "\n".join(printable(line) for line in msg.split("\n")) if block else printable(msg)
-        stamp = ""
-        if self._time:
-            stamp = datetime.datetime.now().strftime("%Y/%m/%d %H:%M:%S.%f ")
+        stamp = self._stamp() if self._time else ""
         return f"{self._prefix}{stamp}{self._labels[level]}{msg}\n"
+
+    def _stamp(self) -> str:
+        """Local time with microseconds; the part up to the second is formatted once per second."""
+        now = time.time()
+        second = int(now)
+        cached = self._second
+        if cached[0] != second:
+            cached = self._second = (second, time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(second)))
+        return f"{cached[1]}.{int((now - second) * 1_000_000):06d} "
 
     def _emit(self, level: str, msg: str, block: bool = False) -> None:
         line = self.format(level, msg, block=block)

@@ -562,6 +562,8 @@ def test_no_file_outside_the_store_was_touched(hostile: Hostile) -> None:
             continue
         if path.startswith(allowed_code) or path in ("", "."):  # lazily imported code, never data
             continue
+        if path == "/proc/sys/vm/overcommit_memory":  # glibc malloc, when it shrinks a thread's arena
+            continue
         outside.append(path)
     assert not outside, f"the server touched paths outside its store: {sorted(set(outside))[:20]}"
     assert any(path.startswith(store + "/") for path in trace.paths()), "the trace saw no store access"

@@ -231,3 +231,21 @@ def test_writable_root_is_a_file(tmp_path: Path) -> None:
         DirectoryStore(afile)
     with pytest.raises(StoreError, match="doesn't exist"):
         DirectoryStore(tmp_path / "nope", create=False)
+
+
+def test_own_write_marks_are_consumed_once_and_see_later_edits(tmp_path: Path, minter: Minter) -> None:
+    """The watcher's echo test: true only for the file exactly as our latest save left it."""
+    store = DirectoryStore(tmp_path / "store")
+    key, _ = minter.account_jwt()
+    path = store.path_for(key)
+    store.save(key, "x.y.z")
+    assert store.is_own_write(path)
+    assert not store.is_own_write(path)  # the echo is consumed
+    store.save(key, "x.y.z2")
+    with open(path, "a") as f:  # edited in place after our save
+        f.write("edit")
+    assert not store.is_own_write(path)
+    store.save(key, "x.y.z3")
+    (tmp_path / "other.tmp").write_text("replaced")
+    os.replace(tmp_path / "other.tmp", path)  # replaced by someone else's rename
+    assert not store.is_own_write(path)

@@ -291,3 +291,26 @@ async def test_trailing_newline_is_not_content(tmp_path: Path, minter: Minter) -
         _, jwt2 = minter.account_jwt(key, name="edited")
         path.write_text(jwt2 + "\r\n")
         await expect(q, key, jwt2)
+
+
+async def test_own_saves_are_not_echoed_but_hand_edits_are(tmp_path: Path, minter: Minter) -> None:
+    """A writable store's own saves already updated the cache: their inotify echo is skipped (no
+    re-read); a hand edit of the same file right after is still reported."""
+    store = DirectoryStore(tmp_path)
+    queue: Events = asyncio.Queue()
+    watcher = StoreWatcher(store, lambda k, j: queue.put_nowait((k, j)), track_content=False)
+    stop = asyncio.Event()
+    task = asyncio.create_task(watcher.run(stop))
+    try:
+        await asyncio.wait_for(watcher.ready.wait(), 5)
+        key, jwt = minter.account_jwt()
+        store.save(key, jwt)
+        _, jwt2 = minter.account_jwt(key, name="second")
+        store.save(key, jwt2)
+        await silence(queue, 0.4)
+        _, edited = minter.account_jwt(key, name="edited by hand")
+        (tmp_path / f"{key}.jwt").write_text(edited)
+        await expect(queue, key, edited)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)

@@ -102,6 +102,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON constant {name}")
 
 
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)  # one decoder, not one per json.loads call
+
+
 def b64decode_segment(segment: str, what: str) -> bytes:
     """Strict unpadded base64url: `=`, whitespace and other characters are errors (SPEC 1.1)."""
     if _SEGMENT_RE.fullmatch(segment) is None or len(segment) % 4 == 1:
@@ -116,7 +119,7 @@ def json_object_segment(segment: str, what: str) -> dict[str, Any]:
     """Decode one segment as a JSON object (rejecting NaN/Infinity, which Go's JSON refuses)."""
     data = b64decode_segment(segment, what)
     try:
-        value = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        value = _JSON.decode(data.decode("utf-8"))
     except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, huge ints
         raise JWTError(f"invalid JSON in {what}") from e
     if not isinstance(value, dict):

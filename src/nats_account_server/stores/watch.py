@@ -27,7 +27,7 @@ from watchfiles import Change, awatch
 
 from ..jwt import JWTError, is_account_key, peek_claims
 from ..log import log, short_key
-from .directory import JWT_SUFFIX, DirectoryStore
+from .directory import JWT_SUFFIX, TEMP_SUFFIX, DirectoryStore
 from .nsc import NscStore
 
 __all__ = ["OnChange", "StoreWatcher"]
@@ -141,7 +141,10 @@ class StoreWatcher:
     def _collect(self, paths: Iterable[str]) -> list[tuple[str, str]]:
         """Read changed files and keep those whose content differs from the last seen (runs in a thread)."""
         out: dict[str, str] = {}
+        own = self.store.is_own_write if isinstance(self.store, DirectoryStore) else None
         for path in paths:
+            if own is not None and own(path):
+                continue  # our own save: the cache and hooks were updated when it was written
             try:
                 found = self._read(path)
             except Exception as e:  # an unreadable file must not stop the watcher
@@ -171,6 +174,8 @@ class StoreWatcher:
         paths: list[str] = []
         deleted: list[str] = []
         for change, path in sorted(changes, key=lambda c: c[1]):
+            if path.endswith(TEMP_SUFFIX):
+                continue  # a save in progress (or one that failed): never a JWT to serve
             if change == Change.deleted:
                 deleted.extend(self._deleted(path))  # never announced (SPEC 4.5), only forgotten
                 continue
