@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Protocol
 
 Headers = list[tuple[str, str]]
 STALE = 3600
@@ -58,6 +59,23 @@ class Entry:
 
 def make_entry(jwt: str, jti: str, exp: int) -> Entry:
     return Entry(body=jwt.encode(), jti=jti, etag=f'"{jti}"', exp=exp)
+
+
+class Cache(Protocol):
+    """What the core and the GET hot path need of a response cache (this module's ResponseCache,
+    or the file stores' compact index)."""
+
+    capacity: int
+
+    def get(self, key: str) -> Entry | None: ...
+
+    def put(self, key: str, entry: Entry) -> None: ...
+
+    def drop(self, key: str) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def __len__(self) -> int: ...
 
 
 class ResponseCache:

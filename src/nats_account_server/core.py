@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from nats_account_server.cache import Entry, ResponseCache, make_entry
+from nats_account_server.cache import Cache, Entry, ResponseCache, make_entry
 from nats_account_server.jwt import JWTError, Token, is_account_key, peek_claims
 from nats_account_server.kinds import Kind, decode_kind
 from nats_account_server.log import log, short_key
@@ -96,7 +96,7 @@ class Core:
         self.replica: Replica | None = None
         self.lookup_timeout = lookup_timeout
         self.max_pack = max_pack
-        self.cache = ResponseCache(cache_size)
+        self.cache: Cache = ResponseCache(cache_size)
         self._blocking_io = type(store).__name__ != "MemoryStore"
         # decided once: a runtime-checkable Protocol test costs microseconds per upload
         self._async_store: AsyncSaveStore | None = store if isinstance(store, AsyncSaveStore) else None

@@ -25,7 +25,7 @@ from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
 from nats_account_server.notifier import Notifier
 from nats_account_server.stores import DirectoryStore, MemoryStore, NscStore, Store, StoreError, StoreWatcher
-from nats_account_server.stores.checked import FileCheckedCache
+from nats_account_server.stores.fileindex import FileIndexCache
 from nats_account_server.trust import TrustError, load_trust
 
 if TYPE_CHECKING:
@@ -116,9 +116,11 @@ class Instance:
             max_pack=s.maxreplicationpack,
             cache_size=s.cachesize,
         )
-        if isinstance(store, (DirectoryStore, NscStore)) and store.readonly:
-            # files edited by hand: a GET right after an edit must not wait for the watcher
-            core.cache = FileCheckedCache(store, core.cache.capacity)
+        if isinstance(store, (DirectoryStore, NscStore)) and not s.primary:
+            # a compact index keeps 100k accounts in ~20 MiB; hand-edited (read-only) stores check the
+            # file on every GET, writable ones keep busy accounts ready (the watcher drops edits);
+            # a replica's entries carry the primary's freshness instead
+            core.cache = FileIndexCache(store, core.cache.capacity, hot=not store.readonly)
         await self.start_kv(core)
         await self.start_nats(core)
         if s.primary:

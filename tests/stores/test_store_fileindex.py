@@ -1,4 +1,4 @@
-"""FileCheckedCache: cached responses of hand-edited stores are only served while their file is unchanged."""
+"""FileIndexCache: a file store's indexed responses are only served while their file is unchanged."""
 
 from __future__ import annotations
 
@@ -9,17 +9,19 @@ from store_helpers import Minter, make_nsc, write_nsc_account
 
 from nats_account_server.cache import make_entry
 from nats_account_server.stores import DirectoryStore, NscStore
-from nats_account_server.stores.checked import FileCheckedCache
+from nats_account_server.stores.fileindex import FileIndexCache
 
 
 def test_hit_while_unchanged_miss_after_any_change(tmp_path: Path, minter: Minter) -> None:
     key, jwt = minter.account_jwt()
     path = tmp_path / f"{key}.jwt"
     path.write_text(jwt)
-    cache = FileCheckedCache(DirectoryStore(tmp_path, readonly=True), 10)
-    entry = make_entry(jwt, "j1", 0)
+    cache = FileIndexCache(DirectoryStore(tmp_path, readonly=True), 10)
+    entry = make_entry(jwt, "j1", 1234)
     cache.put(key, entry)
-    assert cache.get(key) is entry and len(cache) == 1
+    hit = cache.get(key)
+    assert hit is not None and len(cache) == 1
+    assert (hit.body, hit.jti, hit.etag, hit.exp) == (entry.body, "j1", '"j1"', 1234)
     _, jwt2 = minter.account_jwt(key, name="other")
     path.write_text(jwt2)  # in place
     assert cache.get(key) is None and len(cache) == 0
@@ -37,11 +39,12 @@ def test_hit_while_unchanged_miss_after_any_change(tmp_path: Path, minter: Minte
 def test_stale_entries_and_foreign_keys_are_not_cached(tmp_path: Path, minter: Minter) -> None:
     key, jwt = minter.account_jwt()
     (tmp_path / f"{key}.jwt").write_text(jwt + "\n")
-    cache = FileCheckedCache(DirectoryStore(tmp_path, readonly=True), 10)
+    cache = FileIndexCache(DirectoryStore(tmp_path, readonly=True), 10)
     cache.put(key, make_entry("something else", "j", 0))  # the file changed since it was loaded
     assert cache.get(key) is None
     cache.put(key, make_entry(jwt, "j", 0))  # a trailing newline is not content
-    assert cache.get(key) is not None
+    hit = cache.get(key)
+    assert hit is not None and hit.body == jwt.encode()
     cache.put("../../etc/passwd", make_entry(jwt, "j", 0))
     assert cache.get("../../etc/passwd") is None
     missing, _ = minter.account_jwt()
@@ -58,13 +61,13 @@ def test_capacity_and_drop(tmp_path: Path, minter: Minter) -> None:
         key, jwt = minter.account_jwt()
         (tmp_path / f"{key}.jwt").write_text(jwt)
         keys.append((key, jwt))
-    cache = FileCheckedCache(store, 2)
+    cache = FileIndexCache(store, 2)
     for key, jwt in keys:
         cache.put(key, make_entry(jwt, "j", 0))
     assert len(cache) == 2 and cache.get(keys[0][0]) is None
     cache.drop(keys[2][0])
     assert cache.get(keys[2][0]) is None and len(cache) == 1
-    off = FileCheckedCache(store, 0)
+    off = FileIndexCache(store, 0)
     off.put(keys[0][0], make_entry(keys[0][1], "j", 0))
     assert len(off) == 0
 
@@ -73,7 +76,7 @@ def test_nsc_store_entries(tmp_path: Path, minter: Minter) -> None:
     ka, ja = minter.account_jwt(name="alpha")
     op = make_nsc(tmp_path, minter, {"alpha": ja})
     store = NscStore(op)
-    cache = FileCheckedCache(store, 10)
+    cache = FileIndexCache(store, 10)
     cache.put(ka, make_entry(ja, "j", 0))
     assert cache.get(ka) is not None
     _, ja2 = minter.account_jwt(ka, name="alpha2")
@@ -84,3 +87,46 @@ def test_nsc_store_entries(tmp_path: Path, minter: Minter) -> None:
     hash_key = "~" + "A" * 52 + "===="  # activations never have an nsc file
     cache.put(hash_key, make_entry(ja2, "j", 0))
     assert cache.get(hash_key) is None
+
+
+def test_a_hundred_thousand_entries_stay_compact(tmp_path: Path, minter: Minter) -> None:
+    """The index holds stamps, not responses: well under 300 bytes per account."""
+    import tracemalloc
+
+    key, jwt = minter.account_jwt()
+    (tmp_path / f"{key}.jwt").write_text(jwt)
+    store = DirectoryStore(tmp_path, readonly=True)
+    cache = FileIndexCache(store, 100_000)
+    cache.put(key, make_entry(jwt, "J" * 52, 1_900_000_000))
+    record = cache._index[hash(key)]
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(100_000):
+        cache._index[hash(f"{key}{i}")] = bytes(record)
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert used / 100_000 < 300, used / 100_000
+
+
+def test_hot_responses_in_front_of_the_index(tmp_path: Path, minter: Minter) -> None:
+    """Writable stores keep busy accounts ready; evicted ones are rebuilt from the index and file."""
+    from nats_account_server.stores import fileindex
+
+    store = DirectoryStore(tmp_path)
+    accounts = [minter.account_jwt() for _ in range(3)]
+    for key, jwt in accounts:
+        store.save(key, jwt)
+    cache = FileIndexCache(store, 10, hot=True)
+    assert cache.hot is not None and cache.hot.capacity == min(fileindex.HOT, 10)
+    entries = [make_entry(jwt, f"j{i}", 0) for i, (_, jwt) in enumerate(accounts)]
+    for (key, _), entry in zip(accounts, entries, strict=True):
+        cache.put(key, entry)
+    assert cache.get(accounts[0][0]) is entries[0]  # ready, no file access
+    cache.hot.clear()
+    rebuilt = cache.get(accounts[0][0])
+    assert rebuilt is not None and rebuilt is not entries[0] and rebuilt.body == entries[0].body
+    assert cache.get(accounts[0][0]) is rebuilt  # promoted again
+    cache.drop(accounts[0][0])
+    assert cache.get(accounts[0][0]) is None and len(cache) == 2
+    cache.clear()
+    assert len(cache) == 0 and cache.get(accounts[1][0]) is None
