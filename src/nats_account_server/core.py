@@ -60,6 +60,9 @@ def keeps(current: str | None, tok: Token) -> Saved | None:
     return None
 
 
+REPORTED_KEPT = 10_000  # broken keys whose failure was logged; beyond that, they are logged again
+
+
 class Failure(Exception):
     """A request that ends with an error status and a one-line reason for the caller."""
 
@@ -105,6 +108,7 @@ class Core:
         self._locks: dict[str, asyncio.Lock] = {}
         # called with (key, jwt) after every write, e.g. to keep the NATS store hash current
         self.saved_hooks: list[Callable[[str, str], None]] = []
+        self._reported: dict[str, str] = {}  # key -> the load failure last logged for it
 
     # ---------------------------------------------------------------- reads
 
@@ -113,8 +117,20 @@ class Core:
         try:
             return self.store.load(key)
         except StoreError as exc:
-            log.error(f"{short_key(key)} - error loading JWT - {exc}")
-            raise Failure(500, "error loading JWT") from exc
+            raise self.load_failure(key, exc) from exc
+
+    def load_failure(self, key: str, exc: Exception) -> Failure:
+        """A broken stored JWT is logged once (at ERR) until it loads again or breaks differently, so
+        nats-servers asking for it again and again cannot flood the log; repeats go to DBG."""
+        reason = f"{short_key(key)} - error loading JWT - {exc}"
+        if self._reported.get(key) != reason:
+            if len(self._reported) >= REPORTED_KEPT:
+                self._reported.clear()
+            self._reported[key] = reason
+            log.error(reason)
+        else:
+            log.debug(f"{reason} (already reported)")
+        return Failure(500, "error loading JWT")
 
     async def load(self, kind: Kind, key: str) -> Loaded | None:
         """Find the JWT for `key`: primary (replica mode), store, NATS lookup, system account."""
@@ -153,8 +169,9 @@ class Core:
         try:
             tok = decode_kind(kind, jwt)
         except JWTError as exc:
-            log.error(f"{short_key(key)} - error loading JWT - {exc}")
-            raise Failure(500, "error loading JWT") from exc
+            raise self.load_failure(key, exc) from exc
+        if self._reported:  # it loads again: a later breakage is news
+            self._reported.pop(key, None)
         if kind is Kind.ACCOUNT and tok.sub != key and key != self.trust.system_account_key:
             log.warn(f"{short_key(key)} - JWT subject {short_key(tok.sub)} differs from the requested key")
         entry = make_entry(jwt, tok.jti, tok.exp)
