@@ -20,7 +20,9 @@ Events = asyncio.Queue[tuple[str, str]]
 
 
 @asynccontextmanager
-async def watching(store: DirectoryStore | NscStore, *, sync: bool = False) -> AsyncIterator[Events]:
+async def watching(
+    store: DirectoryStore | NscStore, *, sync: bool = False, track_content: bool = True
+) -> AsyncIterator[Events]:
     queue: Events = asyncio.Queue()
 
     async def on_change_async(key: str, jwt: str) -> None:
@@ -29,7 +31,7 @@ async def watching(store: DirectoryStore | NscStore, *, sync: bool = False) -> A
     def on_change_sync(key: str, jwt: str) -> None:
         queue.put_nowait((key, jwt))
 
-    watcher = StoreWatcher(store, on_change_sync if sync else on_change_async)
+    watcher = StoreWatcher(store, on_change_sync if sync else on_change_async, track_content=track_content)
     stop = asyncio.Event()
     task = asyncio.create_task(watcher.run(stop))
     await asyncio.wait_for(watcher.ready.wait(), 5)
@@ -297,12 +299,7 @@ async def test_own_saves_are_not_echoed_but_hand_edits_are(tmp_path: Path, minte
     """A writable store's own saves already updated the cache: their inotify echo is skipped (no
     re-read); a hand edit of the same file right after is still reported."""
     store = DirectoryStore(tmp_path)
-    queue: Events = asyncio.Queue()
-    watcher = StoreWatcher(store, lambda k, j: queue.put_nowait((k, j)), track_content=False)
-    stop = asyncio.Event()
-    task = asyncio.create_task(watcher.run(stop))
-    try:
-        await asyncio.wait_for(watcher.ready.wait(), 5)
+    async with watching(store, sync=True, track_content=False) as queue:
         key, jwt = minter.account_jwt()
         store.save(key, jwt)
         _, jwt2 = minter.account_jwt(key, name="second")
@@ -311,6 +308,3 @@ async def test_own_saves_are_not_echoed_but_hand_edits_are(tmp_path: Path, minte
         _, edited = minter.account_jwt(key, name="edited by hand")
         (tmp_path / f"{key}.jwt").write_text(edited)
         await expect(queue, key, edited)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 5)

@@ -16,6 +16,7 @@ import os
 import socket
 import struct
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 log = logging.getLogger("nats_account_server")
@@ -51,33 +52,29 @@ def socket_fds(wanted: set[int]) -> dict[int, int]:
     return found
 
 
-def segments_sent(fd: int, inode: int) -> int | None:
-    """Data segments the server has sent on the socket; None if the fd is no longer that socket."""
-    dup = os.dup(fd)  # the fd may be closed and reused at any moment: work on our own copy
-    try:
-        if os.fstat(dup).st_ino != inode:
-            return None
-        with socket.socket(fileno=dup) as sock:
-            dup = -1
-            info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 192)
-            if len(info) < _DATA_SEGS_OUT + 4:
-                return None
-            return int(struct.unpack_from("I", info, _DATA_SEGS_OUT)[0])
-    finally:
-        if dup >= 0:
-            os.close(dup)
-
-
-def cut(fd: int, inode: int) -> None:
+@contextlib.contextmanager
+def socket_copy(fd: int, inode: int) -> Iterator[socket.socket | None]:
+    """Our own duplicate of granian's socket `fd`, or None when that fd is no longer the socket
+    `inode` (granian may close and reuse it at any moment)."""
     dup = os.dup(fd)
     try:
-        if os.fstat(dup).st_ino == inode:
-            with socket.socket(fileno=dup) as sock:
-                dup = -1
-                sock.shutdown(socket.SHUT_RDWR)
-    finally:
-        if dup >= 0:
-            os.close(dup)
+        same = os.fstat(dup).st_ino == inode
+    except OSError:
+        same = False
+    if not same:
+        os.close(dup)
+        yield None
+        return
+    with socket.socket(fileno=dup) as sock:  # closes only our duplicate
+        yield sock
+
+
+def segments_sent(sock: socket.socket) -> int | None:
+    """Data segments the server has sent on the connection; None if the kernel does not say."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 192)
+    if len(info) < _DATA_SEGS_OUT + 4:
+        return None
+    return int(struct.unpack_from("I", info, _DATA_SEGS_OUT)[0])
 
 
 class HandshakeGuard:
@@ -104,14 +101,16 @@ class HandshakeGuard:
             return 0
         cuts = 0
         for inode, fd in socket_fds(due).items():
-            with contextlib.suppress(OSError):
-                sent = segments_sent(fd, inode)
+            with contextlib.suppress(OSError), socket_copy(fd, inode) as sock:
+                if sock is None:
+                    continue
+                sent = segments_sent(sock)
                 if sent is None:
                     continue
                 if sent > 0:
                     self.talking.add(inode)
                     continue
-                cut(fd, inode)
+                sock.shutdown(socket.SHUT_RDWR)  # the connection itself: granian sees EOF
                 cuts += 1
         return cuts
 

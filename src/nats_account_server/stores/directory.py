@@ -51,6 +51,17 @@ def read_file(path: str) -> bytes:
         os.close(fd)
 
 
+def read_stamped(path: str) -> tuple[os.stat_result, bytes]:
+    """The file's stat and its bytes, both from one open file: the stamp describes what was read
+    (up to a change racing with the read, which then shows as a new stamp next time)."""
+    fd = os.open(path, os.O_RDONLY | O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        return st, os.read(fd, st.st_size + 1)
+    finally:
+        os.close(fd)
+
+
 def _fsync_dir(path: str) -> None:
     """Make a rename/creation inside ``path`` durable; best effort where directories can't be opened."""
     try:

@@ -21,12 +21,12 @@ from itertools import islice
 from typing import Protocol
 
 from ..cache import Entry, ResponseCache
+from .directory import read_stamped
 
 __all__ = ["FileBacked", "FileIndexCache"]
 
 _STAMP = struct.Struct("<QQqqq")  # inode, size, mtime ns, ctime ns, exp
 _STAMP_END = _STAMP.size - 8  # the stamp part of a record (exp is not compared)
-_O_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 _WHITESPACE = b" \t\r\n"
 HOT = 2048  # ready responses kept in front of the index (~1.1 KiB each)
 
@@ -66,25 +66,17 @@ class FileIndexCache:
         record = self._index.get(slot)  # unknown keys (any URL tail) never reach the filesystem
         if record is None:
             return None
-        path = self._file(key)
-        data = None
+        path = self._file(key)  # None only for a key whose hash collides with an indexed one
+        stamped = None
         if path is not None:
             try:
-                fd = os.open(path, _O_FLAGS)
+                stamped = read_stamped(path)
             except OSError:
-                fd = -1
-            if fd >= 0:
-                try:
-                    st = os.fstat(fd)
-                    if _stamp(st, 0)[:_STAMP_END] == record[:_STAMP_END]:
-                        data = os.read(fd, st.st_size + 1)
-                except OSError:
-                    data = None
-                finally:
-                    os.close(fd)
-        if data is None:
+                pass
+        if stamped is None or _stamp(stamped[0], 0)[:_STAMP_END] != record[:_STAMP_END]:
             del self._index[slot]
             return None
+        data = stamped[1]
         if data[-1:] in _WHITESPACE:
             data = data.strip()
         etag = record[_STAMP.size :].decode()
@@ -106,16 +98,9 @@ class FileIndexCache:
         if path is None:
             return
         try:
-            fd = os.open(path, _O_FLAGS)
+            st, data = read_stamped(path)
         except OSError:
             return
-        try:
-            st = os.fstat(fd)
-            data = os.read(fd, st.st_size + 1)
-        except OSError:
-            return
-        finally:
-            os.close(fd)
         if data.strip() != entry.body:
             return  # changed since the response was built: serve it once, don't keep it
         index = self._index
