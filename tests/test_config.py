@@ -20,6 +20,7 @@ from nats_account_server.config import (
     settings_from_tree,
     settings_to_dump,
 )
+from tests.support.spec_example import SPEC_EXAMPLE
 
 
 def load(tmp_path: Path, text: str) -> Settings:
@@ -59,19 +60,7 @@ def test_defaults_are_not_shared() -> None:
 
 
 def test_spec_example(tmp_path: Path) -> None:
-    s = load(tmp_path, """
-# account server
-operatorjwtpath: "/etc/nats/op/OP.jwt"
-systemaccountjwtpath = /etc/nats/op/accounts/SYS/SYS.jwt
-http { host: 0.0.0.0, port: 9090, ReadTimeout: 2000 }
-store: { dir: "/var/lib/nas", shard: true }
-logging { pid: yes, colors: off }
-nats {
-  servers: [nats://127.0.0.1:4222, "tls://nats2:4222"]   // two servers
-  usercredentials: "/etc/nats/sys.creds"
-  reconnectwait: 2k          # = 2000 ms
-}
-""")
+    s = load(tmp_path, SPEC_EXAMPLE)
     assert s.operatorjwtpath == "/etc/nats/op/OP.jwt"
     assert s.systemaccountjwtpath == "/etc/nats/op/accounts/SYS/SYS.jwt"
     assert (s.http.host, s.http.port, s.http.readtimeout) == ("0.0.0.0", 9090, 2000)

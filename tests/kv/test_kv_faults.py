@@ -37,6 +37,20 @@ async def post_until_accepted(
     return time.monotonic() - start
 
 
+async def two_sharing_a(
+    kv_server: Callable[..., ServerProcess], http: httpx.AsyncClient, trust: Trust, *, via: str = "one"
+) -> tuple[ServerProcess, ServerProcess, int, str]:
+    """Instances "one" and "two" on the bucket, account A posted through `via` and served by the
+    other: (one, two, the iat used, A's JWT)."""
+    one, two = kv_server("one"), kv_server("two")
+    writer, reader = (one, two) if via == "one" else (two, one)
+    now = int(time.time())
+    first = trust.account_jwt("A", iat=now)
+    assert (await post_account(http, writer.url, trust.pub("A"), first)).status_code == 200
+    await wait_served(http, reader.url, trust.pub("A"), first, timeout=2)
+    return one, two, now, first
+
+
 async def test_kv_stream_leader_down_reads_and_writes_continue(
     kv_server: Callable[..., ServerProcess],
     http: httpx.AsyncClient,
@@ -44,12 +58,8 @@ async def test_kv_stream_leader_down_reads_and_writes_continue(
     cluster: JSCluster,
     bucket: str,
 ) -> None:
-    one, two = kv_server("one"), kv_server("two")
+    one, two, now, first = await two_sharing_a(kv_server, http, trust)
     a, b = trust.pub("A"), trust.pub("B")
-    now = int(time.time())
-    first = trust.account_jwt("A", iat=now)
-    assert (await post_account(http, one.url, a, first)).status_code == 200
-    await wait_served(http, two.url, a, first, timeout=2)
     leader = await stream_leader(cluster, bucket)
     node = next(n for n in cluster.nodes if n.name == leader)
     await asyncio.to_thread(node.stop)
@@ -80,12 +90,8 @@ async def test_kv_stream_leader_down_reads_and_writes_continue(
 async def test_kv_instance_killed_others_serve_it_catches_up(
     kv_server: Callable[..., ServerProcess], http: httpx.AsyncClient, trust: Trust
 ) -> None:
-    one, two = kv_server("one"), kv_server("two")
+    one, two, now, first = await two_sharing_a(kv_server, http, trust, via="two")
     a, b = trust.pub("A"), trust.pub("B")
-    now = int(time.time())
-    first = trust.account_jwt("A", iat=now)
-    assert (await post_account(http, two.url, a, first)).status_code == 200
-    await wait_served(http, one.url, a, first, timeout=2)
     two.kill()
     latest = trust.account_jwt("A", iat=now + 1)
     other = trust.account_jwt("B", iat=now)
@@ -112,12 +118,8 @@ async def test_kv_cluster_down_reads_served_writes_503_then_recovers(
     trust: Trust,
     cluster: JSCluster,
 ) -> None:
-    one, two = kv_server("one"), kv_server("two")
+    one, two, now, first = await two_sharing_a(kv_server, http, trust)
     a, b = trust.pub("A"), trust.pub("B")
-    now = int(time.time())
-    first = trust.account_jwt("A", iat=now)
-    assert (await post_account(http, one.url, a, first)).status_code == 200
-    await wait_served(http, two.url, a, first, timeout=2)
     await asyncio.to_thread(cluster.stop)
     try:
         for server in (one, two):

@@ -96,6 +96,15 @@ class Collector:
         return self.msgs
 
 
+async def connects(url: str, creds: Path) -> bool:
+    """Whether a user with these credentials can connect (nats-server resolved its account)."""
+    try:
+        async with client(url, user_credentials=str(creds)) as nc:
+            return bool(nc.is_connected)
+    except (TimeoutError, nats.errors.Error, OSError):
+        return False
+
+
 async def flushed(nc: Client) -> None:
     """Make sure the server has processed everything sent so far.
 

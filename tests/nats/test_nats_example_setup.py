@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import nats.errors
 import pytest
-from nats_helpers import client, collect, eventually, flushed, post, wait_line
+from nats_helpers import client, collect, connects, eventually, flushed, post, wait_line
 
 from tests.support.natsserver import NatsServer
 from tests.support.ports import free_port
@@ -125,14 +125,6 @@ async def test_example_setup(
     assert server.running and proc.running
 
 
-async def _connect_ok(url: str, creds: Path) -> bool:
-    try:
-        async with client(url, user_credentials=str(creds)) as nc:
-            return bool(nc.is_connected)
-    except (TimeoutError, nats.errors.Error, OSError):
-        return False
-
-
 async def test_url_resolver_resolves_pushed_account(
     tmp_path: Path,
     nats_factory: Callable[..., NatsServer],
@@ -145,6 +137,6 @@ async def test_url_resolver_resolves_pushed_account(
     assert (await post(http, proc.url, trust.system_account, trust.account_jwt("SYS"))).status_code == 200
     server = nats_factory(trust.nats_config(f"URL({proc.resolver_url})"))
     b_creds = trust.creds("b")
-    assert not await _connect_ok(server.url, b_creds)
+    assert not await connects(server.url, b_creds)
     assert (await post(http, proc.url, trust.pub("B"), trust.account_jwt("B"))).status_code == 200
-    assert await _connect_ok(server.url, b_creds)
+    assert await connects(server.url, b_creds)

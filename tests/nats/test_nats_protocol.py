@@ -23,12 +23,25 @@ StartServer = Callable[..., ServerProcess]
 SYNC_READY = "connected to NATS for JWT syncing"
 
 
+async def synced(account_server: StartServer, *args: Any, **kwargs: Any) -> ServerProcess:
+    """An account server started with these arguments, once it is connected to NATS for syncing."""
+    proc = account_server(*args, **kwargs)
+    await wait_line(proc, SYNC_READY)
+    return proc
+
+
+async def stored(proc: ServerProcess, trust: Trust, http: httpx.AsyncClient, name: str = "A") -> str:
+    """POST a fresh account JWT for `name` (must get 200) and return it."""
+    jwt = trust.account_jwt(name)
+    assert (await post(http, proc.url, trust.pub(name), jwt)).status_code == 200
+    return jwt
+
+
 async def test_post_publishes_exactly_one_notification(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient
 ) -> None:
     """Item 92: one `$SYS.ACCOUNT.<sub>.CLAIMS.UPDATE` per POST, payload = the JWT."""
-    proc = account_server(plain_nats.url)
-    await wait_line(proc, SYNC_READY)
+    proc = await synced(account_server, plain_nats.url)
     jwt = trust.account_jwt("A")
     async with client(plain_nats.url) as nc:
         col = await collect(nc, "$SYS.ACCOUNT.>")
@@ -45,10 +58,8 @@ async def test_get_notify_publishes(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient
 ) -> None:
     """Item 75: `?notify=true` publishes the stored JWT and answers 200 (also without NATS)."""
-    proc = account_server(plain_nats.url)
-    await wait_line(proc, SYNC_READY)
-    jwt = trust.account_jwt("A")
-    assert (await post(http, proc.url, trust.pub("A"), jwt)).status_code == 200
+    proc = await synced(account_server, plain_nats.url)
+    jwt = await stored(proc, trust, http)
     async with client(plain_nats.url) as nc:
         col = await collect(nc, f"$SYS.ACCOUNT.{trust.pub('A')}.CLAIMS.UPDATE")
         resp = await http.get(f"{proc.url}/jwt/v1/accounts/{trust.pub('A')}?notify=true")
@@ -67,10 +78,8 @@ async def test_lookup_responder(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient
 ) -> None:
     """Items 116-117: lookups answered from the local store; unknown accounts get an empty reply."""
-    proc = account_server(plain_nats.url)
-    await wait_line(proc, SYNC_READY)
-    jwt = trust.account_jwt("A")
-    assert (await post(http, proc.url, trust.pub("A"), jwt)).status_code == 200
+    proc = await synced(account_server, plain_nats.url)
+    jwt = await stored(proc, trust, http)
     async with client(plain_nats.url) as nc:
         found = await nc.request(f"$SYS.REQ.ACCOUNT.{trust.pub('A')}.CLAIMS.LOOKUP", b"", timeout=5)
         assert found.data.decode() == jwt
@@ -85,10 +94,8 @@ async def test_pack_responder(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient
 ) -> None:
     """Items 118-119: empty payload → every JWT then an end marker; our hash → one empty message."""
-    proc = account_server(plain_nats.url)
-    await wait_line(proc, SYNC_READY)
-    jwt_a = trust.account_jwt("A")
-    assert (await post(http, proc.url, trust.pub("A"), jwt_a)).status_code == 200
+    proc = await synced(account_server, plain_nats.url)
+    jwt_a = await stored(proc, trust, http)
     async with client(plain_nats.url) as nc:
         replies = await request_all(nc, "$SYS.REQ.CLAIMS.PACK", b"")
         assert replies == [f"{trust.pub('A')}|{jwt_a}".encode(), b""]
@@ -116,8 +123,7 @@ async def test_pack_hash_of_preexisting_store(
     assert (await post(http, first.url, trust.pub("A"), jwt_a)).status_code == 200
     first.stop()
     (store / f"{trust.pub('B')}.jwt").write_text(trust.account_jwt("B", exp=1000))
-    proc = account_server(plain_nats.url, store=store)
-    await wait_line(proc, SYNC_READY)
+    proc = await synced(account_server, plain_nats.url, store=store)
     await wait_line(proc, "store hash for JWT syncing computed over 1 accounts")
     async with client(plain_nats.url) as nc:
         assert await request_all(nc, "$SYS.REQ.CLAIMS.PACK", hashlib.sha256(jwt_a.encode()).digest()) == [b""]
@@ -127,8 +133,7 @@ async def test_update_requests(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """Items 123-126: JSON replies, trust checks, nothing re-published, `$SYS.REQ.CLAIMS.UPDATE`."""
-    proc = account_server(plain_nats.url)
-    await wait_line(proc, SYNC_READY)
+    proc = await synced(account_server, plain_nats.url)
     a, b, c = trust.pub("A"), trust.pub("B"), trust.pub("C")
     async with client(plain_nats.url) as watcher, client(plain_nats.url) as nc:
         published = await collect(watcher, "$SYS.ACCOUNT.>")
@@ -167,11 +172,11 @@ async def test_update_requests(
         await nc.publish(f"$SYS.ACCOUNT.{b}.CLAIMS.UPDATE", jwt_b.encode())
         await flushed(nc)
 
-        async def stored(key: str) -> bool:
+        async def is_stored(key: str) -> bool:
             resp = await http.get(f"{proc.url}/jwt/v1/pack")
             return key in resp.text
 
-        await eventually(lambda: stored(b))
+        await eventually(lambda: is_stored(b))
         pack = (await http.get(f"{proc.url}/jwt/v1/pack")).text
         assert a in pack and c in pack and untrusted.pub("A") not in pack
         # only our own test publication shows up: the server re-published nothing (item 125)
@@ -189,8 +194,7 @@ async def test_update_requests(
 async def test_list_and_delete(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient
 ) -> None:
-    proc = account_server(plain_nats.url)
-    await wait_line(proc, SYNC_READY)
+    proc = await synced(account_server, plain_nats.url)
     assert (await post(http, proc.url, trust.pub("A"), trust.account_jwt("A"))).status_code == 200
     async with client(plain_nats.url) as nc:
         listed = json.loads((await nc.request("$SYS.REQ.CLAIMS.LIST", b"", timeout=5)).data)
@@ -204,8 +208,7 @@ async def test_get_falls_back_to_nats_lookup(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient
 ) -> None:
     """Item 122: a miss asks the NATS resolvers; empty answers are skipped; once stored, no lookup."""
-    proc = account_server(plain_nats.url)
-    await wait_line(proc, SYNC_READY)
+    proc = await synced(account_server, plain_nats.url)
     b = trust.pub("B")
     jwt_b = trust.account_jwt("B")
     asked: list[str] = []
@@ -245,10 +248,9 @@ async def test_signing_service_flow(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient
 ) -> None:
     """Items 96-97, 99: a self-signed JWT is signed by the service; text answers give 202."""
-    proc = account_server(
-        plain_nats.url, extra='signrequestsubject: "sign.account"\nsignrequesttimeout: 1500'
+    proc = await synced(
+        account_server, plain_nats.url, extra='signrequestsubject: "sign.account"\nsignrequesttimeout: 1500'
     )
-    await wait_line(proc, SYNC_READY)
     a = trust.pub("A")
     mode = {"reply": "jwt"}
     seen: list[str] = []
@@ -298,8 +300,7 @@ async def test_signing_service_unavailable(
 ) -> None:
     """Item 98: no responder, or no NATS at all → 500 `Failure during signature request.`"""
     extra = 'signrequestsubject: "sign.account"\nsignrequesttimeout: 500'
-    proc = account_server(plain_nats.url, extra=extra)
-    await wait_line(proc, SYNC_READY)
+    proc = await synced(account_server, plain_nats.url, extra=extra)
     resp = await post(http, proc.url, trust.pub("A"), trust.account_jwt("A", signer="A"))
     assert resp.status_code == 500 and "Failure during signature request." in resp.text
     proc.stop()

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import nats.errors
-from nats_helpers import client, eventually, post, request_all, wait_line
+from nats_helpers import client, connects, eventually, post, request_all, wait_line
 
 from tests.support.natsserver import NatsServer
 from tests.support.ports import free_port
@@ -19,14 +18,6 @@ from tests.support.procs import ServerProcess
 from tests.support.trust import Trust
 
 StartServer = Callable[..., ServerProcess]
-
-
-async def _connects(url: str, creds: Path) -> bool:
-    try:
-        async with client(url, user_credentials=str(creds)) as nc:
-            return bool(nc.is_connected)
-    except (TimeoutError, nats.errors.Error, OSError):
-        return False
 
 
 async def _pack_of(http: httpx.AsyncClient, base: str) -> dict[str, str]:
@@ -80,7 +71,7 @@ async def test_full_resolver_converges_both_ways(
             assert await request_all(nc, "$SYS.REQ.CLAIMS.PACK", digest.to_bytes(32, "big")) == [b""]
 
     # a user of the account that only we had can now log in through the full resolver
-    assert await _connects(server.url, trust.creds("a"))
+    assert await connects(server.url, trust.creds("a"))
     # and a later update POSTed to us reaches the full resolver (notification, then sync agrees)
     newer = trust.account_jwt("A", iat=int(time.time()) + 5)
     assert (await post(http, proc.url, trust.pub("A"), newer)).status_code == 200
@@ -111,7 +102,7 @@ async def test_cache_resolver_looks_accounts_up_from_us(
     await wait_line(proc, "connected to NATS for JWT syncing", timeout=15)
     # nats-server starts on a bootstrap system account and fetches the real one from us
     await asyncio.to_thread(server.wait_for_line, "System account fetched", 15)
-    assert await _connects(server.url, trust.creds("a"))
-    assert not await _connects(server.url, trust.creds("b"))  # unknown to us: empty lookup reply
+    assert await connects(server.url, trust.creds("a"))
+    assert not await connects(server.url, trust.creds("b"))  # unknown to us: empty lookup reply
     assert (await post(http, proc.url, trust.pub("B"), trust.account_jwt("B"))).status_code == 200
-    assert await _connects(server.url, trust.creds("b"))
+    assert await connects(server.url, trust.creds("b"))

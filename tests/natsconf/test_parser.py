@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from nats_account_server.natsconf import MAX_DEPTH, ParseError, parse, parse_file
+from tests.support.spec_example import SPEC_EXAMPLE
 
 
 def p(text: str, **env: str) -> dict[str, Any]:
@@ -20,21 +21,6 @@ def err(text: str, **env: str) -> str:
     with pytest.raises(ParseError) as info:
         parse(text, env=env)
     return str(info.value)
-
-
-SPEC_EXAMPLE = """\
-# account server
-operatorjwtpath: "/etc/nats/op/OP.jwt"
-systemaccountjwtpath = /etc/nats/op/accounts/SYS/SYS.jwt
-http { host: 0.0.0.0, port: 9090, ReadTimeout: 2000 }
-store: { dir: "/var/lib/nas", shard: true }
-logging { pid: yes, colors: off }
-nats {
-  servers: [nats://127.0.0.1:4222, "tls://nats2:4222"]   // two servers
-  usercredentials: "/etc/nats/sys.creds"
-  reconnectwait: 2k          # = 2000 ms
-}
-"""
 
 
 def test_spec_example() -> None:
