@@ -16,12 +16,13 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from nats_account_server.cache import Cache, Entry, ResponseCache, make_entry
+from nats_account_server.groupcommit import JOBS, GroupCommit
 from nats_account_server.jwt import JWTError, Token, is_account_key, peek_claims
 from nats_account_server.kinds import Kind, decode_kind
 from nats_account_server.log import log, short_key
 from nats_account_server.merge import parse_pack_line
 from nats_account_server.notifier import NoNats, Notifier, account_subject, activation_subject, lookup_subject
-from nats_account_server.stores import AsyncSaveStore, Store, StoreError
+from nats_account_server.stores import AsyncSaveStore, GroupSaveStore, Store, StoreError
 from nats_account_server.trust import Trust
 
 if TYPE_CHECKING:
@@ -32,6 +33,10 @@ def cache_key(kind: Kind, key: str) -> str:
     """Accounts are cached under their key (the HTTP hot path looks them up by the URL tail);
     activations get a prefix, so an account URL can never return an activation."""
     return key if kind is Kind.ACCOUNT else "~" + key
+
+
+# a write for the IO thread: key, JWT, and the token whose iat/jti decide newer-wins (None: always)
+Write = tuple[str, str, "Token | None"]
 
 
 class Saved(Enum):
@@ -103,8 +108,9 @@ class Core:
         self._blocking_io = type(store).__name__ != "MemoryStore"
         # decided once: a runtime-checkable Protocol test costs microseconds per upload
         self._async_store: AsyncSaveStore | None = store if isinstance(store, AsyncSaveStore) else None
-        # durable writes wait on fsync, not the CPU: many in flight let the journal group them
-        self._io = ThreadPoolExecutor(max_workers=32, thread_name_prefix="store-io")
+        self._group_store: GroupSaveStore | None = store if isinstance(store, GroupSaveStore) else None
+        self._io = ThreadPoolExecutor(max_workers=JOBS, thread_name_prefix="store-io")
+        self._writes: GroupCommit[Write, Saved] = GroupCommit(self._io, self._replace)
         self._locks: dict[str, asyncio.Lock] = {}
         # called with (key, jwt) after every write, e.g. to keep the NATS store hash current
         self.saved_hooks: list[Callable[[str, str], None]] = []
@@ -216,12 +222,12 @@ class Core:
             del self._locks[key]
 
     async def save(self, key: str, jwt: str) -> None:
-        """Store and drop the cached response; blocking stores write from a worker thread,
-        networked ones (JetStream KV) are awaited."""
+        """Store and drop the cached response; blocking stores write from a worker thread (in a
+        group with concurrent writes), networked ones (JetStream KV) are awaited."""
         if self._async_store is not None:
             await self._async_store.save_async(key, jwt)
         elif self._blocking_io:
-            await asyncio.get_running_loop().run_in_executor(self._io, self.store.save, key, jwt)
+            await self._writes.submit((key, jwt, None))
         else:
             self.store.save(key, jwt)
         self.changed(key, jwt)
@@ -244,14 +250,34 @@ class Core:
         except StoreError:
             return None
 
-    def _replace(self, key: str, tok: Token) -> Saved:
-        """Read, compare and write as one job, so an upload costs the event loop one hand-off to
-        the IO threads and no file access of its own."""
-        kept = keeps(self.stored_jwt(key), tok)
-        if kept is not None:
-            return kept
-        self.store.save(key, tok.raw)
-        return Saved.SAVED
+    def _replace(self, items: list[Write]) -> list[Saved | BaseException]:
+        """Read, compare and write a group of uploads as one IO job (see groupcommit): the event loop
+        pays one hand-off per group and does no file access of its own."""
+        verdicts: list[Saved | BaseException] = []
+        writes: list[tuple[str, str]] = []
+        where: list[int] = []
+        for key, jwt, tok in items:
+            kept = keeps(self.stored_jwt(key), tok) if tok is not None else None
+            if kept is None:
+                where.append(len(verdicts))
+                writes.append((key, jwt))
+            verdicts.append(kept or Saved.SAVED)
+        for i, error in zip(where, self._save_many(writes), strict=True):
+            if error is not None:
+                verdicts[i] = error
+        return verdicts
+
+    def _save_many(self, writes: list[tuple[str, str]]) -> list[StoreError | None]:
+        if self._group_store is not None:
+            return self._group_store.save_many(writes)
+        errors: list[StoreError | None] = []
+        for key, jwt in writes:
+            try:
+                self.store.save(key, jwt)
+                errors.append(None)
+            except StoreError as exc:
+                errors.append(exc)
+        return errors
 
     async def save_if_newer(self, kind: Kind, key: str, tok: Token) -> Saved:
         """Newer-wins rule shared by POST, NATS updates and pack merges.
@@ -263,10 +289,12 @@ class Core:
                 if self._async_store is not None:
                     return await self._save_if_newer_async(self._async_store, kind, key, tok)
                 if self._blocking_io:
-                    loop = asyncio.get_running_loop()
-                    saved = await loop.run_in_executor(self._io, self._replace, key, tok)
+                    saved = await self._writes.submit((key, tok.raw, tok))
                 else:
-                    saved = self._replace(key, tok)
+                    kept = keeps(self.stored_jwt(key), tok)
+                    saved = kept or Saved.SAVED
+                    if kept is None:
+                        self.store.save(key, tok.raw)
                 if saved is Saved.SAVED:
                     self.changed(key, tok.raw)
                 return saved

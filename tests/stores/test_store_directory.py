@@ -110,6 +110,28 @@ def test_atomic_save_leaves_no_temp_files(tmp_path: Path, minter: Minter) -> Non
     assert store.load(key) == f"{jwt}19"
 
 
+@pytest.mark.parametrize("shard", [False, True])
+def test_save_many_writes_a_group_and_reports_per_item(tmp_path: Path, minter: Minter, shard: bool) -> None:
+    store = DirectoryStore(tmp_path, shard=shard)
+    good = [minter.account_jwt() for _ in range(5)]
+    blocked_key = minter.account_key()
+    os.makedirs(store.path_for(blocked_key))  # a directory where its file should go: rename fails
+    items = [*good[:2], ("../escape", "jwt"), (blocked_key, "jwt"), *good[2:]]
+    errors = store.save_many(items)
+    assert [e is None for e in errors] == [True, True, False, False, True, True, True]
+    assert "invalid store key" in str(errors[2]) and "error saving JWT to" in str(errors[3])
+    for key, jwt in good:
+        assert store.load(key) == jwt
+    leftovers = [p for p in tree(tmp_path) if p.endswith(".tmp")]
+    assert leftovers == [] and not (tmp_path.parent / "escape").exists()
+
+
+def test_save_many_into_a_readonly_store_raises(tmp_path: Path, minter: Minter) -> None:
+    with pytest.raises(ReadOnlyError):
+        DirectoryStore(tmp_path, readonly=True).save_many([minter.account_jwt()])
+    assert tree(tmp_path) == set()
+
+
 def test_reader_never_sees_partial_content(tmp_path: Path, minter: Minter) -> None:
     store = DirectoryStore(tmp_path)
     key = minter.account_key()

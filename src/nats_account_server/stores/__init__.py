@@ -1,6 +1,14 @@
 """Key -> JWT stores (SPEC 4): memory, directory (atomic, optionally sharded), nsc, plus a watcher."""
 
-from .base import AsyncSaveStore, ReadOnlyError, Store, StoreError, StoreUnavailable, is_store_key
+from .base import (
+    AsyncSaveStore,
+    GroupSaveStore,
+    ReadOnlyError,
+    Store,
+    StoreError,
+    StoreUnavailable,
+    is_store_key,
+)
 from .directory import DirectoryStore
 from .memory import MemoryStore
 from .nsc import NscStore
@@ -9,6 +17,7 @@ from .watch import StoreWatcher
 __all__ = [
     "AsyncSaveStore",
     "DirectoryStore",
+    "GroupSaveStore",
     "MemoryStore",
     "NscStore",
     "ReadOnlyError",

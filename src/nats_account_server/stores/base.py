@@ -6,12 +6,20 @@ do refuse keys that could not possibly be ours, so that no URL fragment ever bec
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar, runtime_checkable
 
 from ..jwt import is_account_key, is_activation_hash
 
-__all__ = ["AsyncSaveStore", "ReadOnlyError", "Store", "StoreError", "StoreUnavailable", "is_store_key"]
+__all__ = [
+    "AsyncSaveStore",
+    "GroupSaveStore",
+    "ReadOnlyError",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "is_store_key",
+]
 
 R = TypeVar("R")
 
@@ -81,3 +89,12 @@ def is_store_key(key: object) -> bool:
     seeds away from the filesystem.
     """
     return isinstance(key, str) and (is_account_key(key) or is_activation_hash(key))
+
+
+@runtime_checkable
+class GroupSaveStore(Store, Protocol):
+    """A blocking store that writes a group of JWTs in one go (``DirectoryStore``): shared fsyncs."""
+
+    def save_many(self, items: Sequence[tuple[str, str]]) -> list[StoreError | None]:
+        """Store each (key, jwt); one error or None per item, in order. Raises ReadOnlyError."""
+        ...

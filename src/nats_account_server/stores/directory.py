@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from ..jwt import is_account_key
 from ..log import log
@@ -60,6 +62,22 @@ def read_stamped(path: str) -> tuple[os.stat_result, bytes]:
         return st, os.read(fd, st.st_size + 1)
     finally:
         os.close(fd)
+
+
+class _Staged(NamedTuple):
+    """A JWT written to its temp file, waiting for the group's fsyncs and renames."""
+
+    slot: int
+    fd: int
+    tmp: str
+    path: str
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _fsync_dir(path: str) -> None:
@@ -139,20 +157,71 @@ class DirectoryStore:
         return self.path_for(key) if is_store_key(key) else None
 
     def save(self, key: str, jwt: str) -> None:
+        error = self.save_many([(key, jwt)])[0]
+        if error is not None:
+            raise error
+
+    def save_many(self, items: Sequence[tuple[str, str]]) -> list[StoreError | None]:
+        """Durably write a group of JWTs (distinct keys): each goes to a temp file, the temp files
+        are fsynced back to back, renamed over their targets, and each directory fsynced once.
+
+        A group shares the fsync of its directories, and the journal commits of its files follow one
+        another instead of interleaving with other threads' work. Returns one error (or None) per item:
+        an item that fails (bad key, ENOSPC, ...) leaves its old file in place and the others saved.
+        """
         if self.readonly:
             raise ReadOnlyError()
-        if not is_store_key(key):
-            raise StoreError(f"invalid store key {key!r}")
-        data = jwt.encode("utf-8")
-        path = self.path_for(key)
+        errors: list[StoreError | None] = [None] * len(items)
+        staged: list[_Staged] = []
+        for i, (key, jwt) in enumerate(items):
+            if not is_store_key(key):
+                errors[i] = StoreError(f"invalid store key {key!r}")
+                continue
+            path = self.path_for(key)
+            try:
+                staged.append(self._stage(i, key, path, jwt.encode("utf-8")))
+            except OSError as e:
+                errors[i] = StoreError(f"error saving JWT to {path}: {e}")
+        directories: set[str] = set()
+        for item in staged:
+            try:
+                try:
+                    os.fsync(item.fd)
+                    written = os.fstat(item.fd)
+                finally:
+                    os.close(item.fd)
+                os.replace(item.tmp, item.path)
+            except OSError as e:
+                _unlink(item.tmp)
+                errors[item.slot] = StoreError(f"error saving JWT to {item.path}: {e}")
+                continue
+            if len(self._own) >= OWN_WRITES_KEPT:
+                self._own.clear()
+            self._own[item.path] = (written.st_ino, written.st_mtime_ns)  # a rename keeps both
+            directories.add(os.path.dirname(item.path))
+        for directory in directories:
+            _fsync_dir(directory)
+        return errors
+
+    def _stage(self, index: int, key: str, path: str, data: bytes) -> _Staged:
+        """The JWT written (not yet synced) to a temp file next to ``path``.
+
+        The temp name starts with a dot and does not end in ``.jwt``: pack, the watcher and
+        ``key_from_filename`` all ignore it, so a crash leaves nothing that could be served.
+        """
         directory = os.path.dirname(path)
-        # no store-wide lock: temp names are unique and rename is atomic, and the core orders
-        # writes per key; parallel fsyncs let the filesystem journal commit them in groups
+        self._ensure_dir(directory)
+        tmp = os.path.join(directory, f".{key}{JWT_SUFFIX}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, FILE_MODE)
         try:
-            self._ensure_dir(directory)
-            self._write_atomic(directory, path, key, data)
-        except OSError as e:
-            raise StoreError(f"error saving JWT to {path}: {e}") from e
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except BaseException:
+            os.close(fd)
+            _unlink(tmp)
+            raise
+        return _Staged(index, fd, tmp, path)
 
     def _ensure_dir(self, directory: str) -> None:
         if directory == self.root or os.path.isdir(directory):
@@ -171,36 +240,6 @@ class DirectoryStore:
         except OSError:
             return False
         return (st.st_ino, st.st_mtime_ns) == mark
-
-    def _write_atomic(self, directory: str, path: str, key: str, data: bytes) -> None:
-        """Temp file in the same directory, fsync, rename over the target, fsync the directory.
-
-        The temp name starts with a dot and does not end in ``.jwt``: pack, the watcher and
-        ``key_from_filename`` all ignore it, so a crash leaves nothing that could be served.
-        """
-        tmp = os.path.join(directory, f".{key}{JWT_SUFFIX}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, FILE_MODE)
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    n = os.write(fd, view)
-                    view = view[n:]
-                os.fsync(fd)
-                written = os.fstat(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        if len(self._own) >= OWN_WRITES_KEPT:
-            self._own.clear()
-        self._own[path] = (written.st_ino, written.st_mtime_ns)  # a rename keeps both
-        _fsync_dir(directory)
 
     def _walk(self) -> list[tuple[str, str]]:
         """(key, path) of every ``*.jwt`` file with a store key, anywhere below the root.

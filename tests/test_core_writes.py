@@ -1,0 +1,83 @@
+"""Core writes into a directory store (core.save_if_newer / core.save through groupcommit).
+
+Real files, a real one-thread IO executor and a real event loop; JWTs of both generations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from nats_account_server.core import Core, Saved
+from nats_account_server.jwt import decode_account
+from nats_account_server.kinds import Kind
+from nats_account_server.stores import DirectoryStore, StoreError
+from nats_account_server.trust import load_trust
+from tests.support.trust import Trust as Fixture
+
+
+class RecordingStore(DirectoryStore):
+    """A directory store that remembers the size of every group it was asked to write."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.groups: list[int] = []
+
+    def save_many(self, items: Sequence[tuple[str, str]]) -> list[StoreError | None]:
+        self.groups.append(len(items))
+        return super().save_many(items)
+
+
+async def upload(core: Core, key: str, jwt: str) -> Saved:
+    return await core.save_if_newer(Kind.ACCOUNT, key, decode_account(jwt))
+
+
+@pytest.fixture(params=[2, 1], ids=["v2", "v1"])
+def fx(request: pytest.FixtureRequest, tmp_path: Path) -> Fixture:
+    names = [f"A{i}" for i in range(40)]
+    return Fixture(tmp_path / "trust", version=request.param, accounts=names)
+
+
+async def test_concurrent_uploads_are_written_in_groups_under_newer_wins(fx: Fixture, tmp_path: Path) -> None:
+    store = RecordingStore(tmp_path / "store")
+    core = Core(store, load_trust(str(fx.operator_jwt_path), ""))
+    now = int(time.time())
+    names = [f"A{i}" for i in range(40)]
+    stored = {n: fx.account_jwt(n, iat=now) for n in names}
+    for n in names:  # one at a time: groups of one
+        assert await upload(core, fx.pub(n), stored[n]) is Saved.SAVED
+    assert store.groups == [1] * 40
+
+    newer = {n: fx.account_jwt(n, iat=now + 10) for n in names[:20]}
+    older = {n: fx.account_jwt(n, iat=now - 10) for n in names[20:]}
+    uploads = [*newer.items(), *older.items(), *((n, stored[n]) for n in names[:5])]
+    verdicts = await asyncio.gather(*(upload(core, fx.pub(n), jwt) for n, jwt in uploads))
+
+    # newer ones replace; older ones and re-uploads of the same jti keep the stored JWT
+    assert verdicts[:20] == [Saved.SAVED] * 20
+    assert verdicts[20:40] == [Saved.OLDER] * 20
+    assert all(v in (Saved.OLDER, Saved.UNCHANGED) for v in verdicts[40:])  # raced with its newer one
+    for n in names:
+        assert store.load(fx.pub(n)) == (newer.get(n) or stored[n])
+    assert max(store.groups[40:]) > 1  # concurrent uploads shared jobs
+    assert sum(store.groups[40:]) == 20  # only the replacing uploads were written
+    core.close()
+
+
+async def test_a_failed_write_fails_only_its_upload(fx: Fixture, tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path / "store")
+    core = Core(store, load_trust(str(fx.operator_jwt_path), ""))
+    blocked = fx.pub("A1")
+    Path(store.path_for(blocked)).mkdir()  # its file can't be replaced
+    results = await asyncio.gather(
+        *(upload(core, fx.pub(n), fx.account_jwt(n)) for n in ("A0", "A1", "A2")),
+        return_exceptions=True,
+    )
+    assert results[0] is Saved.SAVED and results[2] is Saved.SAVED
+    assert isinstance(results[1], StoreError)
+    assert store.load(fx.pub("A0")) and store.load(fx.pub("A2"))
+    core.close()
