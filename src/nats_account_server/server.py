@@ -26,6 +26,7 @@ from nats_account_server.log import log, short_key
 from nats_account_server.notifier import Notifier
 from nats_account_server.stores import DirectoryStore, MemoryStore, NscStore, Store, StoreError, StoreWatcher
 from nats_account_server.stores.fileindex import FileIndexCache
+from nats_account_server.stores.marks import Marks
 from nats_account_server.trust import TrustError, load_trust
 
 if TYPE_CHECKING:
@@ -118,9 +119,15 @@ class Instance:
         )
         if isinstance(store, (DirectoryStore, NscStore)) and not s.primary:
             # a compact index keeps 100k accounts in ~20 MiB; hand-edited (read-only) stores check the
-            # file on every GET, writable ones keep busy accounts ready (the watcher drops edits);
+            # file on every GET, writable ones keep busy accounts ready (the watcher drops edits) and
+            # seal verified files (stores/marks.py): then nothing per account stays in memory;
             # a replica's entries carry the primary's freshness instead
-            core.cache = FileIndexCache(store, core.cache.capacity, hot=not store.readonly)
+            size = core.cache.capacity
+            if isinstance(store, DirectoryStore) and not store.readonly:
+                marks = Marks.open(store.root)
+                core.cache = FileIndexCache(store, size, hot=True, marks=marks, echo=store.remember_own)
+            else:
+                core.cache = FileIndexCache(store, size)
         await self.start_kv(core)
         await self.start_nats(core)
         if s.primary:

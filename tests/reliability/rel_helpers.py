@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nats_account_server.jwt import peek_claims
+from nats_account_server.stores.marks import KEY_FILE
 from tests.support.procs import ServerProcess, start_server
 from tests.support.trust import Trust
 
@@ -175,8 +176,11 @@ def jwt_files(store: Path) -> dict[str, bytes]:
 
 
 def other_files(store: Path) -> list[str]:
-    """Names of store entries that are not ``*.jwt`` files (temp files left by a crash, ...)."""
-    return sorted(p.name for p in store.rglob("*") if p.is_file() and not p.name.endswith(".jwt"))
+    """Names of store entries that are not ``*.jwt`` files (temp files left by a crash, ...); the
+    store's verified-marks secret (stores/marks.py) belongs there."""
+    return sorted(
+        p.name for p in store.rglob("*") if p.is_file() and not p.name.endswith(".jwt") and p.name != KEY_FILE
+    )
 
 
 # --------------------------------------------------------------------------------- process

@@ -15,7 +15,7 @@ from ..jwt import is_account_key
 from ..log import log
 from .base import ReadOnlyError, StoreError, is_store_key
 
-__all__ = ["DirectoryStore", "JWT_SUFFIX", "TEMP_SUFFIX", "key_from_filename"]
+__all__ = ["DirectoryStore", "JWT_SUFFIX", "TEMP_SUFFIX", "key_from_filename", "read_fd", "read_file"]
 
 JWT_SUFFIX = ".jwt"
 TEMP_SUFFIX = ".tmp"
@@ -42,15 +42,20 @@ def read_file(path: str) -> bytes:
     on the GET-miss and upload paths."""
     fd = os.open(path, os.O_RDONLY | O_CLOEXEC)
     try:
-        data = os.read(fd, READ_CHUNK)
-        if len(data) < READ_CHUNK:
-            return data
-        chunks = [data]
-        while chunk := os.read(fd, READ_CHUNK):
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return read_fd(fd)
     finally:
         os.close(fd)
+
+
+def read_fd(fd: int) -> bytes:
+    """Everything left to read from ``fd``; one system call for any JWT of up to 64 KiB."""
+    data = os.read(fd, READ_CHUNK)
+    if len(data) < READ_CHUNK:
+        return data
+    chunks = [data]
+    while chunk := os.read(fd, READ_CHUNK):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def read_stamped(path: str) -> tuple[os.stat_result, bytes]:
@@ -195,9 +200,7 @@ class DirectoryStore:
                 _unlink(item.tmp)
                 errors[item.slot] = StoreError(f"error saving JWT to {item.path}: {e}")
                 continue
-            if len(self._own) >= OWN_WRITES_KEPT:
-                self._own.clear()
-            self._own[item.path] = (written.st_ino, written.st_mtime_ns)  # a rename keeps both
+            self.remember_own(item.path, written)  # a rename keeps inode and mtime
             directories.add(os.path.dirname(item.path))
         for directory in directories:
             _fsync_dir(directory)
@@ -228,6 +231,12 @@ class DirectoryStore:
             return
         os.makedirs(directory, mode=DIR_MODE, exist_ok=True)
         _fsync_dir(self.root)
+
+    def remember_own(self, path: str, st: os.stat_result) -> None:
+        """``path`` now holds what we wrote (a save, or a verified mark): its watcher event is an echo."""
+        if len(self._own) >= OWN_WRITES_KEPT:
+            self._own.clear()
+        self._own[path] = (st.st_ino, st.st_mtime_ns)
 
     def is_own_write(self, path: str) -> bool:
         """True when `path` still holds exactly what our latest save wrote: the watcher's event for it

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from itertools import islice
 from typing import Protocol
 
 from ..cache import Entry, ResponseCache
+from ..log import log
 from .directory import read_stamped
+from .marks import Marks, mark_file, read_marked
 
 __all__ = ["FileBacked", "FileIndexCache"]
 
@@ -44,10 +47,22 @@ def _stamp(st: os.stat_result, exp: int) -> bytes:
 class FileIndexCache:
     """``ResponseCache``'s interface over a file store; entries are rebuilt from the file per hit."""
 
-    def __init__(self, store: FileBacked, capacity: int = 100_000, *, hot: bool = False) -> None:
+    def __init__(
+        self,
+        store: FileBacked,
+        capacity: int = 100_000,
+        *,
+        hot: bool = False,
+        marks: Marks | None = None,
+        echo: Callable[[str, os.stat_result], None] | None = None,
+    ) -> None:
         self.capacity = max(0, capacity)
         self.store = store
         self.hot = ResponseCache(min(HOT, self.capacity)) if hot else None
+        # with verified marks the files themselves are the index (see marks.py): nothing per
+        # account stays in memory but the hot set; ``echo`` tells the store watcher a mark is ours
+        self.marks = marks if self.capacity else None
+        self.echo = echo
         # hash(key) -> stamp + exp + ETag: an int key instead of the 56-character key string
         # halves the memory; a collision can only make a stamp mismatch (another file), a miss
         self._index: dict[int, bytes] = {}
@@ -62,6 +77,8 @@ class FileIndexCache:
             entry = hot.get(key)
             if entry is not None:
                 return entry
+        if self.marks is not None:
+            return self._get_marked(key)
         slot = hash(key)
         record = self._index.get(slot)  # unknown keys (any URL tail) never reach the filesystem
         if record is None:
@@ -86,6 +103,42 @@ class FileIndexCache:
             hot.put(key, entry)
         return entry
 
+    def _get_marked(self, key: str) -> Entry | None:
+        assert self.marks is not None
+        path = self._file(key)
+        if path is None:
+            return None
+        try:
+            data, mark = read_marked(path)
+        except OSError:
+            return None  # absent (a 404 for the core to confirm) or unreadable (the core reports it)
+        if mark is None:
+            return None  # never verified: the core verifies it (and put marks it)
+        if data[-1:] in _WHITESPACE:
+            data = data.strip()
+        opened = self.marks.unseal(key, data, mark)
+        if opened is None:
+            return None  # changed since it was verified (or not sealed by us): verified again
+        exp, etag = opened
+        entry = Entry(body=data, jti=etag[1:-1], etag=etag, exp=exp)
+        if self.hot is not None:
+            self.hot.put(key, entry)
+        return entry
+
+    def _mark(self, key: str, entry: Entry) -> None:
+        """Seal the verified file of ``entry``, so no later read (even after a restart) checks it again."""
+        assert self.marks is not None
+        path = self._file(key)
+        if path is None:
+            return
+        try:
+            st = mark_file(path, self.marks, key, entry.body, entry.exp, entry.etag)
+        except OSError as exc:  # read-only filesystem, a file of another user, ...: it stays unmarked
+            log.debug(f"unable to mark {path} as verified: {exc}")
+            return
+        if st is not None and self.echo is not None:
+            self.echo(path, st)
+
     def put(self, key: str, entry: Entry) -> None:
         """Index ``entry`` only if its file (stat first, then read) still holds exactly its JWT.
 
@@ -93,6 +146,11 @@ class FileIndexCache:
         show up as a different stamp on the next hit.
         """
         if self.capacity == 0:
+            return
+        if self.marks is not None:
+            self._mark(key, entry)
+            if self.hot is not None:
+                self.hot.put(key, entry)
             return
         path = self._file(key)
         if path is None:
