@@ -164,3 +164,20 @@ def write_store(directory: Path, jwts: dict[str, str]) -> None:
         old.unlink()
     for key, jwt in jwts.items():
         (directory / f"{key}.jwt").write_text(jwt)
+
+
+def strip_marks(directory: Path) -> int:
+    """Remove the server's verified marks (stores/marks.py) from every file: the store is then as an
+    operator copies it in (never verified by us). Returns how many files carried one."""
+    from nats_account_server.stores.marks import XATTR
+
+    stripped = 0
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.endswith(".jwt"):
+                try:
+                    os.removexattr(entry.path, XATTR)
+                    stripped += 1
+                except OSError:
+                    pass
+    return stripped

@@ -28,10 +28,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from disk import durable_writes_per_second  # noqa: E402
-from mint import Operator, build_big_store, random_account_key, write_store  # noqa: E402
+from mint import Operator, build_big_store, random_account_key, strip_marks, write_store  # noqa: E402
 from procs import Proc, account_server, free_port, hello_server, http_status, rss_mib, wait_quiet  # noqa: E402
 from report import Results, figures, percentile  # noqa: E402
-from wrk import Wrk, WrkResult, write_post_data, write_post_script, write_random_keys_script  # noqa: E402
+from wrk import (  # noqa: E402
+    Wrk,
+    WrkResult,
+    every_key_once,
+    write_every_key_script,
+    write_post_data,
+    write_post_script,
+    write_random_keys_script,
+)
 
 ACCOUNTS = "/jwt/v1/accounts/"
 POST_ACCOUNTS = 1_000
@@ -80,6 +88,7 @@ class Bench:
         write_post_data(self.dir / "post.txt", rows)
         write_post_script(self.dir / "post.lua")
         write_random_keys_script(self.dir / "random.lua", ACCOUNTS)
+        write_every_key_script(self.dir / "every.lua", ACCOUNTS)
         print(f"set up the small stores ({self.jwt_size}-byte JWTs) in {time.perf_counter() - started:.1f} s",
               flush=True)
         for count, name in ((100_000, "100k"), *(((1_000_000, "1m"),) if self.args.million else ())):
@@ -171,11 +180,15 @@ class Bench:
             print(f"  disk: {rate:,.0f} durable writes/s with {writers} writer(s)", flush=True)
 
     def big(self, name: str) -> None:
+        """A big store as an operator brings it (files never verified by us), then, after one pass over
+        every key, the same store after a restart (every file sealed with a verified mark)."""
         keys = (self.dir / f"keys-{name}.txt").read_text().split()
-        with self.server(name, self.dir / "stores" / name, random.choice(keys)) as (proc, port, startup):
+        store = self.dir / "stores" / name
+        print(f"  {name}: {strip_marks(store):,} verified marks removed", flush=True)
+        with self.server(name, store, random.choice(keys)) as (proc, port, startup):
             self.results.add(f"start_{name}", startup * 1e3)
             self.expect(port, ACCOUNTS + random.choice(keys), 200)
-            cold = self.random_load(f"{name} random keys", port, f"keys-{name}.txt")
+            cold = self.random_load(f"{name} random keys, never-verified files", port, f"keys-{name}.txt")
             rss = rss_mib(proc.pid)
             print(f"  {name}: RSS {rss:.1f} MiB", flush=True)
             if name == "1m":
@@ -184,9 +197,18 @@ class Bench:
                 return
             self.results.add("cold_100k", cold.rps)
             self.results.add("rss_100k", rss)
-            warm = self.random_load("100k random keys (warm)", port, "keys-100k.txt")
-            self.results.add("hit_100k", warm.rps)
-            self.results.add("rss_100k_warm", rss_mib(proc.pid))
+            url = f"http://127.0.0.1:{port}{ACCOUNTS}{keys[0]}"
+            self.warm_up(url)
+            self.results.add("hit_100k", self.load("100k: hit (one account)", url).rps)
+            took = every_key_once(self.wrk, f"http://127.0.0.1:{port}", self.dir / "every.lua",
+                                  self.dir / f"keys-{name}.txt", self.dir / "every.done")
+            print(f"  {name}: one pass over every key in {took:.1f} s", flush=True)
+        with self.server(f"{name}-verified", store, random.choice(keys)) as (proc, port, startup):
+            self.results.add("start_100k_marked", startup * 1e3)
+            marked = self.random_load(f"{name} random keys, verified store after a restart", port,
+                                      f"keys-{name}.txt")
+            self.results.add("marked_100k", marked.rps)
+            self.results.add("rss_100k_marked", rss_mib(proc.pid))
 
     def notification(self) -> None:
         from notify import run_notification

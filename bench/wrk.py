@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import shlex
+import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,6 +166,61 @@ class Wrk:
 def write_random_keys_script(path: Path, prefix: str) -> Path:
     path.write_text(RANDOM_KEYS_LUA.replace("{prefix}", prefix))
     return path
+
+
+EVERY_KEY_LUA = """\
+-- GET every key of a file once (threads take turns), then stop and leave "<done>.<id>" behind
+-- (wrk's main thread sleeps for -d regardless: the caller interrupts it when every file is there)
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("id", counter)
+end
+local keys, n, pos, step, answered, share = {}, 0, 0, 1, 0, 0
+function init(args)
+  for line in io.lines(args[1]) do
+    n = n + 1
+    keys[n] = "{prefix}" .. line
+  end
+  step = tonumber(args[2])
+  done = args[3] .. "." .. id
+  pos = id - step
+  share = math.floor((n - id) / step) + 1
+end
+function request()
+  pos = pos + step
+  if pos > n then pos = id end
+  return wrk.format("GET", keys[pos])
+end
+function response(status, headers, body)
+  answered = answered + 1
+  if answered == share then
+    io.open(done, "w"):close()
+    wrk.thread:stop()
+  end
+end
+"""
+
+
+def write_every_key_script(path: Path, prefix: str) -> Path:
+    path.write_text(EVERY_KEY_LUA.replace("{prefix}", prefix))
+    return path
+
+
+def every_key_once(wrk: Wrk, url: str, script: Path, keys: Path, done: Path, limit: float = 900) -> float:
+    """Seconds one pass of ``script`` (write_every_key_script) over ``keys`` took."""
+    marks = [Path(f"{done}.{i}") for i in range(1, wrk.threads + 1)]
+    for mark in marks:
+        mark.unlink(missing_ok=True)
+    argv = wrk.argv(url, script=script, script_args=[str(keys), str(wrk.threads), str(done)],
+                    duration=int(limit))
+    started = time.perf_counter()
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+        while not all(m.exists() for m in marks) and time.perf_counter() - started < limit:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    return time.perf_counter() - started
 
 
 def write_post_script(path: Path) -> Path:
