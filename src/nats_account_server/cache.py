@@ -7,6 +7,7 @@ is computed per request. Entries are dropped by our own writes and by the store 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Protocol
@@ -66,6 +67,9 @@ class Cache(Protocol):
     or the file stores' compact index)."""
 
     capacity: int
+    # the ready responses only, as cheap a lookup as there is (a dict's bound ``get``: no Python
+    # frame): the GET hot path tries it before ``get``, which may touch the store
+    ready: Callable[[str], Entry | None]
 
     def get(self, key: str) -> Entry | None: ...
 
@@ -84,6 +88,7 @@ class ResponseCache:
     def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = max(0, capacity)
         self._items: dict[str, Entry] = {}
+        self.ready: Callable[[str], Entry | None] = self._items.get  # only ever cleared, never replaced
 
     def get(self, key: str) -> Entry | None:
         return self._items.get(key)

@@ -157,9 +157,10 @@ class Core:
             return Loaded(self.trust.system_account_jwt, False)
         return None
 
-    async def entry(self, kind: Kind, key: str) -> Entry | None:
-        """The verified, ready response for `key`; None when there is no such JWT."""
-        cached = self.cache.get(cache_key(kind, key))
+    async def entry(self, kind: Kind, key: str, *, missed: bool = False) -> Entry | None:
+        """The verified, ready response for `key`; None when there is no such JWT. ``missed``: the
+        caller (the HTTP hot path) has just looked in the cache, don't look (touch the file) again."""
+        cached = None if missed else self.cache.get(cache_key(kind, key))
         if cached is not None and (self.replica is None or cached.fresh_until > time.monotonic()):
             return cached
         loaded = await self.load(kind, key)

@@ -130,3 +130,24 @@ def test_hot_responses_in_front_of_the_index(tmp_path: Path, minter: Minter) -> 
     assert cache.get(accounts[0][0]) is None and len(cache) == 2
     cache.clear()
     assert len(cache) == 0 and cache.get(accounts[1][0]) is None
+
+
+def test_ready_sees_only_the_hot_responses(tmp_path: Path, minter: Minter) -> None:
+    """``ready`` is the hot path's first, frame-free lookup: hot entries only, never the file."""
+    store = DirectoryStore(tmp_path)
+    key, jwt = minter.account_jwt()
+    store.save(key, jwt)
+    cache = FileIndexCache(store, 10, hot=True)
+    entry = make_entry(jwt, "j", 0)
+    assert cache.ready(key) is None
+    cache.put(key, entry)
+    assert cache.ready(key) is entry
+    assert cache.hot is not None
+    cache.hot.clear()  # clearing keeps ``ready`` bound to the same (now empty) set
+    assert cache.ready(key) is None and cache.get(key) is not None  # rebuilt from the index and file
+    assert cache.ready(key) is not None
+    cache.drop(key)
+    assert cache.ready(key) is None
+    cold = FileIndexCache(DirectoryStore(tmp_path, readonly=True), 10)  # no hot set: always a miss
+    cold.put(key, entry)
+    assert cold.ready(key) is None and cold.get(key) is not None

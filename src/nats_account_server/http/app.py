@@ -67,6 +67,7 @@ class App:
         self.sign_subject = sign_subject
         self.sign_timeout = sign_timeout
         self.help = HELP.encode()
+        self.cache_ready = core.cache.ready
         self.cache_get = core.cache.get
         # trace logging (per-request lines) and replica freshness need the full path
         self.hot = not log.trace_enabled and core.replica is None
@@ -79,10 +80,10 @@ class App:
             path = scope.path
             if path.startswith(ACCOUNTS) and "origin" not in scope.headers:
                 key = path[ACCOUNTS_LEN:]
-                entry = self.cache_get(key)
+                entry = self.cache_ready(key) or self.cache_get(key)
                 if entry is None and key and "/" not in key:
                     try:  # a miss: load once here instead of through the general router
-                        entry = await self.core.entry(Kind.ACCOUNT, key)
+                        entry = await self.core.entry(Kind.ACCOUNT, key, missed=True)
                     except Failure as exc:
                         failed = plain(exc.status, exc.message)
                         proto.response_bytes(failed.status, [*failed.headers, VARY], failed.body)

@@ -11,6 +11,10 @@ is a miss, verified again by the core.
 Writable stores also keep the most recently used ready responses (``HOT`` of them, a ``ResponseCache``)
 in front of the index, so busy accounts skip the file read: their files change only through our own
 writes (which drop them) or through hand edits, which the store watcher reports within ~150 ms.
+
+Given ``Marks`` (writable directory stores on filesystems with user extended attributes), the index
+lives in the files instead (``marks.py``): a verified file carries a sealed mark with its ETag and
+expiry, nothing per account is kept in memory, and the marks outlive restarts.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ class FileBacked(Protocol):
         ...
 
 
+def _none(key: str) -> Entry | None:
+    return None
+
+
 def _stamp(st: os.stat_result, exp: int) -> bytes:
     return _STAMP.pack(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, exp)
 
@@ -59,6 +67,7 @@ class FileIndexCache:
         self.capacity = max(0, capacity)
         self.store = store
         self.hot = ResponseCache(min(HOT, self.capacity)) if hot else None
+        self.ready: Callable[[str], Entry | None] = self.hot.ready if self.hot is not None else _none
         # with verified marks the files themselves are the index (see marks.py): nothing per
         # account stays in memory but the hot set; ``echo`` tells the store watcher a mark is ours
         self.marks = marks if self.capacity else None
@@ -108,10 +117,12 @@ class FileIndexCache:
         path = self._file(key)
         if path is None:
             return None
+        if not os.access(path, os.F_OK):
+            return None  # absent: a 404 for the core to confirm, without the cost of an exception
         try:
             data, mark = read_marked(path)
         except OSError:
-            return None  # absent (a 404 for the core to confirm) or unreadable (the core reports it)
+            return None  # unreadable: the core reports it
         if mark is None:
             return None  # never verified: the core verifies it (and put marks it)
         if data[-1:] in _WHITESPACE:
