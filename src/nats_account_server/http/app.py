@@ -78,7 +78,8 @@ class App:
         # hot path: a plain GET of a cached account, no query, no CORS, no replica freshness
         if self.hot and scope.method == "GET" and not scope.query_string:
             path = scope.path
-            if path.startswith(ACCOUNTS) and "origin" not in scope.headers:
+            headers = scope.headers  # each scope attribute is a call into granian: read it once
+            if path.startswith(ACCOUNTS) and "origin" not in headers:
                 key = path[ACCOUNTS_LEN:]
                 entry = self.cache_ready(key) or self.cache_get(key)
                 if entry is None and key and "/" not in key:
@@ -93,7 +94,7 @@ class App:
                         return
                 if entry is not None:
                     ok, not_modified = entry.hot_headers()
-                    inm = scope.headers.get("if-none-match")
+                    inm = headers.get("if-none-match")
                     if inm and entry.etag in inm:
                         proto.response_empty(304, not_modified)
                     else:
