@@ -81,6 +81,7 @@ class Marks:
         except (OSError, ValueError) as exc:
             log.debug(f"verified marks are off for {root}: {exc}")
             return None
+        log.debug(f"verified marks are on for {root} ({XATTR})")
         return cls(secret)
 
 
