@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,24 @@ def test_a_mark_is_an_echo_for_the_watcher(tmp_path: Path, minter: Minter) -> No
     marked_cache(store).put(key, make_entry(jwt, "J", 0))
     assert store.is_own_write(store.path_for(key))  # the mark's attribute event is ours too
     assert not store.is_own_write(store.path_for(key))
+
+
+@pytest.mark.skipif(shutil.which("chattr") is None, reason="needs chattr (e2fsprogs)")
+def test_a_file_that_cannot_take_a_mark_is_indexed_in_memory(tmp_path: Path, minter: Minter) -> None:
+    """An immutable file (or another user's) refuses the attribute: the in-memory index serves it."""
+    store = DirectoryStore(tmp_path)
+    key, jwt = minter.account_jwt()
+    store.save(key, jwt)
+    path = store.path_for(key)
+    if subprocess.run(["chattr", "+i", path], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem has no immutable attribute")
+    try:
+        cache = marked_cache(store)
+        cache.put(key, make_entry(jwt, "J", 0))
+        assert XATTR not in os.listxattr(path) and len(cache) == 1
+        assert cache.hot is not None
+        cache.hot.clear()  # only the index can answer now
+        hit = cache.get(key)
+        assert hit is not None and hit.body == jwt.encode() and hit.etag == '"J"'
+    finally:
+        subprocess.run(["chattr", "-i", path], check=True)

@@ -14,7 +14,8 @@ writes (which drop them) or through hand edits, which the store watcher reports 
 
 Given ``Marks`` (writable directory stores on filesystems with user extended attributes), the index
 lives in the files instead (``marks.py``): a verified file carries a sealed mark with its ETag and
-expiry, nothing per account is kept in memory, and the marks outlive restarts.
+expiry, nothing per account is kept in memory, and the marks outlive restarts. A file that refuses
+the attribute (immutable, another user's) goes to the in-memory index as before.
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ class FileIndexCache:
             if entry is not None:
                 return entry
         if self.marks is not None:
-            return self._get_marked(key)
+            entry = self._get_marked(key)
+            if entry is not None or not self._index:  # the index only holds files marks can't seal
+                return entry
         slot = hash(key)
         record = self._index.get(slot)  # unknown keys (any URL tail) never reach the filesystem
         if record is None:
@@ -136,19 +139,21 @@ class FileIndexCache:
             self.hot.put(key, entry)
         return entry
 
-    def _mark(self, key: str, entry: Entry) -> None:
-        """Seal the verified file of ``entry``, so no later read (even after a restart) checks it again."""
+    def _mark(self, key: str, entry: Entry) -> bool:
+        """Seal the verified file of ``entry``, so no later read (even after a restart) checks it again;
+        False when the file can't take a mark (immutable, another user's, ...): index it instead."""
         assert self.marks is not None
         path = self._file(key)
         if path is None:
-            return
+            return True
         try:
             st = mark_file(path, self.marks, key, entry.body, entry.exp, entry.etag)
-        except OSError as exc:  # read-only filesystem, a file of another user, ...: it stays unmarked
-            log.debug(f"unable to mark {path} as verified: {exc}")
-            return
+        except OSError as exc:
+            log.debug(f"unable to mark {path} as verified, indexing it in memory: {exc}")
+            return False
         if st is not None and self.echo is not None:
             self.echo(path, st)
+        return True
 
     def put(self, key: str, entry: Entry) -> None:
         """Index ``entry`` only if its file (stat first, then read) still holds exactly its JWT.
@@ -158,8 +163,7 @@ class FileIndexCache:
         """
         if self.capacity == 0:
             return
-        if self.marks is not None:
-            self._mark(key, entry)
+        if self.marks is not None and self._mark(key, entry):
             if self.hot is not None:
                 self.hot.put(key, entry)
             return
