@@ -180,3 +180,31 @@ def test_a_file_that_cannot_take_a_mark_is_indexed_in_memory(tmp_path: Path, min
         assert hit is not None and hit.body == jwt.encode() and hit.etag == '"J"'
     finally:
         subprocess.run(["chattr", "-i", path], check=True)
+
+
+def test_an_nsc_jti_is_sealed_compactly_and_any_other_etag_as_text() -> None:
+    marks = Marks(SECRET)
+    jti = "RX4WPKSC6AWMWTP2OXFJGKSRV35EOAIWQZA74CKYVPC63CD3T4IQ"  # base32 of a SHA-256, as nsc makes it
+    compact = marks.seal("K", BODY, 5, f'"{jti}"')
+    assert len(compact) <= 60  # fits inside a 256-byte ext4 inode next to its name
+    assert marks.unseal("K", BODY, compact) == (5, f'"{jti}"')
+    for etag in ['"short-jti"', '"' + "a" * 52 + '"', '"' + jti[:-1] + 'R"', "unquoted", '""']:
+        assert marks.unseal("K", BODY, marks.seal("K", BODY, 5, etag)) == (5, etag)
+
+
+def test_a_marked_file_keeps_its_size_on_disk(tmp_path: Path, minter: Minter) -> None:
+    """The attribute lives in the inode: no extra 4 KiB block per file (where the filesystem allows)."""
+    store = DirectoryStore(tmp_path)
+    key, jwt = minter.account_jwt()
+    store.save(key, jwt)
+    before = os.stat(store.path_for(key)).st_blocks
+    jti = "RX4WPKSC6AWMWTP2OXFJGKSRV35EOAIWQZA74CKYVPC63CD3T4IQ"
+    marked_cache(store).put(key, make_entry(jwt, jti, 1234))
+    assert XATTR in os.listxattr(store.path_for(key))
+    probe = tmp_path / "probe"
+    probe.write_bytes(b"x")
+    plain = probe.stat().st_blocks
+    os.setxattr(probe, XATTR, b"\0" * 60)  # as large as a mark of an nsc JWT
+    if before == 0 or probe.stat().st_blocks != plain:
+        pytest.skip("this filesystem keeps no ~80-byte attributes inside its inodes")
+    assert os.stat(store.path_for(key)).st_blocks == before

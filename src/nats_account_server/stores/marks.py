@@ -2,9 +2,9 @@
 
 Checking an Ed25519 signature costs ~70 µs; reading a file ~10 µs. Once the core has verified the JWT
 in a file, the file index seals what it learned (expiry and ETag) together with a keyed digest of the
-exact file bytes into the ``user.nats-account-server.verified`` attribute of that file. Later reads
-of the file, in this process or after a restart, serve it without decoding or verifying anything and
-without keeping anything per account in memory.
+exact file bytes into the ``user.nas.verified`` attribute of that file. Later reads of the file, in
+this process or after a restart, serve it without decoding or verifying anything and without keeping
+anything per account in memory.
 
 The digest is a BLAKE2b MAC under a per-store secret (``.nas-verified.key`` in the store root, mode
 0600, owned by us): a writer without that key cannot make a forged file look verified, and any change
@@ -16,6 +16,8 @@ Sealing and opening are pure functions over bytes; ``read_marked`` and ``Marks.o
 
 from __future__ import annotations
 
+import base64
+import binascii
 import errno
 import hashlib
 import hmac
@@ -27,12 +29,16 @@ from .directory import read_fd
 
 __all__ = ["KEY_FILE", "XATTR", "Marks", "mark_file", "read_marked"]
 
-XATTR = "user.nats-account-server.verified"
+# name and value are kept small enough (~80 bytes with the entry header) to live inside an ext4 inode
+# of 256 bytes: a longer attribute would take a 4 KiB block of its own per file (and a read per GET)
+XATTR = "user.nas.verified"
 KEY_FILE = ".nas-verified.key"
 KEY_SIZE = 32
 TAG_SIZE = 16
 _EXP = struct.Struct("<q")
 _HEAD = TAG_SIZE + _EXP.size
+_COMPACT, _TEXT = b"\x01", b"\x02"  # how the ETag follows: 32 raw bytes of a base32 jti, or as text
+_B32_JTI = 52  # nsc's jti: base32 of a SHA-256 without padding
 _NO_ATTR = (errno.ENODATA, getattr(errno, "ENOATTR", errno.ENODATA), errno.ENOTSUP, errno.EOPNOTSUPP)
 O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
@@ -52,7 +58,7 @@ class Marks:
     def seal(self, name: str, data: bytes, exp: int, etag: str) -> bytes:
         """The attribute value for the file of ``name`` (the key it is served under) holding the JWT
         ``data`` with this expiry and ETag: a seal moved to another key's file does not open there."""
-        exp_etag = _EXP.pack(exp) + etag.encode()
+        exp_etag = _EXP.pack(exp) + _pack_etag(etag)
         return self._tag(name, data, exp_etag) + exp_etag
 
     def unseal(self, name: str, data: bytes, value: bytes) -> tuple[int, str] | None:
@@ -62,10 +68,8 @@ class Marks:
         exp_etag = value[TAG_SIZE:]
         if not hmac.compare_digest(value[:TAG_SIZE], self._tag(name, data, exp_etag)):
             return None
-        try:
-            return _EXP.unpack_from(exp_etag)[0], exp_etag[_EXP.size :].decode()
-        except UnicodeDecodeError:
-            return None
+        etag = _unpack_etag(exp_etag[_EXP.size :])
+        return None if etag is None else (_EXP.unpack_from(exp_etag)[0], etag)
 
     @classmethod
     def open(cls, root: str) -> Marks | None:
@@ -83,6 +87,31 @@ class Marks:
             return None
         log.debug(f"verified marks are on for {root} ({XATTR})")
         return cls(secret)
+
+
+def _pack_etag(etag: str) -> bytes:
+    """A quoted 52-character base32 jti (what nsc writes) as its 32 raw bytes, anything else as text."""
+    jti = etag[1:-1]
+    if len(etag) == _B32_JTI + 2 and etag[0] == etag[-1] == '"':
+        try:
+            raw = base64.b32decode(jti + "====")
+        except (binascii.Error, ValueError):
+            raw = b""
+        if raw and base64.b32encode(raw).rstrip(b"=") == jti.encode():
+            return _COMPACT + raw
+    return _TEXT + etag.encode()
+
+
+def _unpack_etag(packed: bytes) -> str | None:
+    kind, body = packed[:1], packed[1:]
+    if kind == _COMPACT and len(body) == 32:
+        return f'"{base64.b32encode(body).rstrip(b"=").decode()}"'
+    if kind == _TEXT:
+        try:
+            return body.decode()
+        except UnicodeDecodeError:
+            return None
+    return None
 
 
 def _read_key(path: str) -> bytes | None:
