@@ -208,3 +208,12 @@ def test_a_marked_file_keeps_its_size_on_disk(tmp_path: Path, minter: Minter) ->
     if before == 0 or probe.stat().st_blocks != plain:
         pytest.skip("this filesystem keeps no ~80-byte attributes inside its inodes")
     assert os.stat(store.path_for(key)).st_blocks == before
+
+
+def test_bytes_moved_between_file_and_seal_void_it() -> None:
+    """Cutting the sealed message elsewhere (file bytes + the start of the seal's tail) opens nothing."""
+    marks = Marks(SECRET)
+    value = marks.seal("K", BODY, 7, '"E"')
+    tag, rest = value[:16], value[16:]
+    for k in range(1, len(rest)):
+        assert marks.unseal("K", BODY + rest[:k], tag + rest[k:]) is None

@@ -52,7 +52,8 @@ class Marks:
         self._secret = secret
 
     def _tag(self, name: str, data: bytes, exp_etag: bytes) -> bytes:
-        message = b"%d:%s%s%s" % (len(name), name.encode(), data, exp_etag)
+        # lengths first: no split of (name, data, rest) can be re-cut into another with the same bytes
+        message = b"%d:%s%d:%s%s" % (len(name), name.encode(), len(data), data, exp_etag)
         return hashlib.blake2b(message, key=self._secret, digest_size=TAG_SIZE).digest()
 
     def seal(self, name: str, data: bytes, exp: int, etag: str) -> bytes:
