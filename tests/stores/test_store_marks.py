@@ -217,3 +217,18 @@ def test_bytes_moved_between_file_and_seal_void_it() -> None:
     tag, rest = value[:16], value[16:]
     for k in range(1, len(rest)):
         assert marks.unseal("K", BODY + rest[:k], tag + rest[k:]) is None
+
+
+def test_a_response_whose_file_changed_meanwhile_is_served_once_not_kept(
+    tmp_path: Path, minter: Minter
+) -> None:
+    store = DirectoryStore(tmp_path)
+    key, jwt = minter.account_jwt()
+    store.save(key, jwt)
+    cache = marked_cache(store)
+    _, newer = minter.account_jwt(key, name="newer")
+    Path(store.path_for(key)).write_text(newer)  # lands between the core's read and the put
+    cache.put(key, make_entry(jwt, "J", 0))
+    assert cache.ready(key) is None and len(cache) == 0
+    assert XATTR not in os.listxattr(store.path_for(key))
+    assert cache.get(key) is None  # the core verifies the new file

@@ -139,19 +139,26 @@ class FileIndexCache:
             self.hot.put(key, entry)
         return entry
 
-    def _mark(self, key: str, entry: Entry) -> bool:
-        """Seal the verified file of ``entry``, so no later read (even after a restart) checks it again;
-        False when the file can't take a mark (immutable, another user's, ...): index it instead."""
+    def _mark(self, key: str, entry: Entry) -> bool | None:
+        """Seal the verified file of ``entry``, so no later read (even after a restart) checks it again.
+
+        True when sealed, None when the file no longer holds ``entry`` (or there is none), False when
+        it can't take a mark (immutable, another user's, ...): then the in-memory index takes it.
+        """
         assert self.marks is not None
         path = self._file(key)
         if path is None:
-            return True
+            return None
         try:
             st = mark_file(path, self.marks, key, entry.body, entry.exp, entry.etag)
+        except FileNotFoundError:
+            return None
         except OSError as exc:
             log.debug(f"unable to mark {path} as verified, indexing it in memory: {exc}")
             return False
-        if st is not None and self.echo is not None:
+        if st is None:
+            return None
+        if self.echo is not None:
             self.echo(path, st)
         return True
 
@@ -163,10 +170,14 @@ class FileIndexCache:
         """
         if self.capacity == 0:
             return
-        if self.marks is not None and self._mark(key, entry):
-            if self.hot is not None:
-                self.hot.put(key, entry)
-            return
+        if self.marks is not None:
+            sealed = self._mark(key, entry)
+            if sealed is None:
+                return  # changed since the response was built: serve it once, don't keep it
+            if sealed:
+                if self.hot is not None:
+                    self.hot.put(key, entry)
+                return
         path = self._file(key)
         if path is None:
             return
