@@ -291,11 +291,11 @@ class Core:
                     return await self._save_if_newer_async(self._async_store, kind, key, tok)
                 if self._blocking_io:
                     saved = await self._writes.submit((key, tok.raw, tok))
-                else:
-                    kept = keeps(self.stored_jwt(key), tok)
-                    saved = kept or Saved.SAVED
-                    if kept is None:
-                        self.store.save(key, tok.raw)
+                else:  # the memory store: the same job, run in place
+                    verdict = self._replace([(key, tok.raw, tok)])[0]
+                    if isinstance(verdict, BaseException):
+                        raise verdict
+                    saved = verdict
                 if saved is Saved.SAVED:
                     self.changed(key, tok.raw)
                 return saved

@@ -45,6 +45,11 @@ class FileBacked(Protocol):
         ...
 
 
+def _served(data: bytes) -> bytes:
+    """The JWT as served from a file's bytes: hand-written files often end in a newline."""
+    return data.strip() if data[-1:] in _WHITESPACE else data
+
+
 def _none(key: str) -> Entry | None:
     return None
 
@@ -105,15 +110,8 @@ class FileIndexCache:
         if stamped is None or _stamp(stamped[0], 0)[:_STAMP_END] != record[:_STAMP_END]:
             del self._index[slot]
             return None
-        data = stamped[1]
-        if data[-1:] in _WHITESPACE:
-            data = data.strip()
-        etag = record[_STAMP.size :].decode()
-        exp = _STAMP.unpack_from(record)[4]
-        entry = Entry(body=data, jti=etag[1:-1], etag=etag, exp=exp)
-        if hot is not None:
-            hot.put(key, entry)
-        return entry
+        exp, etag = _STAMP.unpack_from(record)[4], record[_STAMP.size :].decode()
+        return self._promote(key, _served(stamped[1]), exp, etag)
 
     def _get_marked(self, key: str) -> Entry | None:
         assert self.marks is not None
@@ -128,13 +126,15 @@ class FileIndexCache:
             return None  # unreadable: the core reports it
         if mark is None:
             return None  # never verified: the core verifies it (and put marks it)
-        if data[-1:] in _WHITESPACE:
-            data = data.strip()
-        opened = self.marks.unseal(key, data, mark)
+        body = _served(data)
+        opened = self.marks.unseal(key, body, mark)
         if opened is None:
             return None  # changed since it was verified (or not sealed by us): verified again
-        exp, etag = opened
-        entry = Entry(body=data, jti=etag[1:-1], etag=etag, exp=exp)
+        return self._promote(key, body, *opened)
+
+    def _promote(self, key: str, body: bytes, exp: int, etag: str) -> Entry:
+        """The ready response of a file found unchanged since its check, kept among the hot ones."""
+        entry = Entry(body=body, jti=etag[1:-1], etag=etag, exp=exp)
         if self.hot is not None:
             self.hot.put(key, entry)
         return entry

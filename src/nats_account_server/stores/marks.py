@@ -25,7 +25,7 @@ import os
 import struct
 
 from ..log import log
-from .directory import read_fd
+from .directory import O_CLOEXEC, read_fd
 
 __all__ = ["KEY_FILE", "XATTR", "Marks", "mark_file", "read_marked"]
 
@@ -40,7 +40,6 @@ _HEAD = TAG_SIZE + _EXP.size
 _COMPACT, _TEXT = b"\x01", b"\x02"  # how the ETag follows: 32 raw bytes of a base32 jti, or as text
 _B32_JTI = 52  # nsc's jti: base32 of a SHA-256 without padding
 _NO_ATTR = (errno.ENODATA, getattr(errno, "ENOATTR", errno.ENODATA), errno.ENOTSUP, errno.EOPNOTSUPP)
-O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 class Marks:
