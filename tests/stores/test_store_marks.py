@@ -232,3 +232,21 @@ def test_a_response_whose_file_changed_meanwhile_is_served_once_not_kept(
     assert cache.ready(key) is None and len(cache) == 0
     assert XATTR not in os.listxattr(store.path_for(key))
     assert cache.get(key) is None  # the core verifies the new file
+
+
+def test_debug_logging_says_whether_a_store_uses_marks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nats_account_server.config import LoggingSettings
+    from nats_account_server.log import log
+
+    log.configure(LoggingSettings(debug=True, colors=False, time=False))
+    try:
+        assert Marks.open(str(tmp_path)) is not None
+        (tmp_path / KEY_FILE).chmod(0o644)  # no longer ours alone
+        assert Marks.open(str(tmp_path)) is None
+    finally:
+        log.configure(LoggingSettings())
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"[DBG] verified marks are on for {tmp_path} ({XATTR})"
+    assert lines[1].startswith(f"[DBG] verified marks are off for {tmp_path}: ") and "0600" in lines[1]
