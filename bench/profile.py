@@ -85,6 +85,14 @@ def thread_cpu(pid: int) -> dict[int, float]:
     return out
 
 
+def _comm(pid: int, tid: int) -> str:
+    """The thread's name (granian's, watchfiles' and our IO threads name theirs)."""
+    try:
+        return Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
 def cpu_split(bench: Bench, proc: Proc, name: str, target: str, kwargs: dict[str, object]) -> str:
     """One wrk run with nothing attached: the share of a core each server thread used."""
     before, started = thread_cpu(proc.pid), time.perf_counter()
@@ -95,7 +103,8 @@ def cpu_split(bench: Bench, proc: Proc, name: str, target: str, kwargs: dict[str
     for tid, secs in sorted(after.items(), key=lambda t: before.get(t[0], 0) - t[1]):
         share = (secs - before.get(tid, 0.0)) / elapsed
         if share >= 0.005:
-            lines.append(f"  tid {tid}{' (main)' if tid == proc.pid else ''}: {share:.0%}")
+            main = " (main)" if tid == proc.pid else ""
+            lines.append(f"  tid {tid} {_comm(proc.pid, tid)}{main}: {share:.0%}")
     used = sum(after.values()) - sum(before.values())
     per_request = 1e6 * used / result.requests
     lines.append(f"  process total: {used / elapsed:.0%}, {per_request:.1f} µs of CPU per request")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,10 @@ from tests.support.procs import ServerProcess, live_processes, start_server, sto
 
 if TYPE_CHECKING:
     from tests.support.trust import Trust
+
+# as the server does (server.serve): in-process directory stores then reuse spare inodes, whose write
+# lease would otherwise be broken with a process-ending SIGIO (stores/spares.py)
+signal.signal(signal.SIGIO, signal.SIG_IGN)
 
 
 @pytest.fixture(autouse=True)

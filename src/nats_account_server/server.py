@@ -267,6 +267,9 @@ async def serve(flags: Flags) -> int:
     signals: asyncio.Queue[signal.Signals] = asyncio.Queue()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, signals.put_nowait, sig)
+    # the write lease that proves a spare inode unused (stores/spares.py) is broken with SIGIO, whose
+    # default action would end the process; nothing else here uses it
+    signal.signal(signal.SIGIO, signal.SIG_IGN)
     instance: Instance | None = None
     try:
         while True:

@@ -106,6 +106,9 @@ def test_atomic_save_leaves_no_temp_files(tmp_path: Path, minter: Minter) -> Non
     key, jwt = minter.account_jwt()
     for i in range(20):
         store.save(key, f"{jwt}{i}")
+    spares = tree(tmp_path) - {key[-2:], f"{key[-2:]}/{key}.jwt"}
+    assert all(os.path.basename(p).startswith(".") and p.endswith(".tmp") for p in spares)
+    store.close()  # spare inodes are unlinked
     assert tree(tmp_path) == {key[-2:], f"{key[-2:]}/{key}.jwt"}
     assert store.load(key) == f"{jwt}19"
 
@@ -122,6 +125,7 @@ def test_save_many_writes_a_group_and_reports_per_item(tmp_path: Path, minter: M
     assert "invalid store key" in str(errors[2]) and "error saving JWT to" in str(errors[3])
     for key, jwt in good:
         assert store.load(key) == jwt
+    store.close()
     leftovers = [p for p in tree(tmp_path) if p.endswith(".tmp")]
     assert leftovers == [] and not (tmp_path.parent / "escape").exists()
 
@@ -158,6 +162,7 @@ def test_reader_never_sees_partial_content(tmp_path: Path, minter: Minter) -> No
         stop.set()
         t.join()
     assert not bad
+    store.close()
     assert [p.name for p in tmp_path.iterdir()] == [f"{key}.jwt"]
 
 

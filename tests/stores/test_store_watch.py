@@ -308,3 +308,28 @@ async def test_own_saves_are_not_echoed_but_hand_edits_are(tmp_path: Path, minte
         _, edited = minter.account_jwt(key, name="edited by hand")
         (tmp_path / f"{key}.jwt").write_text(edited)
         await expect(queue, key, edited)
+
+
+async def test_a_swap_into_place_is_not_a_deletion(tmp_path: Path, minter: Minter) -> None:
+    """Saves swap files in (RENAME_EXCHANGE, stores/spares.py), which inotify reports as the target
+    deleted and added: that must not make caches forget the key; a real deletion still does."""
+    store = DirectoryStore(tmp_path)
+    deleted: asyncio.Queue[str] = asyncio.Queue()
+    changed: Events = asyncio.Queue()
+    watcher = StoreWatcher(
+        store, lambda k, j: changed.put_nowait((k, j)), on_delete=deleted.put_nowait, track_content=False
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(watcher.run(stop))
+    try:
+        await asyncio.wait_for(watcher.ready.wait(), 5)
+        key, jwt = minter.account_jwt()
+        for n in range(4):
+            store.save(key, minter.account_jwt(key, name=f"v{n}")[1])
+        await asyncio.sleep(0.4)
+        assert deleted.empty() and changed.empty()
+        (tmp_path / f"{key}.jwt").unlink()
+        assert await asyncio.wait_for(deleted.get(), 2) == key
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)

@@ -198,12 +198,18 @@ class App:
 
     async def read_body(self, scope: Any, proto: Any) -> bytes:
         length = scope.headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.max_body:
+        known = bool(length) and length.isdigit()
+        if known and int(length) > self.max_body:
             raise BodyTooLarge
         chunks: list[bytes] = []
         size = 0
         async with asyncio.timeout(self.read_timeout):  # no extra task, unlike wait_for
-            async for chunk in proto:
+            if known:  # a bounded body in one await (the framing stops it at its length)
+                body: bytes = await proto()
+                if len(body) > self.max_body:
+                    raise BodyTooLarge
+                return body
+            async for chunk in proto:  # chunked: counted as it arrives
                 size += len(chunk)
                 if size > self.max_body:
                     raise BodyTooLarge

@@ -6,14 +6,17 @@ go through a temp file + rename so that readers (and crashes) never see half a J
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import stat
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from ..jwt import is_account_key
 from ..log import log
 from .base import ReadOnlyError, StoreError, is_store_key
+from .spares import Spares, exchange, unlink_quietly, unsupported
 
 __all__ = ["DirectoryStore", "JWT_SUFFIX", "TEMP_SUFFIX", "key_from_filename", "read_fd", "read_file"]
 
@@ -70,19 +73,14 @@ def read_stamped(path: str) -> tuple[os.stat_result, bytes]:
 
 
 class _Staged(NamedTuple):
-    """A JWT written to its temp file, waiting for the group's fsyncs and renames."""
+    """A JWT written to its temp file (a new one, or a spare overwritten in place), waiting for the
+    group's fsyncs and swaps."""
 
     slot: int
     fd: int
     tmp: str
     path: str
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    spare: bool
 
 
 def _fsync_dir(path: str) -> None:
@@ -125,6 +123,9 @@ class DirectoryStore:
         )
         # path -> (inode, mtime_ns) of our latest write there, until the watcher sees its echo
         self._own: dict[str, tuple[int, int]] = {}
+        self.spares = Spares(FILE_MODE)
+        if not readonly:
+            log.debug(f"spare inodes are {'on' if self.spares.enabled else 'off'} for {self.root}")
 
     def _check_root(self) -> None:
         if not os.path.exists(self.root):
@@ -187,44 +188,85 @@ class DirectoryStore:
                 staged.append(self._stage(i, key, path, jwt.encode("utf-8")))
             except OSError as e:
                 errors[i] = StoreError(f"error saving JWT to {path}: {e}")
-        directories: set[str] = set()
+        freed: dict[str, list[str]] = {}  # directory -> spares this group's swaps left there
         for item in staged:
             try:
                 try:
-                    os.fsync(item.fd)
+                    # a spare's inode is durable already: its new bytes and size are all there is to sync
+                    (os.fdatasync if item.spare else os.fsync)(item.fd)
                     written = os.fstat(item.fd)
                 finally:
                     os.close(item.fd)
-                os.replace(item.tmp, item.path)
+                swapped = self._swap(item.tmp, item.path)
             except OSError as e:
-                _unlink(item.tmp)
+                unlink_quietly(item.tmp)
                 errors[item.slot] = StoreError(f"error saving JWT to {item.path}: {e}")
                 continue
             self.remember_own(item.path, written)  # a rename keeps inode and mtime
-            directories.add(os.path.dirname(item.path))
-        for directory in directories:
+            here = freed.setdefault(os.path.dirname(item.path), [])
+            if swapped:
+                here.append(item.tmp)
+        for directory, spares in freed.items():
             _fsync_dir(directory)
+            self.spares.rest(directory, spares)  # only now: their swaps are durable
         return errors
 
     def _stage(self, index: int, key: str, path: str, data: bytes) -> _Staged:
-        """The JWT written (not yet synced) to a temp file next to ``path``.
+        """The JWT written (not yet synced) to a spare or a new temp file next to ``path``.
 
         The temp name starts with a dot and does not end in ``.jwt``: pack, the watcher and
         ``key_from_filename`` all ignore it, so a crash leaves nothing that could be served.
         """
         directory = os.path.dirname(path)
-        self._ensure_dir(directory)
-        tmp = os.path.join(directory, f".{key}{JWT_SUFFIX}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, FILE_MODE)
+        spare = self.spares.take(directory)
+        if spare is not None:
+            tmp, fd = spare
+        else:
+            self._ensure_dir(directory)
+            tmp = os.path.join(directory, f".{key}{JWT_SUFFIX}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, FILE_MODE)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            view, done = memoryview(data), 0
+            while done < len(data):
+                done += os.pwrite(fd, view[done:], done)
+            if spare is not None:
+                os.ftruncate(fd, len(data))
         except BaseException:
             os.close(fd)
-            _unlink(tmp)
+            unlink_quietly(tmp)
             raise
-        return _Staged(index, fd, tmp, path)
+        return _Staged(index, fd, tmp, path, spare is not None)
+
+    def _swap(self, tmp: str, path: str) -> bool:
+        """Put the file at ``tmp`` in place at ``path``; True when the old file now sits at ``tmp``."""
+        if self.spares.enabled:
+            try:
+                exchange(tmp, path)
+            except FileNotFoundError:
+                pass  # nothing at path yet: a plain rename
+            except OSError as exc:
+                if not unsupported(exc):
+                    raise
+                self.spares.enabled = False
+                log.debug(f"spare inodes are off for {self.root}: no RENAME_EXCHANGE here ({exc})")
+            else:
+                return self._swapped_out(tmp, path)
+        os.replace(tmp, path)
+        return False
+
+    @staticmethod
+    def _swapped_out(tmp: str, path: str) -> bool:
+        """Keep what a swap took from ``path`` as a spare when it is a file. A directory is put back
+        (the save fails, as a rename over it would); a symlink or other node is dropped, as a rename
+        would drop it."""
+        mode = os.lstat(tmp).st_mode
+        if stat.S_ISREG(mode):
+            return True
+        if stat.S_ISDIR(mode):
+            exchange(tmp, path)
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        unlink_quietly(tmp)
+        return False
 
     def _ensure_dir(self, directory: str) -> None:
         if directory == self.root or os.path.isdir(directory):
@@ -290,4 +332,5 @@ class DirectoryStore:
         return sorted(key for key, _ in self._walk() if is_account_key(key))
 
     def close(self) -> None:
-        """Nothing is held open between calls."""
+        """Nothing is held open between calls; spares are removed."""
+        self.spares.close()

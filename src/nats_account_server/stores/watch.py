@@ -171,20 +171,21 @@ class StoreWatcher:
         the directory itself is scanned when it appears. A deleted directory (``rm -r`` of a shard or
         an nsc account) may be reported without its files, so it counts as an unknown deletion.
         """
-        paths: list[str] = []
+        paths: dict[str, None] = {}  # an ordered set: a swap reports its target twice
         deleted: list[str] = []
         for change, path in sorted(changes, key=lambda c: c[1]):
             if path.endswith(TEMP_SUFFIX):
                 continue  # a save in progress (or one that failed): never a JWT to serve
-            if change == Change.deleted:
+            if change == Change.deleted and not os.path.isfile(path):
                 deleted.extend(self._deleted(path))  # never announced (SPEC 4.5), only forgotten
                 continue
+            # a "deleted" file still there was swapped into place (RENAME_EXCHANGE): a modification
             if os.path.isdir(path):
                 if change == Change.added:
-                    paths.extend(self._all_files(path))
+                    paths.update(dict.fromkeys(self._all_files(path)))
             else:
-                paths.append(path)
-        return paths, deleted
+                paths[path] = None
+        return list(paths), deleted
 
     def _deleted(self, path: str) -> list[str]:
         """Keys of the account files a deletion removed ("" = unknown ones); [] for other files."""

@@ -1,0 +1,189 @@
+"""Spare inodes: durable saves that swap files instead of freeing and allocating inodes.
+
+Replacing a file by rename frees the old inode and the next save allocates a new one. On ext4 that
+pair (an inode bitmap search, freeing and allocating a data block, a discard) costs about twice the
+write itself. A save therefore swaps its temp file in with ``renameat2(RENAME_EXCHANGE)``, which is as
+atomic as a rename but leaves the old inode at the temp name: a spare. A later save overwrites a spare
+in place, syncs it, and swaps it in; no inode is freed or allocated while uploads keep coming.
+
+A spare is written only when that can change no bytes anyone may read:
+
+- its swap is durable (the group's directory fsync ran) and it rested ``QUARANTINE`` seconds, so a
+  reader that looked up the old name just before the swap has long since opened it;
+- no one has it open: a write lease is granted only then (the lease is released at once; the
+  server ignores SIGIO, which a lease break would send), so a reader that opened the old file keeps
+  reading what it opened, for as long as it likes;
+- it is a regular file of ours with a single link, mode 0644 and no extended attributes besides ours
+  and security labels (a hard link made by a backup keeps its bytes).
+
+Anything else is unlinked and the save takes a fresh temp file. ``close`` unlinks the pool; a crash
+leaves spares behind as ``.*.tmp`` files, which nothing serves and which can be deleted at any time.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import errno
+import fcntl
+import os
+import signal
+import stat
+import threading
+import time
+
+from ..log import log
+
+__all__ = ["QUARANTINE", "Spares", "exchange", "exchange_supported", "unlink_quietly", "unsupported"]
+
+QUARANTINE = 0.25  # seconds between a spare's swap and its reuse
+LIMIT = 2048  # spares kept per store (4 KiB of disk each); beyond that, old inodes are freed as before
+OWN_ATTRS = ("user.nas.", "security.")  # our verified mark (void on new bytes) and security labels
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_F_SETLEASE = getattr(fcntl, "F_SETLEASE", 1024)
+_UNSUPPORTED = (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV)
+
+
+def _load_renameat2() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # not glibc >= 2.28 / not Linux
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_renameat2 = _load_renameat2()
+
+
+def exchange_supported() -> bool:
+    return _renameat2 is not None
+
+
+def exchange(a: str, b: str) -> None:
+    """Atomically swap the files at ``a`` and ``b`` (both must exist); OSError as from os.rename."""
+    if _renameat2 is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available", a, None, b)
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), a, None, b)
+
+
+def unsupported(exc: OSError) -> bool:
+    """The filesystem (or kernel) cannot swap: plain renames from then on."""
+    return exc.errno in _UNSUPPORTED
+
+
+class Spares:
+    """The spare inodes of one store, per directory, oldest first; shared by the IO jobs."""
+
+    def __init__(self, mode: int, quarantine: float = QUARANTINE, limit: int = LIMIT) -> None:
+        self.mode = mode & ~_umask()  # what a save creates: a spare with other bits would change a file's
+        self.quarantine = quarantine
+        self.limit = limit
+        self._pool: dict[str, collections.deque[tuple[str, float]]] = {}
+        self._count = 0
+        self._lock = threading.Lock()
+        self._uid = os.geteuid()
+        # a lease break signals SIGIO, whose default action ends the process
+        self.enabled = exchange_supported() and signal.getsignal(signal.SIGIO) == signal.SIG_IGN
+
+    def __len__(self) -> int:
+        return self._count
+
+    def take(self, directory: str) -> tuple[str, int] | None:
+        """(path, fd open for writing) of a spare in ``directory`` that may be overwritten, or None."""
+        if not self.enabled:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            queue = self._pool.get(directory)
+            if not queue or queue[0][1] > now:
+                return None
+            path = queue.popleft()[0]
+            self._count -= 1
+        fd = self._claim(path)
+        return None if fd is None else (path, fd)
+
+    def rest(self, directory: str, paths: list[str]) -> None:
+        """Spares whose swaps a directory fsync made durable: reusable after the quarantine."""
+        if not paths:
+            return
+        ready = time.monotonic() + self.quarantine
+        with self._lock:
+            room = max(0, self.limit - self._count)
+            kept, extra = paths[:room], paths[room:]
+            if kept:
+                self._pool.setdefault(directory, collections.deque()).extend((p, ready) for p in kept)
+                self._count += len(kept)
+        for path in extra:
+            unlink_quietly(path)
+
+    def close(self) -> None:
+        """Unlink every spare (shutdown): the store is left with its JWTs only."""
+        with self._lock:
+            pool, self._pool, self._count = self._pool, {}, 0
+        for queue in pool.values():
+            for path, _ in queue:
+                unlink_quietly(path)
+
+    def _claim(self, path: str) -> int | None:
+        try:
+            fd = os.open(path, os.O_WRONLY | _O_NOFOLLOW | _O_CLOEXEC)
+        except OSError:
+            unlink_quietly(path)  # gone, a symlink put there, ...
+            return None
+        try:
+            if self._usable(fd):
+                return fd
+        except OSError as exc:
+            if exc.errno != errno.EAGAIN:  # EAGAIN: someone has it open, the expected refusal
+                self.enabled = False  # no leases here (NFS, leases-enable=0): plain saves from now on
+                log.debug(f"spare inodes are off: no write lease on {path}: {exc}")
+        os.close(fd)
+        unlink_quietly(path)
+        return None
+
+    def _usable(self, fd: int) -> bool:
+        st = os.fstat(fd)
+        if (
+            not stat.S_ISREG(st.st_mode)
+            or st.st_nlink != 1
+            or st.st_uid != self._uid
+            or stat.S_IMODE(st.st_mode) != self.mode
+        ):
+            return False
+        fcntl.fcntl(fd, _F_SETLEASE, fcntl.F_WRLCK)  # EAGAIN unless this is the only open file
+        fcntl.fcntl(fd, _F_SETLEASE, fcntl.F_UNLCK)
+        try:
+            names = os.listxattr(fd)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            names = []
+        return all(name.startswith(OWN_ATTRS) for name in names)
+
+
+def _umask() -> int:
+    """The process umask, read without setting it where Linux shows it (os.umask would race threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
