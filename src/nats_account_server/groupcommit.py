@@ -60,7 +60,7 @@ class GroupCommit(Generic[T, R]):
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         group, self._pending = self._pending[: self.max_group], self._pending[self.max_group :]
         try:
-            done = loop.run_in_executor(self.executor, self.job, [item for item, _ in group])
+            self.executor.submit(self._run, loop, group)
         except RuntimeError as exc:  # the executor is shut down (closing): nothing more runs
             group, self._pending = group + self._pending, []
             for _, future in group:
@@ -68,19 +68,26 @@ class GroupCommit(Generic[T, R]):
                     future.set_exception(exc)
             return
         self._running += 1
-        done.add_done_callback(lambda finished: self._finish(loop, group, finished))
+
+    def _run(self, loop: asyncio.AbstractEventLoop, group: list[tuple[T, asyncio.Future[R]]]) -> None:
+        """On the IO thread: the job, then one call back to the loop (no future chained per job)."""
+        results: Sequence[R | BaseException]
+        try:
+            results = self.job([item for item, _ in group])
+        except BaseException as exc:  # the job itself failed: every item of the group did
+            results = [exc] * len(group)
+        try:
+            loop.call_soon_threadsafe(self._finish, loop, group, results)
+        except RuntimeError:  # the loop is closed: no one is waiting any more
+            pass
 
     def _finish(
         self,
         loop: asyncio.AbstractEventLoop,
         group: list[tuple[T, asyncio.Future[R]]],
-        finished: asyncio.Future[Sequence[R | BaseException]],
+        results: Sequence[R | BaseException],
     ) -> None:
         self._running -= 1
-        try:
-            results: Sequence[R | BaseException] = finished.result()
-        except BaseException as exc:  # the job itself failed: every item of the group did
-            results = [exc] * len(group)
         for (_, future), result in zip(group, results, strict=True):
             if future.done():  # the caller went away; the job's work stands
                 continue

@@ -6,7 +6,6 @@ Everything an untrusted peer can send goes through here, so every malformed inpu
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
@@ -105,12 +104,17 @@ def _reject_constant(name: str) -> Any:
 _JSON = json.JSONDecoder(parse_constant=_reject_constant)  # one decoder, not one per json.loads call
 
 
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_HEADERS: dict[str, dict[str, Any]] = {}  # header segment -> its checked header; nsc writes one or two
+_HEADERS_KEPT = 64
+
+
 def b64decode_segment(segment: str, what: str) -> bytes:
     """Strict unpadded base64url: `=`, whitespace and other characters are errors (SPEC 1.1)."""
     if _SEGMENT_RE.fullmatch(segment) is None or len(segment) % 4 == 1:
         raise JWTError(f"invalid base64url in {what}")
-    try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    try:  # the alphabet was checked: straight to binascii, without base64's wrappers
+        return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_URLSAFE))
     except (binascii.Error, ValueError) as e:
         raise JWTError(f"invalid base64url in {what}") from e
 
@@ -190,8 +194,12 @@ def _version_and_kind(claims: dict[str, Any]) -> tuple[int, str]:
 def decode(raw: str, *, verify: bool = True) -> Token:
     """Decode any claim type; with `verify`, check the issuer key and the version's signature input."""
     head_seg, payload_seg, sig_seg = split_token(raw)
-    header = json_object_segment(head_seg, "header")
-    _check_header(header)
+    header = _HEADERS.get(head_seg)
+    if header is None:
+        header = json_object_segment(head_seg, "header")
+        _check_header(header)
+        if len(_HEADERS) < _HEADERS_KEPT:
+            _HEADERS[head_seg] = header
     claims = json_object_segment(payload_seg, "payload")
     _check_claim_types(claims)
     version, kind = _version_and_kind(claims)

@@ -220,7 +220,7 @@ class DirectoryStore:
         directory = os.path.dirname(path)
         spare = self.spares.take(directory)
         if spare is not None:
-            tmp, fd = spare
+            tmp, fd, size = spare
         else:
             self._ensure_dir(directory)
             tmp = os.path.join(directory, f".{key}{JWT_SUFFIX}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
@@ -229,7 +229,7 @@ class DirectoryStore:
             view, done = memoryview(data), 0
             while done < len(data):
                 done += os.pwrite(fd, view[done:], done)
-            if spare is not None:
+            if spare is not None and size > len(data):
                 os.ftruncate(fd, len(data))
         except BaseException:
             os.close(fd)

@@ -95,8 +95,8 @@ class Spares:
     def __len__(self) -> int:
         return self._count
 
-    def take(self, directory: str) -> tuple[str, int] | None:
-        """(path, fd open for writing) of a spare in ``directory`` that may be overwritten, or None."""
+    def take(self, directory: str) -> tuple[str, int, int] | None:
+        """(path, fd open for writing, size) of a spare in ``directory`` that may be overwritten."""
         if not self.enabled:
             return None
         now = time.monotonic()
@@ -106,8 +106,8 @@ class Spares:
                 return None
             path = queue.popleft()[0]
             self._count -= 1
-        fd = self._claim(path)
-        return None if fd is None else (path, fd)
+        claimed = self._claim(path)
+        return None if claimed is None else (path, *claimed)
 
     def rest(self, directory: str, paths: list[str]) -> None:
         """Spares whose swaps a directory fsync made durable: reusable after the quarantine."""
@@ -131,15 +131,16 @@ class Spares:
             for path, _ in queue:
                 unlink_quietly(path)
 
-    def _claim(self, path: str) -> int | None:
+    def _claim(self, path: str) -> tuple[int, int] | None:
         try:
             fd = os.open(path, os.O_WRONLY | _O_NOFOLLOW | _O_CLOEXEC)
         except OSError:
             unlink_quietly(path)  # gone, a symlink put there, ...
             return None
         try:
-            if self._usable(fd):
-                return fd
+            size = self._usable(fd)
+            if size is not None:
+                return fd, size
         except OSError as exc:
             if exc.errno != errno.EAGAIN:  # EAGAIN: someone has it open, the expected refusal
                 self.enabled = False  # no leases here (NFS, leases-enable=0): plain saves from now on
@@ -148,7 +149,8 @@ class Spares:
         unlink_quietly(path)
         return None
 
-    def _usable(self, fd: int) -> bool:
+    def _usable(self, fd: int) -> int | None:
+        """The spare's size when it may be written, else None."""
         st = os.fstat(fd)
         if (
             not stat.S_ISREG(st.st_mode)
@@ -156,7 +158,7 @@ class Spares:
             or st.st_uid != self._uid
             or stat.S_IMODE(st.st_mode) != self.mode
         ):
-            return False
+            return None
         fcntl.fcntl(fd, _F_SETLEASE, fcntl.F_WRLCK)  # EAGAIN unless this is the only open file
         fcntl.fcntl(fd, _F_SETLEASE, fcntl.F_UNLCK)
         try:
@@ -165,7 +167,7 @@ class Spares:
             if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
                 raise
             names = []
-        return all(name.startswith(OWN_ATTRS) for name in names)
+        return st.st_size if all(name.startswith(OWN_ATTRS) for name in names) else None
 
 
 def _umask() -> int:
