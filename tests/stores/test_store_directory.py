@@ -11,6 +11,7 @@ import pytest
 from store_helpers import Minter, activation_hash, tree, umask
 
 from nats_account_server.stores import DirectoryStore, ReadOnlyError, Store, StoreError
+from nats_account_server.stores.spares import SPARE_DIR
 
 ACCOUNT1 = "ACATS5YOVB6ROX2WUNKGNQ2MP3GMXDMKSG2O4N5CLX3A6W4PZGZZIL2R"
 
@@ -25,6 +26,8 @@ def test_flat_layout_byte_exact(tmp_path: Path, minter: Minter) -> None:
     path = root / f"{key}.jwt"
     assert path.read_bytes() == jwt.encode()  # no newline added
     assert store.load(key) == jwt
+    assert tree(root) == {f"{key}.jwt", SPARE_DIR}  # the (hidden) folder of temp files and spares
+    store.close()
     assert tree(root) == {f"{key}.jwt"}
     assert stat.S_IMODE(path.stat().st_mode) == 0o644 & ~umask()
 
@@ -106,8 +109,8 @@ def test_atomic_save_leaves_no_temp_files(tmp_path: Path, minter: Minter) -> Non
     key, jwt = minter.account_jwt()
     for i in range(20):
         store.save(key, f"{jwt}{i}")
-    spares = tree(tmp_path) - {key[-2:], f"{key[-2:]}/{key}.jwt"}
-    assert all(os.path.basename(p).startswith(".") and p.endswith(".tmp") for p in spares)
+    spares = tree(tmp_path) - {key[-2:], f"{key[-2:]}/{key}.jwt", SPARE_DIR}
+    assert all(p.startswith(f"{SPARE_DIR}/.") and p.endswith(".tmp") for p in spares)
     store.close()  # spare inodes are unlinked
     assert tree(tmp_path) == {key[-2:], f"{key[-2:]}/{key}.jwt"}
     assert store.load(key) == f"{jwt}19"

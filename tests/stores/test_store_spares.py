@@ -14,7 +14,7 @@ from store_helpers import Minter, tree
 
 from nats_account_server.jwt.encode import encode
 from nats_account_server.stores import DirectoryStore, StoreError
-from nats_account_server.stores.spares import Spares, exchange, exchange_supported
+from nats_account_server.stores.spares import SPARE_DIR, Spares, exchange, exchange_supported
 
 pytestmark = pytest.mark.skipif(not exchange_supported(), reason="needs renameat2 (Linux, glibc >= 2.28)")
 
@@ -52,8 +52,8 @@ def test_saves_reuse_the_inodes_they_swap_out(tmp_path: Path, minter: Minter, ve
     assert len(inodes) <= 3  # two inodes take turns (a third when a first save had no spare yet)
     assert len(store.spares) == 1
     spare = [p for p in tree(tmp_path) if p.endswith(".tmp")]
-    assert len(spare) == 1 and spare[0].startswith(".")
-    store.close()
+    assert len(spare) == 1 and os.path.dirname(spare[0]) == SPARE_DIR
+    store.close()  # spares and their folder are removed
     assert tree(tmp_path) == {f"{pub}.jwt"}
 
 
@@ -147,6 +147,7 @@ def test_a_directory_in_place_stays_and_fails_the_save(tmp_path: Path, minter: M
     with pytest.raises(StoreError):
         store.save(pub, jwt_of(minter, 2, pub, 0))
     assert (Path(store.path_for(pub)) / "inside").read_text() == "kept"
+    store.close()
     assert tree(tmp_path) == {f"{pub}.jwt", f"{pub}.jwt/inside"}
 
 
@@ -171,16 +172,18 @@ def test_the_pool_is_bounded(tmp_path: Path, minter: Minter) -> None:
     assert len([p for p in tree(tmp_path) if p.endswith(".tmp")]) == 3
 
 
-def test_sharded_spares_stay_in_their_directory(tmp_path: Path, minter: Minter) -> None:
+def test_sharded_stores_swap_across_folders(tmp_path: Path, minter: Minter, version: int) -> None:
     store = eager(tmp_path, shard=True)
     pubs = [minter.account_key() for _ in range(6)]
     for n in range(4):
-        store.save_many([(p, jwt_of(minter, 2, p, n)) for p in pubs])
+        store.save_many([(p, jwt_of(minter, version, p, n)) for p in pubs])
     for p in pubs:
-        assert store.load(p) == jwt_of(minter, 2, p, 3)
-    shards = {p[-2:] for p in pubs}
-    for spare in [p for p in tree(tmp_path) if p.endswith(".tmp")]:
-        assert os.path.dirname(spare) in shards
+        assert store.load(p) == jwt_of(minter, version, p, 3)
+    spares = [p for p in tree(tmp_path) if p.endswith(".tmp")]
+    assert spares and all(os.path.dirname(p) == SPARE_DIR for p in spares)
+    assert sorted(k for k, _ in store.pack()) == sorted(pubs)  # the spare folder is not walked
+    store.close()
+    assert tree(tmp_path) == {p[-2:] for p in pubs} | {f"{p[-2:]}/{p}.jwt" for p in pubs}
 
 
 def test_without_sigio_ignored_there_are_no_spares(tmp_path: Path, minter: Minter) -> None:
@@ -193,7 +196,7 @@ def test_without_sigio_ignored_there_are_no_spares(tmp_path: Path, minter: Minte
     pub = minter.account_key()
     for n in range(3):
         store.save(pub, jwt_of(minter, 2, pub, n))
-    assert tree(tmp_path) == {f"{pub}.jwt"}  # plain renames: nothing left beside the JWT
+    assert not [p for p in tree(tmp_path) if p.endswith(".tmp")]  # plain renames: nothing kept
 
 
 def test_exchange_swaps_and_reports_missing_files(tmp_path: Path) -> None:
@@ -212,3 +215,32 @@ def test_the_creation_mode_follows_the_umask(tmp_path: Path) -> None:
         assert Spares(0o644).mode == 0o600
     finally:
         os.umask(old)
+
+
+def test_a_start_clears_what_a_crash_left(tmp_path: Path, minter: Minter) -> None:
+    store = eager(tmp_path)
+    pub = minter.account_key()
+    for n in range(3):
+        store.save(pub, jwt_of(minter, 2, pub, n))
+    (tmp_path / SPARE_DIR / f".{pub}.jwt.0123456789abcdef.tmp").write_text("interrupted")
+    assert len([p for p in tree(tmp_path) if p.endswith(".tmp")]) == 2  # no close(): as after kill -9
+    again = DirectoryStore(tmp_path)
+    assert not [p for p in tree(tmp_path) if p.endswith(".tmp")]
+    assert again.load(pub) == jwt_of(minter, 2, pub, 2)
+
+
+def test_a_symlinked_spare_folder_is_never_followed(tmp_path: Path, minter: Minter) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious.tmp").write_text("not ours")
+    root = tmp_path / "store"
+    root.mkdir()
+    os.symlink(elsewhere, root / SPARE_DIR)
+    store = DirectoryStore(root)  # no clean-up through the link
+    pub = minter.account_key()
+    for n in range(3):  # temp files go beside the JWTs instead, without spares
+        store.save(pub, jwt_of(minter, 2, pub, n))
+    assert not store.spares.enabled
+    assert store.load(pub) == jwt_of(minter, 2, pub, 2)
+    assert tree(elsewhere) == {"precious.tmp"}
+    assert not [p for p in tree(root) if p.endswith(".tmp")]

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from ..jwt import is_account_key
 from ..log import log
 from .base import ReadOnlyError, StoreError, is_store_key
-from .spares import Spares, exchange, unlink_quietly, unsupported
+from .spares import SPARE_DIR, Spares, exchange, unlink_quietly, unsupported
 
 __all__ = ["DirectoryStore", "JWT_SUFFIX", "TEMP_SUFFIX", "key_from_filename", "read_fd", "read_file"]
 
@@ -79,7 +79,9 @@ class _Staged(NamedTuple):
     slot: int
     fd: int
     tmp: str
+    folder: str  # the temp file's directory
     path: str
+    directory: str  # the target's directory
     spare: bool
 
 
@@ -124,14 +126,49 @@ class DirectoryStore:
         # path -> (inode, mtime_ns) of our latest write there, until the watcher sees its echo
         self._own: dict[str, tuple[int, int]] = {}
         self.spares = Spares(FILE_MODE)
+        self._folder: str | None = None  # where temp files and spares go, once made ("": beside the JWTs)
         if not readonly:
+            self._clear_leftovers()
             log.debug(f"spare inodes are {'on' if self.spares.enabled else 'off'} for {self.root}")
+
+    def _clear_leftovers(self) -> None:
+        """Temp files and spares a crash left in SPARE_DIR: no JWT there is one to keep."""
+        folder = os.path.join(self.root, SPARE_DIR)
+        try:
+            if not stat.S_ISDIR(os.lstat(folder).st_mode):  # never follow a symlink out of the store
+                return
+            names = [name for name in os.listdir(folder) if name.endswith(TEMP_SUFFIX)]
+        except OSError:
+            return
+        for name in names:
+            unlink_quietly(os.path.join(folder, name))
+        if names:
+            log.debug(f"removed {len(names)} temp files left in {folder}")
+
+    def _temp_folder(self, directory: str) -> str:
+        """SPARE_DIR (made on first use); the target's own directory where it cannot be made."""
+        if self._folder is None:
+            folder = os.path.join(self.root, SPARE_DIR)
+            try:
+                os.makedirs(folder, mode=DIR_MODE, exist_ok=True)
+                if not stat.S_ISDIR(os.lstat(folder).st_mode):  # a symlink could lead out of the store
+                    raise NotADirectoryError(errno.ENOTDIR, "not a directory", folder)
+                _fsync_dir(self.root)
+                self._folder = folder
+            except OSError as exc:  # e.g. a file of that name: temp files beside the JWTs, no spares
+                log.debug(f"spare inodes are off for {self.root}: no {SPARE_DIR} folder ({exc})")
+                self.spares.enabled = False
+                self._folder = ""
+        return self._folder or directory
 
     def _check_root(self) -> None:
         if not os.path.exists(self.root):
             raise StoreError(f"the path [{self.root}] doesn't exist")
         if not os.path.isdir(self.root):
             raise StoreError(f"the path [{self.root}] is not a directory")
+
+    def _directory_of(self, key: str) -> str:
+        return f"{self._prefix}{key[-2:]}" if self.shard else self.root
 
     def path_for(self, key: str) -> str:
         """Where ``key`` lives; callers must have checked ``is_store_key`` (no traversal possible then)."""
@@ -188,7 +225,8 @@ class DirectoryStore:
                 staged.append(self._stage(i, key, path, jwt.encode("utf-8")))
             except OSError as e:
                 errors[i] = StoreError(f"error saving JWT to {path}: {e}")
-        freed: dict[str, list[str]] = {}  # directory -> spares this group's swaps left there
+        synced: set[str] = set()  # directories whose entries changed
+        freed: list[str] = []  # spares this group's swaps left
         for item in staged:
             try:
                 try:
@@ -203,27 +241,29 @@ class DirectoryStore:
                 errors[item.slot] = StoreError(f"error saving JWT to {item.path}: {e}")
                 continue
             self.remember_own(item.path, written)  # a rename keeps inode and mtime
-            here = freed.setdefault(os.path.dirname(item.path), [])
+            synced.add(item.directory)
+            synced.add(item.folder)
             if swapped:
-                here.append(item.tmp)
-        for directory, spares in freed.items():
+                freed.append(item.tmp)
+        for directory in synced:
             _fsync_dir(directory)
-            self.spares.rest(directory, spares)  # only now: their swaps are durable
+        self.spares.rest(freed)  # only now: their swaps are durable
         return errors
 
     def _stage(self, index: int, key: str, path: str, data: bytes) -> _Staged:
-        """The JWT written (not yet synced) to a spare or a new temp file next to ``path``.
+        """The JWT written (not yet synced) to a spare or a new temp file in SPARE_DIR.
 
         The temp name starts with a dot and does not end in ``.jwt``: pack, the watcher and
         ``key_from_filename`` all ignore it, so a crash leaves nothing that could be served.
         """
-        directory = os.path.dirname(path)
-        spare = self.spares.take(directory)
+        directory = self._directory_of(key)
+        self._ensure_dir(directory)
+        folder = self._temp_folder(directory)
+        spare = self.spares.take()
         if spare is not None:
             tmp, fd, size = spare
         else:
-            self._ensure_dir(directory)
-            tmp = os.path.join(directory, f".{key}{JWT_SUFFIX}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
+            tmp = f"{folder}{os.sep}.{key}{JWT_SUFFIX}.{secrets.token_hex(8)}{TEMP_SUFFIX}"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, FILE_MODE)
         try:
             view, done = memoryview(data), 0
@@ -235,7 +275,7 @@ class DirectoryStore:
             os.close(fd)
             unlink_quietly(tmp)
             raise
-        return _Staged(index, fd, tmp, path, spare is not None)
+        return _Staged(index, fd, tmp, folder, path, directory, spare is not None)
 
     def _swap(self, tmp: str, path: str) -> bool:
         """Put the file at ``tmp`` in place at ``path``; True when the old file now sits at ``tmp``."""
@@ -300,6 +340,8 @@ class DirectoryStore:
         """
         found: dict[str, str] = {}
         for dirpath, dirnames, filenames in os.walk(self.root):
+            if dirpath == self.root and SPARE_DIR in dirnames:
+                dirnames.remove(SPARE_DIR)  # our temp files and spares
             dirnames.sort()
             for name in sorted(filenames):
                 key = key_from_filename(name)
@@ -332,5 +374,10 @@ class DirectoryStore:
         return sorted(key for key, _ in self._walk() if is_account_key(key))
 
     def close(self) -> None:
-        """Nothing is held open between calls; spares are removed."""
+        """Nothing is held open between calls; spares are removed, and their folder when empty."""
         self.spares.close()
+        if self._folder:
+            try:
+                os.rmdir(self._folder)
+            except OSError:
+                pass

@@ -16,8 +16,9 @@ A spare is written only when that can change no bytes anyone may read:
 - it is a regular file of ours with a single link, mode 0644 and no extended attributes besides ours
   and security labels (a hard link made by a backup keeps its bytes).
 
-Anything else is unlinked and the save takes a fresh temp file. ``close`` unlinks the pool; a crash
-leaves spares behind as ``.*.tmp`` files, which nothing serves and which can be deleted at any time.
+Anything else is unlinked and the save takes a fresh temp file. Spares and temp files live in one
+hidden folder of the store root (``SPARE_DIR``): a flat store's watcher does not see their writes (it
+watches the root only), and a start can clear what a crash left there without scanning the store.
 """
 
 from __future__ import annotations
@@ -34,8 +35,17 @@ import time
 
 from ..log import log
 
-__all__ = ["QUARANTINE", "Spares", "exchange", "exchange_supported", "unlink_quietly", "unsupported"]
+__all__ = [
+    "QUARANTINE",
+    "SPARE_DIR",
+    "Spares",
+    "exchange",
+    "exchange_supported",
+    "unlink_quietly",
+    "unsupported",
+]
 
+SPARE_DIR = ".nas-spares"
 QUARANTINE = 0.25  # seconds between a spare's swap and its reuse
 LIMIT = 2048  # spares kept per store (4 KiB of disk each); beyond that, old inodes are freed as before
 OWN_ATTRS = ("user.nas.", "security.")  # our verified mark (void on new bytes) and security labels
@@ -79,57 +89,51 @@ def unsupported(exc: OSError) -> bool:
 
 
 class Spares:
-    """The spare inodes of one store, per directory, oldest first; shared by the IO jobs."""
+    """The spare inodes of one store, oldest first; shared by the IO jobs."""
 
     def __init__(self, mode: int, quarantine: float = QUARANTINE, limit: int = LIMIT) -> None:
         self.mode = mode & ~_umask()  # what a save creates: a spare with other bits would change a file's
         self.quarantine = quarantine
         self.limit = limit
-        self._pool: dict[str, collections.deque[tuple[str, float]]] = {}
-        self._count = 0
+        self._pool: collections.deque[tuple[str, float]] = collections.deque()
         self._lock = threading.Lock()
         self._uid = os.geteuid()
         # a lease break signals SIGIO, whose default action ends the process
         self.enabled = exchange_supported() and signal.getsignal(signal.SIGIO) == signal.SIG_IGN
 
     def __len__(self) -> int:
-        return self._count
+        return len(self._pool)
 
-    def take(self, directory: str) -> tuple[str, int, int] | None:
-        """(path, fd open for writing, size) of a spare in ``directory`` that may be overwritten."""
+    def take(self) -> tuple[str, int, int] | None:
+        """(path, fd open for writing, size) of a spare that may be overwritten, or None."""
         if not self.enabled:
             return None
         now = time.monotonic()
         with self._lock:
-            queue = self._pool.get(directory)
-            if not queue or queue[0][1] > now:
+            if not self._pool or self._pool[0][1] > now:
                 return None
-            path = queue.popleft()[0]
-            self._count -= 1
+            path = self._pool.popleft()[0]
         claimed = self._claim(path)
         return None if claimed is None else (path, *claimed)
 
-    def rest(self, directory: str, paths: list[str]) -> None:
-        """Spares whose swaps a directory fsync made durable: reusable after the quarantine."""
+    def rest(self, paths: list[str]) -> None:
+        """Spares whose swaps directory fsyncs made durable: reusable after the quarantine."""
         if not paths:
             return
         ready = time.monotonic() + self.quarantine
         with self._lock:
-            room = max(0, self.limit - self._count)
+            room = max(0, self.limit - len(self._pool))
             kept, extra = paths[:room], paths[room:]
-            if kept:
-                self._pool.setdefault(directory, collections.deque()).extend((p, ready) for p in kept)
-                self._count += len(kept)
+            self._pool.extend((p, ready) for p in kept)
         for path in extra:
             unlink_quietly(path)
 
     def close(self) -> None:
         """Unlink every spare (shutdown): the store is left with its JWTs only."""
         with self._lock:
-            pool, self._pool, self._count = self._pool, {}, 0
-        for queue in pool.values():
-            for path, _ in queue:
-                unlink_quietly(path)
+            pool, self._pool = self._pool, collections.deque()
+        for path, _ in pool:
+            unlink_quietly(path)
 
     def _claim(self, path: str) -> tuple[int, int] | None:
         try:
