@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from nats_account_server.core import Core, Failure
+from nats_account_server.http.deadlines import Deadlines
 from nats_account_server.http.help import HELP
 from nats_account_server.http.jwts import get_jwt_safe
 from nats_account_server.http.responses import (
@@ -64,6 +65,7 @@ class App:
         self.writable = writable
         self.max_body = max_body
         self.read_timeout = read_timeout or None
+        self.deadlines = Deadlines(self.read_timeout)
         self.sign_subject = sign_subject
         self.sign_timeout = sign_timeout
         self.help = HELP.encode()
@@ -201,20 +203,28 @@ class App:
         known = bool(length) and length.isdigit()
         if known and int(length) > self.max_body:
             raise BodyTooLarge
-        chunks: list[bytes] = []
-        size = 0
-        async with asyncio.timeout(self.read_timeout):  # no extra task, unlike wait_for
+        task = self.deadlines.begin()
+        try:
             if known:  # a bounded body in one await (the framing stops it at its length)
                 body: bytes = await proto()
-                if len(body) > self.max_body:
-                    raise BodyTooLarge
-                return body
-            async for chunk in proto:  # chunked: counted as it arrives
-                size += len(chunk)
-                if size > self.max_body:
-                    raise BodyTooLarge
-                chunks.append(chunk)
-        return b"".join(chunks)
+            else:
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in proto:  # chunked: counted as it arrives
+                    size += len(chunk)
+                    if size > self.max_body:
+                        raise BodyTooLarge
+                    chunks.append(chunk)
+                body = b"".join(chunks)
+        except asyncio.CancelledError:
+            if self.deadlines.end(task):
+                raise TimeoutError("request body not received in time") from None
+            raise
+        finally:
+            self.deadlines.end(task)
+        if len(body) > self.max_body:
+            raise BodyTooLarge
+        return body
 
     async def post(self, scope: Any, proto: Any, path: str) -> Response:
         try:
