@@ -1,7 +1,8 @@
 """Directory store: one ``<key>.jwt`` file per key, optionally sharded (SPEC 4.3).
 
 Files are the source of truth on every request, so JWTs dropped in by hand are served at once. Writes
-go through a temp file + rename so that readers (and crashes) never see half a JWT.
+go through a temp file (or a spare inode, see spares.py) that is synced and swapped or renamed into
+place, so that readers (and crashes) never see half a JWT.
 """
 
 from __future__ import annotations
