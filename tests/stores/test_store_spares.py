@@ -244,3 +244,25 @@ def test_a_symlinked_spare_folder_is_never_followed(tmp_path: Path, minter: Mint
     assert store.load(pub) == jwt_of(minter, 2, pub, 2)
     assert tree(elsewhere) == {"precious.tmp"}
     assert not [p for p in tree(root) if p.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("planted", ["fifo", "symlink"])
+def test_a_spare_replaced_by_hand_is_dropped(tmp_path: Path, minter: Minter, planted: str) -> None:
+    """Whoever can write the store may put a FIFO (whose open for writing would block) or a symlink
+    where a spare was: the save takes a fresh temp file and nothing outside is touched."""
+    store = eager(tmp_path / "store")
+    pub = minter.account_key()
+    store.save(pub, jwt_of(minter, 2, pub, 0))
+    store.save(pub, jwt_of(minter, 2, pub, 1))
+    (spare,) = [tmp_path / "store" / p for p in tree(tmp_path / "store") if p.endswith(".tmp")]
+    spare.unlink()
+    target = tmp_path / "target"
+    target.write_text("untouched")
+    if planted == "fifo":
+        os.mkfifo(spare)
+    else:
+        os.symlink(target, spare)
+    store.save(pub, jwt_of(minter, 2, pub, 2))  # returns: no open blocks on the FIFO
+    assert store.load(pub) == jwt_of(minter, 2, pub, 2)
+    assert target.read_text() == "untouched"
+    assert not spare.exists() and not spare.is_symlink()

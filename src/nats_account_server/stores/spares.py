@@ -137,9 +137,10 @@ class Spares:
 
     def _claim(self, path: str) -> tuple[int, int] | None:
         try:
-            fd = os.open(path, os.O_WRONLY | _O_NOFOLLOW | _O_CLOEXEC)
+            # O_NONBLOCK: a FIFO put there fails at once (ENXIO) instead of blocking the job
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | _O_NOFOLLOW | _O_CLOEXEC)
         except OSError:
-            unlink_quietly(path)  # gone, a symlink put there, ...
+            unlink_quietly(path)  # gone, a symlink or a FIFO put there, ...
             return None
         try:
             size = self._usable(fd)
