@@ -81,3 +81,30 @@ async def test_a_failed_write_fails_only_its_upload(fx: Fixture, tmp_path: Path)
     assert isinstance(results[1], StoreError)
     assert store.load(fx.pub("A0")) and store.load(fx.pub("A2"))
     core.close()
+
+
+async def test_newer_wins_checks_a_hand_edited_file_not_what_we_saved(fx: Fixture, tmp_path: Path) -> None:
+    """The newer-wins check trusts the iat/jti of our latest save only while the file is what that
+    save left (one stat); after a hand edit it reads the file again."""
+    store = RecordingStore(tmp_path / "store")
+    core = Core(store, load_trust(str(fx.operator_jwt_path), ""))
+    now, key = int(time.time()), fx.pub("A0")
+    first = fx.account_jwt("A0", iat=now)
+    assert await upload(core, key, first) is Saved.SAVED
+    assert store.unchanged_since_save(key)
+    # from what we saved: the same JWT is unchanged, an older one loses, a newer one wins
+    assert await upload(core, key, first) is Saved.UNCHANGED
+    assert await upload(core, key, fx.account_jwt("A0", iat=now - 5)) is Saved.OLDER
+    assert await upload(core, key, fx.account_jwt("A0", iat=now + 5)) is Saved.SAVED
+    # a hand edit puts a much newer JWT there: an upload newer than our save but older than the file loses
+    by_hand = fx.account_jwt("A0", iat=now + 100)
+    Path(store.path_for(key)).write_text(by_hand)
+    assert not store.unchanged_since_save(key)
+    assert await upload(core, key, fx.account_jwt("A0", iat=now + 50)) is Saved.OLDER
+    assert store.load(key) == by_hand
+    # the file removed by hand: anything is accepted again
+    Path(store.path_for(key)).unlink()
+    assert not store.unchanged_since_save(key)
+    assert await upload(core, key, fx.account_jwt("A0", iat=now + 10)) is Saved.SAVED
+    assert not store.unchanged_since_save(fx.pub("A1"))  # never saved: no stat, no trust
+    core.close()

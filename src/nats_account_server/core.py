@@ -55,10 +55,13 @@ def keeps(current: str | None, tok: Token) -> Saved | None:
         return None
     try:
         claims = peek_claims(current)
-        iat = claims.get("iat") or 0
     except (JWTError, ValueError):
         return None
-    if claims.get("jti") == tok.jti:
+    return _verdict(claims.get("iat") or 0, claims.get("jti"), tok)
+
+
+def _verdict(iat: object, jti: object, tok: Token) -> Saved | None:
+    if jti == tok.jti:
         return Saved.UNCHANGED
     if isinstance(iat, int) and iat > tok.iat:
         return Saved.OLDER
@@ -66,6 +69,7 @@ def keeps(current: str | None, tok: Token) -> Saved | None:
 
 
 REPORTED_KEPT = 10_000  # broken keys whose failure was logged; beyond that, they are logged again
+SAVED_KEPT = 16_384  # (iat, jti) of our latest saves; beyond that, the memo starts over
 
 
 class Failure(Exception):
@@ -115,6 +119,8 @@ class Core:
         # called with (key, jwt) after every write, e.g. to keep the NATS store hash current
         self.saved_hooks: list[Callable[[str, str], None]] = []
         self._reported: dict[str, str] = {}  # key -> the load failure last logged for it
+        # key -> (iat, jti) of our latest save, trusted while the store says its file is as we left it
+        self._saved: dict[str, tuple[int, str]] = {}
 
     # ---------------------------------------------------------------- reads
 
@@ -256,17 +262,31 @@ class Core:
         pays one hand-off per group and does no file access of its own."""
         verdicts: list[Saved | BaseException] = []
         writes: list[tuple[str, str]] = []
-        where: list[int] = []
+        where: list[tuple[int, Token | None]] = []
         for key, jwt, tok in items:
-            kept = keeps(self.stored_jwt(key), tok) if tok is not None else None
+            kept = self._keeps(key, tok) if tok is not None else None
             if kept is None:
-                where.append(len(verdicts))
+                where.append((len(verdicts), tok))
                 writes.append((key, jwt))
             verdicts.append(kept or Saved.SAVED)
-        for i, error in zip(where, self._save_many(writes), strict=True):
+        remember = self._group_store is not None
+        for (i, tok), (key, _), error in zip(where, writes, self._save_many(writes), strict=True):
             if error is not None:
                 verdicts[i] = error
+                self._saved.pop(key, None)
+            elif remember and tok is not None:
+                if len(self._saved) >= SAVED_KEPT:
+                    self._saved.clear()
+                self._saved[key] = (tok.iat, tok.jti)
         return verdicts
+
+    def _keeps(self, key: str, tok: Token) -> Saved | None:
+        """``keeps`` against the stored JWT; for a file still as our latest save left it (one stat),
+        from that save's iat and jti instead of reading and decoding the file."""
+        memo = self._saved.get(key)
+        if memo is not None and self._group_store is not None and self._group_store.unchanged_since_save(key):
+            return _verdict(memo[0], memo[1], tok)
+        return keeps(self.stored_jwt(key), tok)
 
     def _save_many(self, writes: list[tuple[str, str]]) -> list[StoreError | None]:
         if self._group_store is not None:

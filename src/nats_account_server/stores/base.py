@@ -98,3 +98,7 @@ class GroupSaveStore(Store, Protocol):
     def save_many(self, items: Sequence[tuple[str, str]]) -> list[StoreError | None]:
         """Store each (key, jwt); one error or None per item, in order. Raises ReadOnlyError."""
         ...
+
+    def unchanged_since_save(self, key: str) -> bool:
+        """True while ``key`` still holds exactly what this store's latest save of it wrote."""
+        ...

@@ -126,6 +126,8 @@ class DirectoryStore:
         )
         # path -> (inode, mtime_ns) of our latest write there, until the watcher sees its echo
         self._own: dict[str, tuple[int, int]] = {}
+        # path -> (inode, size, mtime_ns) of our latest save there (kept, unlike the echo marks)
+        self._saved: dict[str, tuple[int, int, int]] = {}
         self.spares = Spares(FILE_MODE)
         self._folder: str | None = None  # where temp files and spares go, once made ("": beside the JWTs)
         if not readonly:
@@ -242,6 +244,9 @@ class DirectoryStore:
                 errors[item.slot] = StoreError(f"error saving JWT to {item.path}: {e}")
                 continue
             self.remember_own(item.path, written)  # a rename keeps inode and mtime
+            if len(self._saved) >= OWN_WRITES_KEPT:
+                self._saved.clear()
+            self._saved[item.path] = (written.st_ino, written.st_size, written.st_mtime_ns)
             synced.add(item.directory)
             synced.add(item.folder)
             if swapped:
@@ -320,6 +325,19 @@ class DirectoryStore:
         if len(self._own) >= OWN_WRITES_KEPT:
             self._own.clear()
         self._own[path] = (st.st_ino, st.st_mtime_ns)
+
+    def unchanged_since_save(self, key: str) -> bool:
+        """True while the file of ``key`` is the one our latest save wrote (same inode, size and
+        mtime): the newer-wins check then needs one stat, not a read and a JSON decode."""
+        path = self.path_for(key)
+        mark = self._saved.get(path)  # only keys we saved (valid ones) ever reach the stat
+        if mark is None:
+            return False
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        return (st.st_ino, st.st_size, st.st_mtime_ns) == mark
 
     def is_own_write(self, path: str) -> bool:
         """True when `path` still holds exactly what our latest save wrote: the watcher's event for it
