@@ -86,6 +86,23 @@ class _Staged(NamedTuple):
     spare: bool
 
 
+Stamp = tuple[int, int, int]  # inode, size, mtime_ns: what a rename keeps and any rewrite changes
+
+
+def _stamp(st: os.stat_result) -> Stamp:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _still(path: str, stamp: Stamp | None) -> bool:
+    """True when the file at ``path`` still has ``stamp`` (False without a stamp or a file)."""
+    if stamp is None:
+        return False
+    try:
+        return _stamp(os.stat(path)) == stamp
+    except OSError:
+        return False
+
+
 def _fsync_dir(path: str) -> None:
     """Make a rename/creation inside ``path`` durable; best effort where directories can't be opened."""
     try:
@@ -124,10 +141,10 @@ class DirectoryStore:
         self.description = (
             f"creating a read-only store at {self.root}" if readonly else f"creating a store at {self.root}"
         )
-        # path -> (inode, mtime_ns) of our latest write there, until the watcher sees its echo
-        self._own: dict[str, tuple[int, int]] = {}
-        # path -> (inode, size, mtime_ns) of our latest save there (kept, unlike the echo marks)
-        self._saved: dict[str, tuple[int, int, int]] = {}
+        # path -> stamp of our latest write there, until the watcher sees its echo
+        self._own: dict[str, Stamp] = {}
+        # path -> stamp of our latest save there (kept, unlike the echo marks)
+        self._saved: dict[str, Stamp] = {}
         self.spares = Spares(FILE_MODE)
         self._folder: str | None = None  # where temp files and spares go, once made ("": beside the JWTs)
         if not readonly:
@@ -246,7 +263,7 @@ class DirectoryStore:
             self.remember_own(item.path, written)  # a rename keeps inode and mtime
             if len(self._saved) >= OWN_WRITES_KEPT:
                 self._saved.clear()
-            self._saved[item.path] = (written.st_ino, written.st_size, written.st_mtime_ns)
+            self._saved[item.path] = _stamp(written)
             synced.add(item.directory)
             synced.add(item.folder)
             if swapped:
@@ -324,32 +341,18 @@ class DirectoryStore:
         """``path`` now holds what we wrote (a save, or a verified mark): its watcher event is an echo."""
         if len(self._own) >= OWN_WRITES_KEPT:
             self._own.clear()
-        self._own[path] = (st.st_ino, st.st_mtime_ns)
+        self._own[path] = _stamp(st)
 
     def unchanged_since_save(self, key: str) -> bool:
-        """True while the file of ``key`` is the one our latest save wrote (same inode, size and
-        mtime): the newer-wins check then needs one stat, not a read and a JSON decode."""
+        """True while the file of ``key`` is the one our latest save wrote: the newer-wins check then
+        needs one stat, not a read and a JSON decode. Only keys we saved (valid ones) reach the stat."""
         path = self.path_for(key)
-        mark = self._saved.get(path)  # only keys we saved (valid ones) ever reach the stat
-        if mark is None:
-            return False
-        try:
-            st = os.stat(path)
-        except OSError:
-            return False
-        return (st.st_ino, st.st_size, st.st_mtime_ns) == mark
+        return _still(path, self._saved.get(path))
 
     def is_own_write(self, path: str) -> bool:
         """True when `path` still holds exactly what our latest save wrote: the watcher's event for it
         is the echo of our own write (already applied), not a hand edit that needs reading."""
-        mark = self._own.pop(path, None)
-        if mark is None:
-            return False
-        try:
-            st = os.stat(path)
-        except OSError:
-            return False
-        return (st.st_ino, st.st_mtime_ns) == mark
+        return _still(path, self._own.pop(path, None))
 
     def _walk(self) -> list[tuple[str, str]]:
         """(key, path) of every ``*.jwt`` file with a store key, anywhere below the root.
