@@ -64,8 +64,7 @@ class App:
         self.core = core
         self.writable = writable
         self.max_body = max_body
-        self.read_timeout = read_timeout or None
-        self.deadlines = Deadlines(self.read_timeout)
+        self.deadlines = Deadlines(read_timeout or None)  # the body read timeout lives there
         self.sign_subject = sign_subject
         self.sign_timeout = sign_timeout
         self.help = HELP.encode()
