@@ -19,11 +19,15 @@ from nats_account_server.stores.spares import SPARE_DIR, Spares, exchange, excha
 pytestmark = pytest.mark.skipif(not exchange_supported(), reason="needs renameat2 (Linux, glibc >= 2.28)")
 
 
+IAT = 1_700_000_000
+
+
 def jwt_of(minter: Minter, version: int, pub: str, n: int) -> str:
-    """An account JWT of either generation; ``n`` makes each one different (and longer)."""
+    """An account JWT of either generation; ``n`` makes each one different (and longer). The fixed
+    iat makes it the same JWT on every call (Ed25519 signatures are deterministic)."""
     if version == 2:
-        return minter.account_jwt(pub, name=f"A{n}" * (1 + n % 5))[1]
-    claims = {"sub": pub, "name": f"A{n}" * (1 + n % 5), "type": "account", "nats": {}}
+        return minter.account_jwt(pub, name=f"A{n}" * (1 + n % 5), iat=IAT)[1]
+    claims = {"sub": pub, "name": f"A{n}" * (1 + n % 5), "type": "account", "iat": IAT, "nats": {}}
     return encode(claims, minter.op_seed)
 
 
