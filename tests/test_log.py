@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import re
@@ -86,6 +87,62 @@ def test_one_write_per_line() -> None:
     lg = Logger(LoggingSettings(pid=True), stream=stream)
     lg.warn("a b c")
     assert len(stream.writes) == 1 and stream.writes[0].endswith("] a b c\n")
+
+
+class Recorder(io.StringIO):
+    """Keeps each write call apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, s: str) -> int:
+        self.writes.append(s)
+        return len(s)
+
+
+async def test_loop_lines_are_gathered_per_iteration() -> None:
+    """On the server's loop, INF/DBG/TRC lines wait for the end of the iteration and go out in one
+    write; a warning or error is written at once, after them (the order of the calls is kept)."""
+    stream = Recorder()
+    lg = Logger(LoggingSettings(colors=False, time=False, debug=True, trace=True), stream=stream)
+    lg.gather_on(asyncio.get_running_loop())
+    try:
+        lg.info("one")
+        lg.debug("two")
+        assert stream.writes == []
+        await asyncio.sleep(0)
+        assert stream.writes == ["[INF] one\n[DBG] two\n"]
+        lg.trace("three")
+        lg.error("four")
+        assert stream.writes[1:] == ["[TRC] three\n[ERR] four\n"]
+        lg.info("five")
+        await asyncio.to_thread(lg.info, "six")  # another thread: its line waits for nobody
+        assert stream.writes[2:] == ["[INF] five\n[INF] six\n"]
+        lg.info("seven")
+    finally:
+        lg.gather_off()
+    assert stream.writes[3:] == ["[INF] seven\n"]
+    lg.info("eight")  # off again: written at once
+    assert stream.writes[4:] == ["[INF] eight\n"]
+
+
+def test_gathered_lines_are_written_at_exit() -> None:
+    """A loop that ends without gather_off (a crash) still leaves its last lines: flush runs at exit."""
+    stream = Recorder()
+    lg = Logger(LoggingSettings(colors=False, time=False), stream=stream)
+
+    async def main() -> None:
+        lg.gather_on(asyncio.get_running_loop())
+        lg.info("last words")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(main())
+    assert stream.writes == [] or stream.writes == ["[INF] last words\n"]
+    lg.flush()  # what atexit calls
+    assert "".join(stream.writes) == "[INF] last words\n"
+    lg.gather_off()
 
 
 def test_broken_stream_is_ignored() -> None:

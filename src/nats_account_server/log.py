@@ -1,13 +1,18 @@
 """nats-server style logging to stderr (SPEC 8).
 
 The line format is part of the product's observable behaviour (operators grep for ``[INF]`` and
-tests match on it), so it is produced by hand instead of through :mod:`logging`. Every line is
-written with one ``write`` call and flushed, so lines from different threads never interleave and
-nothing is lost when the process is killed.
+tests match on it), so it is produced by hand instead of through :mod:`logging`. Lines are written
+whole and flushed, so lines from different threads never interleave. While the server runs, the
+INF/DBG/TRC lines its event loop logs are gathered and written once per loop iteration (at most a
+few milliseconds later): a busy server logs two lines per upload, and a write per line was a
+system call (and a hand-off of the GIL) each. Warnings and errors are written at once, after
+whatever was gathered before them, so the order of lines is the order of the calls.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import os
 import sys
 import threading
@@ -18,6 +23,7 @@ from nats_account_server.config import LoggingSettings
 
 __all__ = ["Logger", "log", "printable", "short_key"]
 
+_GATHERED = frozenset(("INF", "DBG", "TRC"))  # levels whose lines may wait for the end of a loop iteration
 _RESET = "\x1b[0m"
 _COLORS = {"INF": "\x1b[32m", "DBG": "\x1b[36m", "WRN": "\x1b[0;93m", "ERR": "\x1b[31m", "FTL": "\x1b[31m",
            "TRC": "\x1b[33m"}
@@ -47,6 +53,9 @@ class Logger:
         self._stream = stream
         self._lock = threading.Lock()
         self._second: tuple[int, str] = (-1, "")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._pending: list[str] = []
         self.configure(settings or LoggingSettings())
 
     def configure(self, settings: LoggingSettings) -> None:
@@ -88,15 +97,46 @@ class Logger:
             cached = self._second = (second, time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(second)))
         return f"{cached[1]}.{int((now - second) * 1_000_000):06d} "
 
+    def gather_on(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Gather the INF/DBG/TRC lines logged on ``loop``'s thread; one write per loop iteration."""
+        with self._lock:
+            self._loop, self._loop_thread = loop, threading.get_ident()
+        atexit.register(self.flush)  # a loop that ends without gather_off must not take lines along
+
+    def gather_off(self) -> None:
+        """Write what was gathered; from now on every line is written at once."""
+        with self._lock:
+            self._loop = self._loop_thread = None
+            self._write_locked([])
+        atexit.unregister(self.flush)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._write_locked([])
+
     def _emit(self, level: str, msg: str, block: bool = False) -> None:
         line = self.format(level, msg, block=block)
-        stream = self._stream if self._stream is not None else sys.stderr
         with self._lock:
-            try:
-                stream.write(line)
-                stream.flush()
-            except (OSError, ValueError):  # closed or broken stderr must never take the server down
-                pass
+            if self._loop_thread == threading.get_ident() and level in _GATHERED and self._loop is not None:
+                if not self._pending:
+                    self._loop.call_soon(self.flush)
+                self._pending.append(line)
+                return
+            self._write_locked([line])
+
+    def _write_locked(self, lines: list[str]) -> None:
+        """Write the gathered lines, then ``lines``, in one call (the caller holds the lock)."""
+        if self._pending:
+            lines = self._pending + lines
+            self._pending = []
+        if not lines:
+            return
+        stream = self._stream if self._stream is not None else sys.stderr
+        try:
+            stream.write(lines[0] if len(lines) == 1 else "".join(lines))
+            stream.flush()
+        except (OSError, ValueError):  # closed or broken stderr must never take the server down
+            pass
 
     def info(self, msg: str, *, block: bool = False) -> None:
         self._emit("INF", msg, block)

@@ -270,6 +270,7 @@ async def serve(flags: Flags) -> int:
     # the write lease that proves a spare inode unused (stores/spares.py) is broken with SIGIO, whose
     # default action would end the process; nothing else here uses it
     signal.signal(signal.SIGIO, signal.SIG_IGN)
+    log.gather_on(loop)
     instance: Instance | None = None
     try:
         while True:
@@ -305,6 +306,7 @@ async def serve(flags: Flags) -> int:
             await instance.stop()
             return 0
     finally:
+        log.gather_off()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
 

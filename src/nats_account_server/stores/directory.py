@@ -349,10 +349,14 @@ class DirectoryStore:
         path = self.path_for(key)
         return _still(path, self._saved.get(path))
 
-    def is_own_write(self, path: str) -> bool:
+    def is_own_write(self, path: str, st: os.stat_result | None = None) -> bool:
         """True when `path` still holds exactly what our latest save wrote: the watcher's event for it
-        is the echo of our own write (already applied), not a hand edit that needs reading."""
-        return _still(path, self._own.pop(path, None))
+        is the echo of our own write (already applied), not a hand edit that needs reading. ``st``:
+        the watcher's fresh stat of `path`, if it took one."""
+        stamp = self._own.pop(path, None)
+        if st is None or stamp is None:
+            return _still(path, stamp)
+        return _stamp(st) == stamp
 
     def _walk(self) -> list[tuple[str, str]]:
         """(key, path) of every ``*.jwt`` file with a store key, anywhere below the root.

@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import inspect
 import os
+import stat
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -138,12 +139,14 @@ class StoreWatcher:
 
     # ----------------------------------------------------------------------------- change detection
 
-    def _collect(self, paths: Iterable[str]) -> list[tuple[str, str]]:
-        """Read changed files and keep those whose content differs from the last seen (runs in a thread)."""
+    def _collect(self, paths: Iterable[tuple[str, os.stat_result | None]]) -> list[tuple[str, str]]:
+        """Read changed files and keep those whose content differs from the last seen (runs in a thread).
+
+        ``paths`` come with the stat taken when the change was examined (None: not taken yet)."""
         out: dict[str, str] = {}
         own = self.store.is_own_write if isinstance(self.store, DirectoryStore) else None
-        for path in paths:
-            if own is not None and own(path):
+        for path, st in paths:
+            if own is not None and own(path, st):
                 continue  # our own save: the cache and hooks were updated when it was written
             try:
                 found = self._read(path)
@@ -163,29 +166,39 @@ class StoreWatcher:
             self.store.refresh()  # new accounts are indexed right away
         return list(out.items())
 
-    def _expand(self, changes: set[tuple[Change, str]]) -> tuple[list[str], list[str]]:
-        """Paths to examine (added/modified files, plus the contents of added directories) and the
-        keys of deleted account files.
+    def _expand(
+        self, changes: set[tuple[Change, str]]
+    ) -> tuple[list[tuple[str, os.stat_result | None]], list[str]]:
+        """Paths to examine (added/modified files, plus the contents of added directories), each with
+        its stat (one per path: most changes are the echoes of our own saves, and one stat tells them
+        apart), and the keys of deleted account files.
 
         A new shard (or nsc account) directory may receive its file before inotify watches it, so
         the directory itself is scanned when it appears. A deleted directory (``rm -r`` of a shard or
         an nsc account) may be reported without its files, so it counts as an unknown deletion.
         """
-        paths: dict[str, None] = {}  # an ordered set: a swap reports its target twice
+        paths: dict[str, os.stat_result | None] = {}  # ordered; a swap reports its target twice
         deleted: list[str] = []
+        last, st = "", None
         for change, path in sorted(changes, key=lambda c: c[1]):
             if path.endswith(TEMP_SUFFIX):
                 continue  # a save in progress (or one that failed): never a JWT to serve
-            if change == Change.deleted and not os.path.isfile(path):
+            if path != last:
+                last = path
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    st = None
+            if change == Change.deleted and (st is None or not stat.S_ISREG(st.st_mode)):
                 deleted.extend(self._deleted(path))  # never announced (SPEC 4.5), only forgotten
                 continue
             # a "deleted" file still there was swapped into place (RENAME_EXCHANGE): a modification
-            if os.path.isdir(path):
+            if st is not None and stat.S_ISDIR(st.st_mode):
                 if change == Change.added:
-                    paths.update(dict.fromkeys(self._all_files(path)))
+                    paths.update((found, None) for found in self._all_files(path))
             else:
-                paths[path] = None
-        return list(paths), deleted
+                paths[path] = st
+        return list(paths.items()), deleted
 
     def _deleted(self, path: str) -> list[str]:
         """Keys of the account files a deletion removed ("" = unknown ones); [] for other files."""
@@ -230,7 +243,9 @@ class StoreWatcher:
         return self._collect(paths), deleted
 
     def _scan(self) -> list[tuple[str, str]]:
-        return self._collect(self._all_files(self.root)) if self.track_content else []
+        if not self.track_content:
+            return []
+        return self._collect((path, None) for path in self._all_files(self.root))
 
     def _report_deleted(self, deleted: list[str]) -> None:
         """On the event loop (never from the worker thread): callers touch caches and hooks."""
