@@ -14,9 +14,19 @@ import pytest
 from store_helpers import Minter, activation_hash, make_nsc, write_nsc_account
 
 from nats_account_server.stores import DirectoryStore, MemoryStore, NscStore, StoreWatcher
+from nats_account_server.stores import inotify as inotify_module
 from nats_account_server.stores import watch as watch_module
 
 Events = asyncio.Queue[tuple[str, str]]
+
+
+@pytest.fixture(params=["inotify", "watchfiles"], autouse=True)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both sources of changes: inotify on the loop and watchfiles' awatch (what
+    a platform without inotify gets)."""
+    if request.param == "watchfiles":
+        monkeypatch.setattr(inotify_module, "available", lambda: False)
+    return str(request.param)
 
 
 @asynccontextmanager
@@ -152,7 +162,7 @@ async def test_nsc_rewrite_and_new_account(tmp_path: Path, minter: Minter) -> No
 async def test_failure_is_logged_and_retried(
     tmp_path: Path, minter: Minter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real: Callable[..., object] = watch_module.awatch
+    real: Callable[..., object] = watch_module.watch_changes
     attempts = 0
 
     def flaky(*args: object, **kwargs: object) -> object:
@@ -162,7 +172,7 @@ async def test_failure_is_logged_and_retried(
             raise OSError("inotify limit reached")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(watch_module, "awatch", flaky)
+    monkeypatch.setattr(watch_module, "watch_changes", flaky)
     key, jwt = minter.account_jwt()
     (tmp_path / f"{key}.jwt").write_text(jwt)
     store = DirectoryStore(tmp_path, readonly=True)

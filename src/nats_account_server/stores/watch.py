@@ -1,6 +1,7 @@
 """Announce account JWT file changes of read-only directory and nsc stores (SPEC 4.5).
 
-Built on ``watchfiles.awatch`` (inotify). Every added or modified account file is re-read and
+Changes come from inotify read on the event loop (stores/inotify.py), or from ``watchfiles.awatch``
+where inotify is missing. Every added or modified account file is re-read and
 reported when its bytes differ from the last version seen; this covers in-place edits as well as
 write-to-temp-then-rename (editors, ``git pull``), which the original missed.
 
@@ -21,13 +22,14 @@ import hashlib
 import inspect
 import os
 import stat
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from typing import Any
 
 from watchfiles import Change, awatch
 
 from ..jwt import JWTError, is_account_key, peek_claims
 from ..log import log, short_key
+from . import inotify
 from .directory import JWT_SUFFIX, TEMP_SUFFIX, DirectoryStore
 from .nsc import NscStore
 
@@ -58,6 +60,25 @@ class _StopFlag:
 
     def set(self) -> None:
         self.halted = True
+
+
+def watch_changes(
+    root: str, *, recursive: bool, debounce_ms: int, step_ms: int, stop: _StopFlag, attrib: bool
+) -> AsyncGenerator[set[tuple[Change, str]], None]:
+    """Batches of file changes below ``root``: inotify on the event loop where Linux has it."""
+    if inotify.available():
+        return inotify.changes(
+            root, recursive=recursive, debounce_ms=debounce_ms, step_ms=step_ms, stop=stop, attrib=attrib
+        )
+    return awatch(
+        root,
+        watch_filter=None,
+        debounce=debounce_ms,
+        step=step_ms,
+        stop_event=stop,
+        rust_timeout=1000,
+        recursive=recursive,
+    )
 
 
 class StoreWatcher:
@@ -294,18 +315,18 @@ class StoreWatcher:
     async def _watch(self, stop_event: asyncio.Event) -> None:
         flag = _StopFlag(stop_event)
         self._healthy = False
-        gen = awatch(
+        gen = watch_changes(
             self.root,
-            watch_filter=None,
-            debounce=self.debounce_ms,
-            step=self.step_ms,
-            stop_event=flag,
-            rust_timeout=1000,
-            # a flat directory store needs one inotify watch; a recursive watch would walk (stat)
-            # every file at startup, which is seconds for a million accounts
+            # a flat directory store needs one inotify watch; a recursive watch walks every folder
+            # (and awatch stats every file) at startup, which is seconds for a million accounts
             recursive=not (isinstance(self.store, DirectoryStore) and not self.store.shard),
+            debounce_ms=self.debounce_ms,
+            step_ms=self.step_ms,
+            stop=flag,
+            # a writable store marks verified files with an attribute: not a change worth an event
+            attrib=self.track_content,
         )
-        # Start the generator first: awatch installs its inotify watches before its first await, so
+        # Start the generator first: it installs its inotify watches before its first await, so
         # the scan below cannot miss a change made while it runs.
         pending: asyncio.Future[set[tuple[Change, str]]] = asyncio.ensure_future(anext(gen))
         try:
