@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import signal
 import sys
@@ -280,6 +281,8 @@ async def serve(flags: Flags) -> int:
                     log.info(f'loading configuration from "{flags.config}"')
                 instance = Instance(settings)
                 await instance.start()
+                # what the start built lives as long as the instance: out of the collector's scans
+                gc.freeze()
                 if flags.dump:
                     log.info(json.dumps(settings_to_dump(settings), indent=2), block=True)
             except (ConfigError, StartupError, StoreError) as exc:
@@ -297,6 +300,7 @@ async def serve(flags: Flags) -> int:
             sig = sig_task.result()
             if sig == signal.SIGHUP:
                 log.error("received sig-hup, restarting")
+                gc.unfreeze()  # the old instance's cycles may be collected again
                 await instance.stop()
                 instance = None
                 continue

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import enum
 import errno
 import os
 import struct
@@ -24,11 +25,19 @@ import sys
 from collections.abc import AsyncGenerator, Callable
 from typing import Protocol
 
-from watchfiles import Change
-
 from .spares import SPARE_DIR
 
-__all__ = ["FileChange", "Watches", "available", "changes", "parse"]
+__all__ = ["Change", "FileChange", "Watches", "available", "changes", "parse"]
+
+
+
+class Change(enum.IntEnum):
+    """watchfiles' values (so its changes compare equal): watchfiles is imported only where used."""
+
+    added = 1
+    modified = 2
+    deleted = 3
+
 
 FileChange = tuple[Change, str]
 
