@@ -168,7 +168,7 @@ def write_store(directory: Path, jwts: dict[str, str]) -> None:
 
 def strip_marks(directory: Path) -> int:
     """Remove the server's verified marks (stores/marks.py) from every file: the store is then as an
-    operator copies it in (never verified by us). Returns how many files carried one."""
+    operator copies it in (never verified by us), and at rest on disk. Returns how many files carried one."""
     from nats_account_server.stores.marks import XATTR
 
     stripped = 0
@@ -180,4 +180,6 @@ def strip_marks(directory: Path) -> int:
                     stripped += 1
                 except OSError:
                     pass
+    if stripped:
+        os.sync()  # written back now: else the kernel writes the inodes back while the server starts
     return stripped

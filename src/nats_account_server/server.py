@@ -25,7 +25,15 @@ from nats_account_server.jwt import JWTError, decode_account
 from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
 from nats_account_server.notifier import Notifier
-from nats_account_server.stores import DirectoryStore, MemoryStore, NscStore, Store, StoreError, StoreWatcher
+from nats_account_server.stores import (
+    DirectoryStore,
+    MemoryStore,
+    NscStore,
+    Store,
+    StoreError,
+    StoreWatcher,
+    sees_attributes,
+)
 from nats_account_server.stores.fileindex import FileIndexCache
 from nats_account_server.stores.marks import Marks
 from nats_account_server.trust import TrustError, load_trust
@@ -126,7 +134,10 @@ class Instance:
             size = core.cache.capacity
             if isinstance(store, DirectoryStore) and not store.readonly:
                 marks = Marks.open(store.root)
-                core.cache = FileIndexCache(store, size, hot=True, marks=marks, echo=store.remember_own)
+                # a mark's attribute event is our echo only where the watcher hears of attributes: else
+                # its stamp would wait in memory for an event that never comes
+                echo = store.remember_own if sees_attributes(track_content=False) else None
+                core.cache = FileIndexCache(store, size, hot=True, marks=marks, echo=echo)
             else:
                 core.cache = FileIndexCache(store, size)
         await self.start_kv(core)

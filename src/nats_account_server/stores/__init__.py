@@ -12,7 +12,7 @@ from .base import (
 from .directory import DirectoryStore
 from .memory import MemoryStore
 from .nsc import NscStore
-from .watch import StoreWatcher
+from .watch import StoreWatcher, sees_attributes
 
 __all__ = [
     "AsyncSaveStore",
@@ -25,5 +25,6 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "StoreWatcher",
+    "sees_attributes",
     "is_store_key",
 ]

@@ -32,7 +32,7 @@ from .directory import JWT_SUFFIX, TEMP_SUFFIX, DirectoryStore
 from .inotify import Change
 from .nsc import NscStore
 
-__all__ = ["OnChange", "StoreWatcher"]
+__all__ = ["OnChange", "StoreWatcher", "sees_attributes"]
 
 MAX_RETRY_PAUSE = 30.0  # seconds
 
@@ -59,6 +59,12 @@ class _StopFlag:
 
     def set(self) -> None:
         self.halted = True
+
+
+def sees_attributes(track_content: bool) -> bool:
+    """Whether a StoreWatcher with ``track_content`` hears of attribute changes such as the verified
+    marks of stores/marks.py: watchfiles reports them always, inotify here only for read-only stores."""
+    return track_content or not inotify.available()
 
 
 def watch_changes(
