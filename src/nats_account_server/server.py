@@ -31,8 +31,6 @@ from nats_account_server.stores import (
     NscStore,
     Store,
     StoreError,
-    StoreWatcher,
-    sees_attributes,
 )
 from nats_account_server.stores.fileindex import FileIndexCache
 from nats_account_server.stores.marks import Marks
@@ -134,10 +132,7 @@ class Instance:
             size = core.cache.capacity
             if isinstance(store, DirectoryStore) and not store.readonly:
                 marks = Marks.open(store.root)
-                # a mark's attribute event is our echo only where the watcher hears of attributes: else
-                # its stamp would wait in memory for an event that never comes
-                echo = store.remember_own if sees_attributes(track_content=False) else None
-                core.cache = FileIndexCache(store, size, hot=True, marks=marks, echo=echo)
+                core.cache = FileIndexCache(store, size, hot=True, marks=marks)  # echo: see watch()
             else:
                 core.cache = FileIndexCache(store, size)
         await self.start_kv(core)
@@ -148,13 +143,9 @@ class Instance:
             self.replica = Replica(core, s.primary, timeout=s.replicationtimeout / 1000)
             core.replica = self.replica
             await self.replica.initial_import(s.maxreplicationpack)
-        watcher: StoreWatcher | None = None
-        if isinstance(store, (DirectoryStore, NscStore)):
-            watcher = StoreWatcher(
-                store, self.on_file_change, on_delete=self.on_file_delete, track_content=store.readonly
-            )
-            if store.readonly:  # announced changes: watch before we say we are running
-                self.tasks.append(asyncio.create_task(watcher.run(self.stopping)))
+        watched = store if isinstance(store, (DirectoryStore, NscStore)) else None
+        if watched is not None and watched.readonly:  # announced changes: watch before we say we are running
+            self.watch(watched)
         writable = not store.readonly and not s.primary
         app = App(
             core,
@@ -181,8 +172,22 @@ class Instance:
         log.info("nats-account-server is running")
         log.info("configure the nats-server with:")
         log.info(f"  resolver: URL({resolver_url(s.http.host, bound.port, bound.tls)})")
-        if watcher is not None and not store.readonly:  # cache upkeep only: never delay serving
-            self.tasks.append(asyncio.create_task(watcher.run(self.stopping)))
+        if watched is not None and not watched.readonly:  # cache upkeep only: never delays serving
+            self.watch(watched)
+
+    def watch(self, store: DirectoryStore | NscStore) -> None:
+        from nats_account_server.stores.watch import StoreWatcher
+
+        assert self.core is not None
+        watcher = StoreWatcher(
+            store, self.on_file_change, on_delete=self.on_file_delete, track_content=store.readonly
+        )
+        cache, echoes = self.core.cache, watcher.hears_attributes
+        if echoes and isinstance(cache, FileIndexCache) and isinstance(store, DirectoryStore):
+            # a verified mark's attribute event is our echo; where no such event comes, a stamp kept
+            # for it would only wait in memory
+            cache.echo = store.remember_own
+        self.tasks.append(asyncio.create_task(watcher.run(self.stopping)))
 
     async def start_kv(self, core: Core) -> None:
         """A KV store serves once its local view has caught up; later remote writes drop cached

@@ -345,8 +345,9 @@ async def test_a_swap_into_place_is_not_a_deletion(tmp_path: Path, minter: Minte
         await asyncio.wait_for(task, 5)
 
 
-def test_attribute_events_where_marks_need_echoes(engine: str) -> None:
+def test_attribute_events_where_marks_need_echoes(tmp_path: Path, engine: str) -> None:
     """A writable store's verified marks are attribute writes: the server registers them as echoes
     only where its watcher hears of attributes (else each stamp would wait for an event in vain)."""
-    assert watch_module.sees_attributes(track_content=True)
-    assert watch_module.sees_attributes(track_content=False) is (engine == "watchfiles")
+    store = DirectoryStore(tmp_path)
+    assert StoreWatcher(DirectoryStore(tmp_path, readonly=True), print, track_content=True).hears_attributes
+    assert StoreWatcher(store, print, track_content=False).hears_attributes is (engine == "watchfiles")

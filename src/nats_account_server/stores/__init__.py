@@ -1,4 +1,9 @@
-"""Key -> JWT stores (SPEC 4): memory, directory (atomic, optionally sharded), nsc, plus a watcher."""
+"""Key -> JWT stores (SPEC 4): memory, directory (atomic, optionally sharded), nsc, plus a watcher.
+
+The watcher is imported on first use: a writable server starts it after it serves.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from .base import (
     AsyncSaveStore,
@@ -12,7 +17,9 @@ from .base import (
 from .directory import DirectoryStore
 from .memory import MemoryStore
 from .nsc import NscStore
-from .watch import StoreWatcher, sees_attributes
+
+if TYPE_CHECKING:
+    from .watch import StoreWatcher
 
 __all__ = [
     "AsyncSaveStore",
@@ -25,6 +32,13 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "StoreWatcher",
-    "sees_attributes",
     "is_store_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "StoreWatcher":
+        from .watch import StoreWatcher
+
+        return StoreWatcher
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,7 +32,7 @@ from .directory import JWT_SUFFIX, TEMP_SUFFIX, DirectoryStore
 from .inotify import Change
 from .nsc import NscStore
 
-__all__ = ["OnChange", "StoreWatcher", "sees_attributes"]
+__all__ = ["OnChange", "StoreWatcher"]
 
 MAX_RETRY_PAUSE = 30.0  # seconds
 
@@ -59,12 +59,6 @@ class _StopFlag:
 
     def set(self) -> None:
         self.halted = True
-
-
-def sees_attributes(track_content: bool) -> bool:
-    """Whether a StoreWatcher with ``track_content`` hears of attribute changes such as the verified
-    marks of stores/marks.py: watchfiles reports them always, inotify here only for read-only stores."""
-    return track_content or not inotify.available()
 
 
 def watch_changes(
@@ -117,6 +111,12 @@ class StoreWatcher:
         self._seeded = False
         self._healthy = False  # the current attempt got its watches installed
         self.ready = asyncio.Event()  # set once watches are installed and the first scan is done
+
+    @property
+    def hears_attributes(self) -> bool:
+        """Whether attribute changes (such as the verified marks of stores/marks.py) reach this watcher:
+        watchfiles reports them always, inotify here only for read-only stores (``track_content``)."""
+        return self.track_content or not inotify.available()
 
     @property
     def root(self) -> str:
