@@ -171,8 +171,12 @@ class Bench:
         with self.server("post", self.post_store, self.post_rows[0][0][len(ACCOUNTS):]) as (_, port, _s):
             path, _, variant1 = self.post_rows[0]
             self.expect(port, path, 200, method="POST", body=variant1.encode())
-            result = self.load("POST", f"http://127.0.0.1:{port}", script=self.dir / "post.lua",
-                               script_args=[str(self.dir / "post.txt"), str(self.wrk.threads)])
+            url, script = f"http://127.0.0.1:{port}", self.dir / "post.lua"
+            args = [str(self.dir / "post.txt"), str(self.wrk.threads)]
+            if self.args.warmup > 0:  # as for the GET rows: the measured run sees a steady state
+                self.wrk.run("warm-up", url, record=False, duration=self.args.warmup, script=script,
+                             script_args=args)
+            result = self.load("POST", url, script=script, script_args=args)
             self.results.add("post", result.rps)
             self.results.add("post_p99", result.p99_ms)
         for writers in (1, 8):
@@ -283,7 +287,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--million", action="store_true", help="also a 1,000,000-account store (~4 GiB disk)")
     p.add_argument("--wait-idle", type=float, default=120,
                    help="before each server start, wait up to this many seconds for an idle machine")
-    p.add_argument("--warmup", type=int, default=1, help="seconds of unrecorded load before the GET rows")
+    p.add_argument("--warmup", type=int, default=1,
+                   help="seconds of unrecorded load before the GET and POST rows")
     p.add_argument("--updates", type=int, default=200, help="notification-path updates per round (0: skip)")
     p.add_argument("--only", nargs="+", choices=["bare", "one", "post", "100k", "1m", "notify"],
                    help="run only these groups of rows")

@@ -25,13 +25,7 @@ from nats_account_server.jwt import JWTError, decode_account
 from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
 from nats_account_server.notifier import Notifier
-from nats_account_server.stores import (
-    DirectoryStore,
-    MemoryStore,
-    NscStore,
-    Store,
-    StoreError,
-)
+from nats_account_server.stores import DirectoryStore, MemoryStore, NscStore, Store, StoreError
 from nats_account_server.stores.fileindex import FileIndexCache
 from nats_account_server.stores.marks import Marks
 from nats_account_server.trust import TrustError, load_trust
