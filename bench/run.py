@@ -100,7 +100,9 @@ class Bench:
     # ---------------------------------------------------------------- helpers
 
     def quiet(self) -> None:
-        """Other work on this 2-core machine (test suites...) skews every figure: wait for it to end."""
+        """Other work on this 2-core machine (test suites...) skews every figure: wait for it to end,
+        and for the writes of earlier rows to be on disk (their writeback would run during this one)."""
+        os.sync()
         self.background.append(wait_quiet(1, self.args.wait_idle))
 
     @contextlib.contextmanager
@@ -203,6 +205,7 @@ class Bench:
             self.results.add("cold_100k", cold.rps)
             self.results.add("rss_100k", rss)
             url = f"http://127.0.0.1:{port}{ACCOUNTS}{keys[0]}"
+            os.sync()  # the marks that load wrote: written back now, not during the next row
             self.warm_up(url)
             self.results.add("hit_100k", self.load("100k: hit (one account)", url).rps)
             took = every_key_once(self.wrk, f"http://127.0.0.1:{port}", self.dir / "every.lua",
