@@ -145,6 +145,19 @@ def test_gathered_lines_are_written_at_exit() -> None:
     lg.gather_off()
 
 
+def test_a_closed_loop_stops_the_gathering() -> None:
+    """Lines logged after the loop closed (without gather_off) are written at once, not lost."""
+    stream = Recorder()
+    lg = Logger(LoggingSettings(colors=False, time=False), stream=stream)
+    loop = asyncio.new_event_loop()
+    lg.gather_on(loop)
+    loop.close()
+    lg.info("after the loop")
+    lg.info("and again")
+    assert stream.writes == ["[INF] after the loop\n", "[INF] and again\n"]
+    lg.gather_off()
+
+
 def test_broken_stream_is_ignored() -> None:
     stream = io.StringIO()
     stream.close()

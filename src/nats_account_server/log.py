@@ -118,10 +118,13 @@ class Logger:
         line = self.format(level, msg, block=block)
         with self._lock:
             if self._loop_thread == threading.get_ident() and level in _GATHERED and self._loop is not None:
-                if not self._pending:
-                    self._loop.call_soon(self.flush)
-                self._pending.append(line)
-                return
+                try:
+                    if not self._pending:
+                        self._loop.call_soon(self.flush)
+                    self._pending.append(line)
+                    return
+                except RuntimeError:  # the loop is closed: nothing would flush, so stop gathering
+                    self._loop = self._loop_thread = None
             self._write_locked([line])
 
     def _write_locked(self, lines: list[str]) -> None:
