@@ -30,7 +30,6 @@ from .spares import SPARE_DIR
 __all__ = ["Change", "FileChange", "Watches", "available", "changes", "parse"]
 
 
-
 class Change(enum.IntEnum):
     """watchfiles' values (so its changes compare equal): watchfiles is imported only where used."""
 
