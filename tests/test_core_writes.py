@@ -108,3 +108,41 @@ async def test_newer_wins_checks_a_hand_edited_file_not_what_we_saved(fx: Fixtur
     assert await upload(core, key, fx.account_jwt("A0", iat=now + 10)) is Saved.SAVED
     assert not store.unchanged_since_save(fx.pub("A1"))  # never saved: no stat, no trust
     core.close()
+
+
+async def test_a_miss_the_marked_index_saw_is_not_looked_up_twice(fx: Fixture, tmp_path: Path) -> None:
+    """The GET hot path asks the cache first; a writable store's marked index then knows the file is
+    missing, and the core answers the 404 without a second look at the store, but a file made after
+    that look is served, and the system account still comes from the configuration (v1 + v2)."""
+    from nats_account_server.stores.fileindex import FileIndexCache
+    from nats_account_server.stores.marks import Marks
+
+    class CountingStore(DirectoryStore):
+        loads = 0
+
+        def load(self, key: str) -> str | None:
+            self.loads += 1
+            return super().load(key)
+
+    store = CountingStore(tmp_path / "store")
+    core = Core(store, load_trust(str(fx.operator_jwt_path), str(fx.system_account_jwt_path)))
+    marks = Marks.open(store.root)
+    assert marks is not None
+    core.cache = FileIndexCache(store, 100, hot=True, marks=marks)
+    missing = fx.pub("A1")
+    assert core.cache.get(missing) is None and core.cache.absent == missing
+    assert await core.entry(Kind.ACCOUNT, missing, missed=True) is None
+    assert store.loads == 0 and core.cache.absent == ""
+
+    jwt = fx.account_jwt("A1")
+    store.save(missing, jwt)  # appears after a look found nothing: the next look sees it
+    assert core.cache.get(missing) is None and core.cache.absent == ""  # there, not verified yet
+    entry = await core.entry(Kind.ACCOUNT, missing, missed=True)
+    assert entry is not None and entry.body == jwt.encode() and store.loads == 1
+
+    system = fx.system_account
+    assert core.cache.get(system) is None and core.cache.absent == system
+    entry = await core.entry(Kind.ACCOUNT, system, missed=True)
+    assert entry is not None and entry.body == core.trust.system_account_jwt.encode()
+    assert store.loads == 1
+    core.close()

@@ -144,14 +144,15 @@ class Core:
             log.debug(f"{reason} (already reported)")
         return Failure(500, "error loading JWT")
 
-    async def load(self, kind: Kind, key: str) -> Loaded | None:
-        """Find the JWT for `key`: primary (replica mode), store, NATS lookup, system account."""
+    async def load(self, kind: Kind, key: str, *, absent: bool = False) -> Loaded | None:
+        """Find the JWT for `key`: primary (replica mode), store, NATS lookup, system account.
+        ``absent``: the cache has just found no file for it in the store."""
         if self.replica is not None:
             jwt = await self.replica.load(kind, key)
             if jwt:
                 return Loaded(jwt, False)
         else:
-            jwt = self.load_local(key)
+            jwt = None if absent else self.load_local(key)
             if jwt:
                 return Loaded(jwt, True)
             if kind is Kind.ACCOUNT and self.notifier.connected and is_account_key(key):
@@ -166,10 +167,14 @@ class Core:
     async def entry(self, kind: Kind, key: str, *, missed: bool = False) -> Entry | None:
         """The verified, ready response for `key`; None when there is no such JWT. ``missed``: the
         caller (the HTTP hot path) has just looked in the cache, don't look (touch the file) again."""
-        cached = None if missed else self.cache.get(cache_key(kind, key))
+        ckey = cache_key(kind, key)
+        cached = None if missed else self.cache.get(ckey)
         if cached is not None and (self.replica is None or cached.fresh_until > time.monotonic()):
             return cached
-        loaded = await self.load(kind, key)
+        absent = self.cache.absent == ckey
+        if absent:
+            self.cache.absent = ""
+        loaded = await self.load(kind, key, absent=absent)
         if loaded is None:
             return None
         if cached is not None and cached.jwt == loaded.jwt:

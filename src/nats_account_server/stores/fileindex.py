@@ -78,6 +78,7 @@ class FileIndexCache:
         # account stays in memory but the hot set; ``echo`` tells the store watcher a mark is ours
         self.marks = marks if self.capacity else None
         self.echo = echo
+        self.absent = ""
         # hash(key) -> stamp + exp + ETag: an int key instead of the 56-character key string
         # halves the memory; a collision can only make a stamp mismatch (another file), a miss
         self._index: dict[int, bytes] = {}
@@ -115,11 +116,13 @@ class FileIndexCache:
 
     def _get_marked(self, key: str) -> Entry | None:
         assert self.marks is not None
+        self.absent = ""
         path = self._file(key)
         if path is None:
             return None
         if not os.access(path, os.F_OK):
-            return None  # absent: a 404 for the core to confirm, without the cost of an exception
+            self.absent = key  # a 404 for the core to confirm (lookup, system account), not to look again
+            return None
         try:
             data, mark = read_marked(path)
         except OSError:
