@@ -124,10 +124,11 @@ class Bench:
         print(f"  {name}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.2f} ms (busy: {cores})", flush=True)
         return result
 
-    def warm_up(self, url: str) -> None:
-        """A short unrecorded run first, so that every measured run sees a server in steady state."""
+    def warm_up(self, url: str, **kwargs: object) -> None:
+        """A short unrecorded run first (same wrk arguments), so that every measured run sees a server in
+        steady state."""
         if self.args.warmup > 0:
-            self.wrk.run("warm-up", url, record=False, duration=self.args.warmup)
+            self.wrk.run("warm-up", url, record=False, duration=self.args.warmup, **kwargs)
 
     def random_load(self, name: str, port: int, keys: str) -> WrkResult:
         return self.load(name, f"http://127.0.0.1:{port}", script=self.dir / "random.lua",
@@ -175,9 +176,7 @@ class Bench:
             self.expect(port, path, 200, method="POST", body=variant1.encode())
             url, script = f"http://127.0.0.1:{port}", self.dir / "post.lua"
             args = [str(self.dir / "post.txt"), str(self.wrk.threads)]
-            if self.args.warmup > 0:  # as for the GET rows: the measured run sees a steady state
-                self.wrk.run("warm-up", url, record=False, duration=self.args.warmup, script=script,
-                             script_args=args)
+            self.warm_up(url, script=script, script_args=args)  # spares in the pool, as in any running server
             result = self.load("POST", url, script=script, script_args=args)
             self.results.add("post", result.rps)
             self.results.add("post_p99", result.p99_ms)

@@ -146,6 +146,7 @@ class DirectoryStore:
         # path -> stamp of our latest save there (kept, unlike the echo marks)
         self._saved: dict[str, Stamp] = {}
         self.spares = Spares(FILE_MODE)
+        self._spare_dir = os.path.join(self.root, SPARE_DIR)
         self._folder: str | None = None  # where temp files and spares go, once made ("": beside the JWTs)
         if not readonly:
             self._clear_leftovers()
@@ -153,9 +154,9 @@ class DirectoryStore:
 
     def _clear_leftovers(self) -> None:
         """Temp files and spares a crash left in SPARE_DIR: no JWT there is one to keep."""
-        folder = os.path.join(self.root, SPARE_DIR)
+        folder = self._spare_dir
         try:
-            if not stat.S_ISDIR(os.lstat(folder).st_mode):  # never follow a symlink out of the store
+            if not self._is_real_dir(folder):
                 return
             names = [name for name in os.listdir(folder) if name.endswith(TEMP_SUFFIX)]
         except OSError:
@@ -165,13 +166,18 @@ class DirectoryStore:
         if names:
             log.debug(f"removed {len(names)} temp files left in {folder}")
 
+    @staticmethod
+    def _is_real_dir(path: str) -> bool:
+        """A directory, not a symlink to one: the spare folder must never lead out of the store."""
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+
     def _temp_folder(self, directory: str) -> str:
         """SPARE_DIR (made on first use); the target's own directory where it cannot be made."""
         if self._folder is None:
-            folder = os.path.join(self.root, SPARE_DIR)
+            folder = self._spare_dir
             try:
                 os.makedirs(folder, mode=DIR_MODE, exist_ok=True)
-                if not stat.S_ISDIR(os.lstat(folder).st_mode):  # a symlink could lead out of the store
+                if not self._is_real_dir(folder):
                     raise NotADirectoryError(errno.ENOTDIR, "not a directory", folder)
                 _fsync_dir(self.root)
                 self._folder = folder

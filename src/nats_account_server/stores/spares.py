@@ -17,8 +17,8 @@ A spare is written only when that can change no bytes anyone may read:
   and security labels (a hard link made by a backup keeps its bytes).
 
 Anything else is unlinked and the save takes a fresh temp file. Spares and temp files live in one
-hidden folder of the store root (``SPARE_DIR``): a flat store's watcher does not see their writes (it
-watches the root only), and a start can clear what a crash left there without scanning the store.
+hidden folder of the store root (``SPARE_DIR``): the store's watcher never watches it, so it does not
+see their writes, and a start can clear what a crash left there without scanning the store.
 """
 
 from __future__ import annotations

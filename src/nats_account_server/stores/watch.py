@@ -333,7 +333,7 @@ class StoreWatcher:
             step_ms=self.step_ms,
             stop=flag,
             # a writable store marks verified files with an attribute: not a change worth an event
-            attrib=self.track_content,
+            attrib=self.hears_attributes,
         )
         # Start the generator first: it installs its inotify watches before its first await, so
         # the scan below cannot miss a change made while it runs.
