@@ -3,9 +3,10 @@
 A durable upload is a read, a write, two fsyncs and a rename. Run one by one on a thread pool, every
 upload costs the event loop a hand-off to a thread and back, and the threads fight over the GIL at
 each system call. Grouped, the uploads that arrive while the running jobs wait on the disk form the
-next job: one hand-off each way per group, and the store fsyncs the group's files back to back and
-each directory once (``DirectoryStore.save_many``). Two jobs in flight keep the CPU busy while one
-of them waits on fsync. Under no load a group is a single upload, so latency stays that of one write.
+next job: one hand-off each way per group, and the store syncs the group's files together (one
+``syncfs`` where that is safe, see stores/durable.py) and each directory once
+(``DirectoryStore.save_many``). Two jobs in flight keep the CPU busy while one of them waits on the
+disk. Under no load a group is a single upload, so latency stays that of one write.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from typing import NamedTuple
 from ..jwt import is_account_key
 from ..log import log
 from .base import ReadOnlyError, StoreError, is_store_key
+from .durable import GroupSync, fsync_dir
 from .spares import SPARE_DIR, Spares, exchange, unlink_quietly, unsupported
 
 __all__ = ["DirectoryStore", "JWT_SUFFIX", "TEMP_SUFFIX", "key_from_filename", "read_fd", "read_file"]
@@ -103,20 +104,6 @@ def _still(path: str, stamp: Stamp | None) -> bool:
         return False
 
 
-def _fsync_dir(path: str) -> None:
-    """Make a rename/creation inside ``path`` durable; best effort where directories can't be opened."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 class DirectoryStore:
     """Key -> JWT map on disk. Saves are serialized; loads need no lock thanks to atomic renames."""
 
@@ -148,7 +135,9 @@ class DirectoryStore:
         self.spares = Spares(FILE_MODE)
         self._spare_dir = os.path.join(self.root, SPARE_DIR)
         self._folder: str | None = None  # where temp files and spares go, once made ("": beside the JWTs)
+        self.group_sync: GroupSync | None = None
         if not readonly:
+            self.group_sync = GroupSync(self.root)
             self._clear_leftovers()
             log.debug(f"spare inodes are {'on' if self.spares.enabled else 'off'} for {self.root}")
 
@@ -179,7 +168,7 @@ class DirectoryStore:
                 os.makedirs(folder, mode=DIR_MODE, exist_ok=True)
                 if not self._is_real_dir(folder):
                     raise NotADirectoryError(errno.ENOTDIR, "not a directory", folder)
-                _fsync_dir(self.root)
+                fsync_dir(self.root)
                 self._folder = folder
             except OSError as exc:  # e.g. a file of that name: temp files beside the JWTs, no spares
                 log.debug(f"spare inodes are off for {self.root}: no {SPARE_DIR} folder ({exc})")
@@ -232,7 +221,8 @@ class DirectoryStore:
 
     def save_many(self, items: Sequence[tuple[str, str]]) -> list[StoreError | None]:
         """Durably write a group of JWTs (distinct keys): each goes to a temp file, the temp files
-        are fsynced back to back, renamed over their targets, and each directory fsynced once.
+        are synced (by one syncfs where durable.py allows, else back to back), renamed over their
+        targets, and each directory fsynced once.
 
         A group shares the fsync of its directories, and the journal commits of its files follow one
         another instead of interleaving with other threads' work. Returns one error (or None) per item:
@@ -253,11 +243,12 @@ class DirectoryStore:
                 errors[i] = StoreError(f"error saving JWT to {path}: {e}")
         synced: set[str] = set()  # directories whose entries changed
         freed: list[str] = []  # spares this group's swaps left
+        durable = self.group_sync is not None and self.group_sync.sync([item.fd for item in staged])
         for item in staged:
             try:
                 try:
-                    # a spare's inode is durable already: its new bytes and size are all there is to sync
-                    (os.fdatasync if item.spare else os.fsync)(item.fd)
+                    if not durable:  # a spare's inode is durable already: its bytes and size are to sync
+                        (os.fdatasync if item.spare else os.fsync)(item.fd)
                     written = os.fstat(item.fd)
                 finally:
                     os.close(item.fd)
@@ -275,7 +266,7 @@ class DirectoryStore:
             if swapped:
                 freed.append(item.tmp)
         for directory in synced:
-            _fsync_dir(directory)
+            fsync_dir(directory)
         self.spares.rest(freed)  # only now: their swaps are durable
         return errors
 
@@ -341,7 +332,7 @@ class DirectoryStore:
         if directory == self.root or os.path.isdir(directory):
             return
         os.makedirs(directory, mode=DIR_MODE, exist_ok=True)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     def remember_own(self, path: str, st: os.stat_result) -> None:
         """``path`` now holds what we wrote (a save, or a verified mark): its watcher event is an echo."""

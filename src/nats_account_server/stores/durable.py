@@ -1,0 +1,140 @@
+"""Making a group of saved files durable: one ``syncfs`` for the group where that is complete and cheap.
+
+``fdatasync`` on each file of a group writes the file and then asks the disk to flush its cache, once
+per file. The flush is what costs: on a virtual disk every one of them is a round trip to the host, and
+it blocks the IO thread, which then competes with the event loop for the GIL when it wakes. One
+``syncfs`` writes every dirty file and inode of the filesystem and flushes once: for the uploads of a
+group that is the same guarantee (stronger, even) at a third of the CPU time.
+
+It is used only when both hold, and per-file syncs are used otherwise:
+
+- the filesystem is one whose ``syncfs`` makes file data and metadata durable (ext4, XFS, btrfs,
+  F2FS): FUSE, NFS and others may write back without flushing, where ``fsync`` would have;
+- little is dirty in the whole system (``/proc/meminfo`` ``Dirty``), so the call cannot turn into
+  writing someone else's gigabytes before our upload is answered.
+
+A failed ``syncfs`` (a writeback error anywhere on that filesystem since the file was opened) falls back
+to per-file syncs, which report the error of the file it belongs to.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+from ..log import log
+
+__all__ = ["DIRTY_LIMIT_KIB", "GroupSync", "dirty_kib", "filesystem_type", "fsync_dir", "syncs_whole"]
+
+DIRTY_LIMIT_KIB = 16 * 1024  # above this much dirty data system-wide, a group syncs file by file
+MEMINFO = "/proc/meminfo"
+#: statfs f_type of filesystems whose syncfs writes all data and metadata and flushes the disk cache
+WHOLE_SYNC_FILESYSTEMS = {
+    0xEF53: "ext4",  # ext2/3/4 share the magic
+    0x58465342: "xfs",
+    0x9123683E: "btrfs",
+    0xF2F52010: "f2fs",
+}
+_STATFS_SIZE = 256  # bytes; struct statfs is 120 on x86-64, f_type its first member
+
+
+def _load(name: str) -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    try:
+        fn = getattr(ctypes.CDLL(None, use_errno=True), name)
+    except (OSError, AttributeError):  # not glibc / not Linux
+        return None
+    fn.argtypes = [ctypes.c_int] if name == "syncfs" else [ctypes.c_int, ctypes.c_void_p]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_syncfs = _load("syncfs")
+_fstatfs = _load("fstatfs")
+
+
+def fsync_dir(path: str) -> None:
+    """Make a rename/creation inside ``path`` durable; best effort where directories can't be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def parse_dirty(meminfo: bytes) -> int | None:
+    """The ``Dirty:`` figure (KiB) of a /proc/meminfo text, None when it has none."""
+    start = meminfo.find(b"\nDirty:")
+    if start < 0:
+        return None
+    end = meminfo.find(b"\n", start + 1)
+    fields = meminfo[start + 7 : end if end > 0 else None].split()
+    try:
+        return int(fields[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def dirty_kib() -> int | None:
+    """Dirty page cache of the whole system, in KiB; None where /proc/meminfo can't tell."""
+    try:
+        fd = os.open(MEMINFO, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        return parse_dirty(os.read(fd, 16384))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def filesystem_type(path: str) -> int | None:
+    """statfs ``f_type`` of the filesystem holding ``path``; None where it can't be asked."""
+    if _fstatfs is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        buf = ctypes.create_string_buffer(_STATFS_SIZE)
+        if _fstatfs(fd, buf) != 0:
+            return None
+        return ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
+    finally:
+        os.close(fd)
+
+
+def syncs_whole(fs_type: int | None) -> str | None:
+    """The name of a filesystem whose syncfs is a complete, flushing sync; None for any other."""
+    return None if fs_type is None else WHOLE_SYNC_FILESYSTEMS.get(fs_type)
+
+
+class GroupSync:
+    """Decides, per group, whether one ``syncfs`` replaces the group's per-file syncs."""
+
+    def __init__(self, root: str, dirty_limit_kib: int = DIRTY_LIMIT_KIB) -> None:
+        self.dirty_limit_kib = dirty_limit_kib
+        self.filesystem = syncs_whole(filesystem_type(root)) if _syncfs is not None else None
+        self.groups = 0  # groups one syncfs made durable (for the debug log and tests)
+        if self.filesystem:
+            log.debug(f"groups of saves to {root} ({self.filesystem}) are made durable by one syncfs")
+
+    def sync(self, fds: list[int]) -> bool:
+        """True when one syncfs made the files ``fds`` (written, open) durable; False: sync each file."""
+        if len(fds) < 2 or self.filesystem is None or _syncfs is None:
+            return False  # one file: its own fdatasync writes no more and flushes as often
+        dirty = dirty_kib()
+        if dirty is None or dirty > self.dirty_limit_kib:
+            return False
+        if _syncfs(fds[0]) != 0:
+            code = ctypes.get_errno()
+            log.debug(f"syncfs failed ({os.strerror(code)}): the group's files are synced one by one")
+            return False
+        self.groups += 1
+        return True

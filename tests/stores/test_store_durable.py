@@ -1,0 +1,120 @@
+"""Group durability (stores/durable.py): one syncfs for a group where it is complete and little is
+dirty, per-file syncs otherwise. Pure parsing without IO; the policy on real files and filesystems."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from store_helpers import Minter
+
+from nats_account_server.jwt.encode import encode
+from nats_account_server.stores import DirectoryStore
+from nats_account_server.stores.durable import (
+    GroupSync,
+    dirty_kib,
+    filesystem_type,
+    parse_dirty,
+    syncs_whole,
+)
+
+MEMINFO = b"""MemTotal:       24598944 kB
+MemFree:        20169724 kB
+Dirty:              1340 kB
+Writeback:             0 kB
+"""
+
+
+def test_parse_dirty_reads_the_dirty_line() -> None:
+    assert parse_dirty(MEMINFO) == 1340
+    assert parse_dirty(MEMINFO.rstrip(b"\n").rsplit(b"\n", 1)[0]) == 1340  # Dirty as the last line
+    assert parse_dirty(b"MemTotal: 1 kB\nDirty:\n") is None
+    assert parse_dirty(b"MemTotal: 1 kB\nDirty: lots kB\n") is None
+    assert parse_dirty(b"MemTotal: 1 kB\nSwapDirty: 9 kB\n") is None  # not the Dirty line
+    assert parse_dirty(b"") is None
+
+
+def test_syncs_whole_knows_flushing_filesystems_only() -> None:
+    assert syncs_whole(0xEF53) == "ext4"
+    assert syncs_whole(0x58465342) == "xfs"
+    assert syncs_whole(0x01021994) is None  # tmpfs: nothing to flush, nothing gained
+    assert syncs_whole(0x65735546) is None  # FUSE: syncfs may not reach the server's disk
+    assert syncs_whole(None) is None
+
+
+def test_dirty_and_filesystem_type_of_this_machine(tmp_path: Path) -> None:
+    dirty = dirty_kib()
+    assert dirty is None or dirty >= 0
+    assert isinstance(filesystem_type(str(tmp_path)), int)
+    assert filesystem_type(str(tmp_path / "missing")) is None
+
+
+def _open_written(folder: Path, n: int) -> list[int]:
+    fds = []
+    for i in range(n):
+        fd = os.open(folder / f"f{i}", os.O_WRONLY | os.O_CREAT, 0o644)
+        os.write(fd, b"x" * 650)
+        fds.append(fd)
+    return fds
+
+
+def test_group_sync_policy(tmp_path: Path) -> None:
+    fds = _open_written(tmp_path, 3)
+    try:
+        sync = GroupSync(str(tmp_path))
+        assert not sync.sync(fds[:1])  # one file: its own fdatasync
+        if sync.filesystem is None or dirty_kib() is None:
+            assert not sync.sync(fds) and sync.groups == 0
+        else:
+            assert sync.sync(fds) and sync.groups == 1
+        busy = GroupSync(str(tmp_path), dirty_limit_kib=-1)  # "too much dirty": file by file
+        assert not busy.sync(fds) and busy.groups == 0
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def test_group_sync_is_off_on_tmpfs() -> None:
+    if not os.path.isdir("/dev/shm") or syncs_whole(filesystem_type("/dev/shm")) is not None:
+        pytest.skip("no tmpfs at /dev/shm")
+    assert GroupSync("/dev/shm").filesystem is None
+
+
+@pytest.fixture(params=[2, 1], ids=["v2", "v1"])
+def version(request: pytest.FixtureRequest) -> int:
+    return int(request.param)
+
+
+def _jwts(minter: Minter, version: int, n: int, round_: int) -> list[tuple[str, str]]:
+    out = []
+    for i in range(n):
+        pub = minter.account_key()
+        if version == 2:
+            out.append((pub, minter.account_jwt(pub, name=f"A{i}-{round_}")[1]))
+        else:
+            claims = {"sub": pub, "name": f"A{i}-{round_}", "type": "account", "iat": 1, "nats": {}}
+            out.append((pub, encode(claims, minter.op_seed)))
+    return out
+
+
+@pytest.mark.parametrize("limit", [None, -1], ids=["syncfs", "per-file"])
+def test_save_many_groups_are_saved_either_way(
+    tmp_path: Path, minter: Minter, version: int, limit: int | None
+) -> None:
+    store = DirectoryStore(tmp_path)
+    assert store.group_sync is not None
+    if limit is not None:
+        store.group_sync.dirty_limit_kib = limit
+    items = _jwts(minter, version, 6, 0)
+    assert store.save_many(items) == [None] * 6
+    store.save(*_jwts(minter, version, 1, 1)[0])  # a group of one never takes syncfs
+    whole = limit is None and store.group_sync.filesystem is not None and dirty_kib() is not None
+    assert store.group_sync.groups == (1 if whole else 0)
+    for key, jwt in items:
+        assert store.load(key) == jwt
+    store.close()
+
+
+def test_a_readonly_store_has_no_group_sync(tmp_path: Path) -> None:
+    assert DirectoryStore(tmp_path, readonly=True).group_sync is None
