@@ -203,7 +203,11 @@ def test_bad_header(header_segment: str) -> None:
         b64(b"\xff"),
         b64('{"iat": NaN}'),
         b64('{"iat": Infinity}'),
+        b64('{"iat": 1e999}'),
+        b64('{"name": "\\ud800"}'),  # a lone surrogate: no text a JWT could carry
         b64("[" * 100000 + "]" * 100000),
+        b64('{"name": "x"} x'),
+        b64('{"name": "x", }'),
     ],
 )
 def test_bad_payload_json(payload_segment: str) -> None:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import binascii
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from .nkeys import key_role
 from .nkeys import verify as verify_signature
 
-_SEGMENT_RE = re.compile(r"[A-Za-z0-9_-]*")
 _ALGORITHMS = ("ed25519", "ed25519-nkey")
 _UNSUPPORTED_KINDS = ("cluster", "server")
 _INT64 = (-(2**63), 2**63 - 1)
@@ -97,34 +97,30 @@ def _short(value: object) -> str:
     return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"invalid JSON constant {name}")
-
-
-_JSON = json.JSONDecoder(parse_constant=_reject_constant)  # one decoder, not one per json.loads call
-
-
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
+_PADDING = (b"", b"", b"==", b"=")  # by length % 4 (1 is rejected before)
 _HEADERS: dict[str, dict[str, Any]] = {}  # header segment -> its checked header; nsc writes one or two
 _HEADERS_KEPT = 64
 
 
 def b64decode_segment(segment: str, what: str) -> bytes:
     """Strict unpadded base64url: `=`, whitespace and other characters are errors (SPEC 1.1)."""
-    if _SEGMENT_RE.fullmatch(segment) is None or len(segment) % 4 == 1:
+    # `+`, `/` and `=` would pass the standard alphabet below; anything else outside it fails there
+    if len(segment) % 4 == 1 or "+" in segment or "/" in segment or "=" in segment:
         raise JWTError(f"invalid base64url in {what}")
-    try:  # the alphabet was checked: straight to binascii, without base64's wrappers
-        return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_URLSAFE))
-    except (binascii.Error, ValueError) as e:
+    try:
+        data = segment.encode("ascii").translate(_URLSAFE) + _PADDING[len(segment) % 4]
+        return binascii.a2b_base64(data, strict_mode=True)
+    except (binascii.Error, ValueError) as e:  # UnicodeEncodeError is a ValueError
         raise JWTError(f"invalid base64url in {what}") from e
 
 
 def json_object_segment(segment: str, what: str) -> dict[str, Any]:
-    """Decode one segment as a JSON object (rejecting NaN/Infinity, which Go's JSON refuses)."""
-    data = b64decode_segment(segment, what)
+    """Decode one segment as a JSON object. orjson is strict like Go's decoder (no NaN/Infinity,
+    UTF-8 only, no lone surrogates) and a third of the stdlib's time on every upload and first load."""
     try:
-        value = _JSON.decode(data.decode("utf-8"))
-    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, huge ints
+        value = orjson.loads(b64decode_segment(segment, what))
+    except orjson.JSONDecodeError as e:  # also invalid UTF-8 and nesting beyond its recursion limit
         raise JWTError(f"invalid JSON in {what}") from e
     if not isinstance(value, dict):
         raise JWTError(f"{what} is not a JSON object")
