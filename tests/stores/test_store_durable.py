@@ -15,6 +15,7 @@ from nats_account_server.stores.durable import (
     GroupSync,
     dirty_kib,
     filesystem_type,
+    kernel_reports_errors,
     parse_dirty,
     syncs_whole,
 )
@@ -41,6 +42,16 @@ def test_syncs_whole_knows_flushing_filesystems_only() -> None:
     assert syncs_whole(0x01021994) is None  # tmpfs: nothing to flush, nothing gained
     assert syncs_whole(0x65735546) is None  # FUSE: syncfs may not reach the server's disk
     assert syncs_whole(None) is None
+
+
+def test_syncfs_only_where_the_kernel_reports_writeback_errors() -> None:
+    assert kernel_reports_errors("6.18.44-fc-v657")
+    assert kernel_reports_errors("5.8.0")
+    assert kernel_reports_errors("10.0")
+    assert not kernel_reports_errors("5.7.19-200.fc32.x86_64")
+    assert not kernel_reports_errors("4.18.0-553.el8_10.x86_64")
+    assert not kernel_reports_errors("")
+    assert not kernel_reports_errors("6")
 
 
 def test_dirty_and_filesystem_type_of_this_machine(tmp_path: Path) -> None:

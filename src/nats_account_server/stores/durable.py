@@ -10,6 +10,8 @@ It is used only when both hold, and per-file syncs are used otherwise:
 
 - the filesystem is one whose ``syncfs`` makes file data and metadata durable (ext4, XFS, btrfs,
   F2FS): FUSE, NFS and others may write back without flushing, where ``fsync`` would have;
+- the kernel is Linux 5.8 or newer: older ones may return success from ``syncfs`` although the
+  writeback of a file failed;
 - little is dirty in the whole system (``/proc/meminfo`` ``Dirty``), so the call cannot turn into
   writing someone else's gigabytes before our upload is answered.
 
@@ -24,7 +26,15 @@ import os
 
 from ..log import log
 
-__all__ = ["DIRTY_LIMIT_KIB", "GroupSync", "dirty_kib", "filesystem_type", "fsync_dir", "syncs_whole"]
+__all__ = [
+    "DIRTY_LIMIT_KIB",
+    "GroupSync",
+    "dirty_kib",
+    "filesystem_type",
+    "fsync_dir",
+    "kernel_reports_errors",
+    "syncs_whole",
+]
 
 DIRTY_LIMIT_KIB = 16 * 1024  # above this much dirty data system-wide, a group syncs file by file
 MEMINFO = "/proc/meminfo"
@@ -48,7 +58,16 @@ def _load(name: str) -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
     return fn
 
 
-_syncfs = _load("syncfs")
+def kernel_reports_errors(release: str) -> bool:
+    """Whether a Linux release (``uname -r``) reports writeback errors from syncfs (5.8 and later)."""
+    try:
+        major, minor = (int(part) for part in release.split("-", 1)[0].split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (5, 8)
+
+
+_syncfs = _load("syncfs") if kernel_reports_errors(os.uname().release) else None
 _fstatfs = _load("fstatfs")
 
 
