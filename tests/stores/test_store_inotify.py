@@ -167,9 +167,9 @@ def test_queue_overflow_is_an_error(tmp_path: Path) -> None:
 
 async def test_batches_on_the_loop_and_stops(tmp_path: Path) -> None:
     stop = asyncio.Event()
-    gen = inotify.changes(str(tmp_path), recursive=False, debounce_ms=200, step_ms=20, stop=stop)
+    watches = await inotify.install(str(tmp_path), recursive=False)  # the watch exists from here on
+    gen = inotify.changes(watches, debounce_ms=200, step_ms=20, stop=stop)
     first = asyncio.ensure_future(anext(gen))
-    await asyncio.sleep(0)  # the watch exists from here on
     for i in range(5):
         (tmp_path / f"K{i}.jwt").write_text("x")
         await asyncio.sleep(0.005)
@@ -184,9 +184,48 @@ async def test_batches_on_the_loop_and_stops(tmp_path: Path) -> None:
 async def test_root_removed_ends_the_iterator_with_an_error(tmp_path: Path) -> None:
     root = tmp_path / "store"
     root.mkdir()
-    gen = inotify.changes(str(root), recursive=False, debounce_ms=50, step_ms=10, stop=asyncio.Event())
+    watches = await inotify.install(str(root), recursive=False)
+    gen = inotify.changes(watches, debounce_ms=50, step_ms=10, stop=asyncio.Event())
     pending = asyncio.ensure_future(anext(gen))
-    await asyncio.sleep(0)
     root.rmdir()
     with pytest.raises(FileNotFoundError):
         await asyncio.wait_for(pending, 2)
+
+
+def _inotify_fds() -> int:
+    """inotify instances this process has open."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:inotify"
+        except OSError:
+            pass
+    return count
+
+
+async def test_install_builds_the_watches_off_the_loop_and_reports_errors(tmp_path: Path) -> None:
+    (tmp_path / "AB").mkdir()
+    before = _inotify_fds()
+    watches = await inotify.install(str(tmp_path), recursive=True)
+    try:
+        assert sorted(watches._wds) == [str(tmp_path), str(tmp_path / "AB")]
+        assert _inotify_fds() == before + 1
+    finally:
+        watches.close()
+    with pytest.raises(FileNotFoundError):
+        await inotify.install(str(tmp_path / "missing"), recursive=False)
+    assert _inotify_fds() == before
+
+
+async def test_a_cancelled_install_closes_the_watches_it_built(tmp_path: Path) -> None:
+    before = _inotify_fds()
+    task = asyncio.ensure_future(inotify.install(str(tmp_path), recursive=False))
+    await asyncio.sleep(0)  # on its way in the worker thread
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(100):  # the thread finishes building, then the watches are closed
+        if _inotify_fds() == before:
+            break
+        await asyncio.sleep(0.01)
+    assert _inotify_fds() == before

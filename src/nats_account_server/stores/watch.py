@@ -61,15 +61,15 @@ class _StopFlag:
         self.halted = True
 
 
-def watch_changes(
+async def watch_changes(
     root: str, *, recursive: bool, debounce_ms: int, step_ms: int, stop: _StopFlag, attrib: bool
 ) -> AsyncGenerator[set[tuple[Change, str]], None]:
-    """Batches of file changes below ``root``: inotify on the event loop where Linux has it (awatch
-    yields watchfiles' Change, whose values ours shares)."""
+    """Batches of file changes below ``root``: inotify on the event loop where Linux has it, its
+    watches installed when this returns (awatch yields watchfiles' Change, whose values ours shares,
+    and installs its watches in its first ``anext``)."""
     if inotify.available():
-        return inotify.changes(
-            root, recursive=recursive, debounce_ms=debounce_ms, step_ms=step_ms, stop=stop, attrib=attrib
-        )
+        watches = await inotify.install(root, recursive=recursive, attrib=attrib)
+        return inotify.changes(watches, debounce_ms=debounce_ms, step_ms=step_ms, stop=stop)
     from watchfiles import awatch  # only where inotify is missing: ~7 ms of every start otherwise
 
     batches = awatch(
@@ -324,7 +324,7 @@ class StoreWatcher:
     async def _watch(self, stop_event: asyncio.Event) -> None:
         flag = _StopFlag(stop_event)
         self._healthy = False
-        gen = watch_changes(
+        gen = await watch_changes(
             self.root,
             # a flat directory store needs one inotify watch; a recursive watch walks every folder
             # (and awatch stats every file) at startup, which is seconds for a million accounts
@@ -335,8 +335,8 @@ class StoreWatcher:
             # a writable store marks verified files with an attribute: not a change worth an event
             attrib=self.hears_attributes,
         )
-        # Start the generator first: it installs its inotify watches before its first await, so
-        # the scan below cannot miss a change made while it runs.
+        # Start the generator first: awatch installs its watches before its first await (inotify's
+        # exist already), so the scan below cannot miss a change made while it runs.
         pending: asyncio.Future[set[tuple[Change, str]]] = asyncio.ensure_future(anext(gen))
         try:
             await asyncio.sleep(0)
