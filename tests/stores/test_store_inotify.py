@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 import struct
@@ -228,4 +229,17 @@ async def test_a_cancelled_install_closes_the_watches_it_built(tmp_path: Path) -
         if _inotify_fds() == before:
             break
         await asyncio.sleep(0.01)
+    assert _inotify_fds() == before
+
+
+def test_watches_close_once_and_when_dropped_unclosed(tmp_path: Path) -> None:
+    before = _inotify_fds()
+    watches = Watches(str(tmp_path), recursive=False)
+    watches.close()
+    watches.close()  # a second close is a no-op, not an EBADF (or a close of a reused descriptor)
+    assert _inotify_fds() == before
+    dropped = Watches(str(tmp_path), recursive=False)  # e.g. given to a change iterator never started
+    assert _inotify_fds() == before + 1
+    del dropped
+    gc.collect()
     assert _inotify_fds() == before

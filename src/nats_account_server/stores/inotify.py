@@ -27,6 +27,7 @@ import functools
 import os
 import struct
 import sys
+import weakref
 from collections.abc import AsyncGenerator, Callable
 from typing import Protocol
 
@@ -135,16 +136,18 @@ class Watches:
         self.fd = _LIBC[0](os.O_NONBLOCK | os.O_CLOEXEC)
         if self.fd < 0:
             raise _error("inotify_init1")
+        # closed once: by close(), or when dropped unclosed (a change iterator that never started)
+        self._closer = weakref.finalize(self, os.close, self.fd)
         try:
             self._add(root)
             if recursive:
                 self._add_tree(root)
         except BaseException:
-            os.close(self.fd)
+            self.close()
             raise
 
     def close(self) -> None:
-        os.close(self.fd)
+        self._closer()
 
     def take(self) -> set[FileChange]:
         found, self.pending = self.pending, set()
