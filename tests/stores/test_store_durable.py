@@ -19,6 +19,7 @@ from nats_account_server.stores.durable import (
     parse_dirty,
     syncs_whole,
 )
+from nats_account_server.stores.spares import SPARE_DIR
 
 MEMINFO = b"""MemTotal:       24598944 kB
 MemFree:        20169724 kB
@@ -122,6 +123,19 @@ def test_save_many_groups_are_saved_either_way(
     store.save(*_jwts(minter, version, 1, 1)[0])  # a group of one never takes syncfs
     whole = limit is None and store.group_sync.filesystem is not None and dirty_kib() is not None
     assert store.group_sync.groups == (1 if whole else 0)
+    for key, jwt in items:
+        assert store.load(key) == jwt
+    store.close()
+
+
+def test_temp_files_beside_the_jwts_are_synced_one_by_one(
+    tmp_path: Path, minter: Minter, version: int
+) -> None:
+    (tmp_path / SPARE_DIR).write_text("not a folder")  # no spare folder: temp files go beside the JWTs
+    store = DirectoryStore(tmp_path, shard=True)
+    items = _jwts(minter, version, 6, 0)
+    assert store.save_many(items) == [None] * 6
+    assert store.group_sync is not None and store.group_sync.groups == 0
     for key, jwt in items:
         assert store.load(key) == jwt
     store.close()

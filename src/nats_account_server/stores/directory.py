@@ -243,7 +243,10 @@ class DirectoryStore:
                 errors[i] = StoreError(f"error saving JWT to {path}: {e}")
         synced: set[str] = set()  # directories whose entries changed
         freed: list[str] = []  # spares this group's swaps left
-        durable = self.group_sync is not None and self.group_sync.sync([item.fd for item in staged])
+        # one syncfs covers the group only when every temp file is in SPARE_DIR, on the root's filesystem
+        # (beside the JWTs, a shard folder could be another mount)
+        group_sync = self.group_sync if self._folder else None
+        durable = group_sync is not None and group_sync.sync([item.fd for item in staged])
         for item in staged:
             try:
                 try:
