@@ -25,6 +25,7 @@ import ctypes
 import os
 
 from ..log import log
+from .libc import function, last_error
 
 __all__ = [
     "DIRTY_LIMIT_KIB",
@@ -48,16 +49,6 @@ WHOLE_SYNC_FILESYSTEMS = {
 _STATFS_SIZE = 256  # bytes; struct statfs is 120 on x86-64, f_type its first member
 
 
-def _load(name: str) -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    try:
-        fn = getattr(ctypes.CDLL(None, use_errno=True), name)
-    except (OSError, AttributeError):  # not glibc / not Linux
-        return None
-    fn.argtypes = [ctypes.c_int] if name == "syncfs" else [ctypes.c_int, ctypes.c_void_p]
-    fn.restype = ctypes.c_int
-    return fn
-
-
 def kernel_reports_errors(release: str) -> bool:
     """Whether a Linux release (``uname -r``) reports writeback errors from syncfs (5.8 and later)."""
     try:
@@ -67,8 +58,8 @@ def kernel_reports_errors(release: str) -> bool:
     return (major, minor) >= (5, 8)
 
 
-_syncfs = _load("syncfs") if kernel_reports_errors(os.uname().release) else None
-_fstatfs = _load("fstatfs")
+_syncfs = function("syncfs", ctypes.c_int) if kernel_reports_errors(os.uname().release) else None
+_fstatfs = function("fstatfs", ctypes.c_int, ctypes.c_void_p)
 
 
 def fsync_dir(path: str) -> None:
@@ -152,8 +143,7 @@ class GroupSync:
         if dirty is None or dirty > self.dirty_limit_kib:
             return False
         if _syncfs(fds[0]) != 0:
-            code = ctypes.get_errno()
-            log.debug(f"syncfs failed ({os.strerror(code)}): the group's files are synced one by one")
+            log.debug(f"syncfs failed ({last_error().strerror}): the group's files are synced one by one")
             return False
         self.groups += 1
         return True

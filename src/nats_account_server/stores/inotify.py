@@ -26,11 +26,11 @@ import errno
 import functools
 import os
 import struct
-import sys
 import weakref
 from collections.abc import AsyncGenerator, Callable
 from typing import Protocol
 
+from .libc import function, last_error
 from .spares import SPARE_DIR
 
 __all__ = ["Change", "FileChange", "Watches", "available", "changes", "install", "parse"]
@@ -92,17 +92,10 @@ def change_of(mask: int) -> Change:
 
 
 def _libc() -> tuple[Callable[..., int], Callable[..., int], Callable[..., int]] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        init, add, rm = libc.inotify_init1, libc.inotify_add_watch, libc.inotify_rm_watch
-    except (OSError, AttributeError):
-        return None
-    init.argtypes, init.restype = [ctypes.c_int], ctypes.c_int
-    add.argtypes, add.restype = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32], ctypes.c_int
-    rm.argtypes, rm.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return init, add, rm
+    init = function("inotify_init1", ctypes.c_int)
+    add = function("inotify_add_watch", ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32)
+    rm = function("inotify_rm_watch", ctypes.c_int, ctypes.c_int)
+    return None if init is None or add is None or rm is None else (init, add, rm)
 
 
 _LIBC = _libc()
@@ -110,11 +103,6 @@ _LIBC = _libc()
 
 def available() -> bool:
     return _LIBC is not None
-
-
-def _error(what: str | None = None) -> OSError:
-    code = ctypes.get_errno()
-    return OSError(code, os.strerror(code), what)
 
 
 class Watches:
@@ -135,7 +123,7 @@ class Watches:
         self._wds: dict[str, int] = {}
         self.fd = _LIBC[0](os.O_NONBLOCK | os.O_CLOEXEC)
         if self.fd < 0:
-            raise _error("inotify_init1")
+            raise last_error("inotify_init1")
         # closed once: by close(), or when dropped unclosed (a change iterator that never started)
         self._closer = weakref.finalize(self, os.close, self.fd)
         try:
@@ -192,7 +180,7 @@ class Watches:
         assert _LIBC is not None
         wd = _LIBC[1](self.fd, os.fsencode(path), self.mask)
         if wd < 0:
-            raise _error(path)
+            raise last_error(path)
         self._dirs[wd] = path
         self._wds[path] = wd
 

@@ -34,6 +34,7 @@ import threading
 import time
 
 from ..log import log
+from .libc import function, last_error
 
 __all__ = [
     "QUARANTINE",
@@ -57,17 +58,9 @@ _F_SETLEASE = getattr(fcntl, "F_SETLEASE", 1024)
 _UNSUPPORTED = (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV)
 
 
-def _load_renameat2() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):  # not glibc >= 2.28 / not Linux
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    fn.restype = ctypes.c_int
-    return fn
-
-
-_renameat2 = _load_renameat2()
+_renameat2 = function(  # None without glibc >= 2.28 / Linux
+    "renameat2", ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint
+)
 
 
 def exchange_supported() -> bool:
@@ -79,8 +72,7 @@ def exchange(a: str, b: str) -> None:
     if _renameat2 is None:
         raise OSError(errno.ENOSYS, "renameat2 is not available", a, None, b)
     if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code), a, None, b)
+        raise last_error(a, None, b)
 
 
 def unsupported(exc: OSError) -> bool:
