@@ -173,6 +173,8 @@ class DirectoryStore:
             except OSError as exc:  # e.g. a file of that name: temp files beside the JWTs, no spares
                 log.debug(f"spare inodes are off for {self.root}: no {SPARE_DIR} folder ({exc})")
                 self.spares.enabled = False
+                if self.group_sync is not None:  # and no syncfs: a shard folder could be another mount
+                    self.group_sync.filesystem = None
                 self._folder = ""
         return self._folder or directory
 
@@ -243,10 +245,7 @@ class DirectoryStore:
                 errors[i] = StoreError(f"error saving JWT to {path}: {e}")
         synced: set[str] = set()  # directories whose entries changed
         freed: list[str] = []  # spares this group's swaps left
-        # one syncfs covers the group only when every temp file is in SPARE_DIR, on the root's filesystem
-        # (beside the JWTs, a shard folder could be another mount)
-        group_sync = self.group_sync if self._folder else None
-        durable = group_sync is not None and group_sync.sync([item.fd for item in staged])
+        durable = self.group_sync is not None and self.group_sync.sync([item.fd for item in staged])
         for item in staged:
             try:
                 try:
