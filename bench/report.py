@@ -96,16 +96,19 @@ def figures(duration: int) -> list[Figure]:
         vs_bare = r.ratio("hit", "bare")
         return v >= 38_000 and (math.isnan(vs_bare) or vs_bare >= 0.8)
 
+    def beside(r: Results, near: str, earlier: str) -> str:
+        """The reference measured beside a figure when the run has it, else the earlier row."""
+        return near if r.figures[near].samples else earlier
+
     def hit_reference(r: Results) -> float:
-        near = "hit_1_by_100k" if r.figures["hit_1_by_100k"].samples else "hit"  # the reference beside it
-        return r.ratio("hit_100k", near)
+        return r.ratio("hit_100k", beside(r, "hit_1_by_100k", "hit"))
 
     def within_15(v: float, r: Results) -> bool | None:
         ratio = hit_reference(r)
         return None if math.isnan(ratio) else ratio >= 0.85
 
     def start_reference(r: Results) -> float:
-        return r.median("start_1_by_1m" if r.figures["start_1_by_1m"].samples else "start_1")
+        return r.median(beside(r, "start_1_by_1m", "start_1"))
 
     def no_growth(v: float, r: Results) -> bool | None:
         base = start_reference(r)

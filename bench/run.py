@@ -116,7 +116,7 @@ class Bench:
             startup = proc.wait_status(port, ACCOUNTS + probe_key)
             yield proc, port, startup
 
-    def start_times(self, name: str, store: Path, probe_key: str) -> float:
+    def start_ms(self, name: str, store: Path, probe_key: str) -> float:
         """Start → first 200 of one more start (stopped at once): start-time rows take several."""
         with self.server(name, store, probe_key) as (_, _, startup):
             return startup * 1e3
@@ -161,7 +161,7 @@ class Bench:
     def one_account(self) -> None:
         r = self.results
         for _ in range(STARTS - 1):
-            r.add("start_1", self.start_times("one", self.one, self.key))
+            r.add("start_1", self.start_ms("one", self.one, self.key))
         with self.server("one", self.one, self.key) as (_, port, startup):
             r.add("start_1", startup * 1e3)
             url = f"http://127.0.0.1:{port}{ACCOUNTS}"
@@ -201,10 +201,10 @@ class Bench:
         print(f"  {name}: {strip_marks(store):,} verified marks removed", flush=True)
         for _ in range(STARTS - 1):
             if name == "1m":  # "no growth": against 1-account starts taken in turn with these
-                self.results.add("start_1_by_1m", self.start_times("one", self.one, self.key))
-            self.results.add(f"start_{name}", self.start_times(name, store, random.choice(keys)))
+                self.results.add("start_1_by_1m", self.start_ms("one", self.one, self.key))
+            self.results.add(f"start_{name}", self.start_ms(name, store, random.choice(keys)))
         if name == "1m":
-            self.results.add("start_1_by_1m", self.start_times("one", self.one, self.key))
+            self.results.add("start_1_by_1m", self.start_ms("one", self.one, self.key))
         with self.server(name, store, random.choice(keys)) as (proc, port, startup):
             self.results.add(f"start_{name}", startup * 1e3)
             self.expect(port, ACCOUNTS + random.choice(keys), 200)
@@ -226,7 +226,7 @@ class Bench:
                                   self.dir / f"keys-{name}.txt", self.dir / "every.done")
             print(f"  {name}: one pass over every key in {took:.1f} s", flush=True)
         for _ in range(STARTS - 1):
-            took_ms = self.start_times(f"{name}-verified", store, random.choice(keys))
+            took_ms = self.start_ms(f"{name}-verified", store, random.choice(keys))
             self.results.add("start_100k_marked", took_ms)
         with self.server(f"{name}-verified", store, random.choice(keys)) as (proc, port, startup):
             self.results.add("start_100k_marked", startup * 1e3)
