@@ -7,6 +7,7 @@ import gc
 import os
 import shutil
 import struct
+import threading
 import time
 from pathlib import Path
 
@@ -204,11 +205,22 @@ def _inotify_fds() -> int:
     return count
 
 
-async def test_install_builds_the_watches_off_the_loop_and_reports_errors(tmp_path: Path) -> None:
+async def test_install_builds_the_watches_off_the_loop_and_reports_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built_on: list[int] = []
+
+    class Recorded(Watches):  # real watches that note the thread that installs them
+        def _add(self, path: str) -> None:
+            built_on.append(threading.get_ident())
+            super()._add(path)
+
+    monkeypatch.setattr(inotify, "Watches", Recorded)
     (tmp_path / "AB").mkdir()
     before = _inotify_fds()
     watches = await inotify.install(str(tmp_path), recursive=True)
     try:
+        assert len(built_on) == 2 and threading.get_ident() not in built_on  # not the loop's thread
         assert sorted(watches._wds) == [str(tmp_path), str(tmp_path / "AB")]
         assert _inotify_fds() == before + 1
     finally:
