@@ -127,6 +127,39 @@ async def test_two_jobs_run_side_by_side_and_the_rest_waits_for_either() -> None
         return list(items)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        commit: GroupCommit[int, int] = GroupCommit(pool, job, jobs=2)
+        commit: GroupCommit[int, int] = GroupCommit(pool, job, jobs=2, min_group=1)
         assert await asyncio.gather(*(commit.submit(i) for i in range(6))) == list(range(6))
     assert sorted(len(g) for g in groups) == [1, 1, 4]
+
+
+async def test_beside_a_running_job_another_starts_only_for_min_group_items() -> None:
+    """A second job for one or two uploads would pay its own syncs: it waits for min_group items,
+    and what waits when the running job ends goes in the next job."""
+    first = Recorder()
+    first.hold.clear()
+    groups: list[list[int]] = []
+    started = threading.Event()
+
+    def job(items: list[int]) -> list[int | BaseException]:
+        if not groups and not first.groups and items == [0]:
+            return first(items)
+        groups.append(list(items))
+        started.set()
+        return list(items)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        commit: GroupCommit[int, int] = GroupCommit(pool, job, jobs=2, min_group=3)
+        running = asyncio.ensure_future(commit.submit(0))
+        assert await asyncio.to_thread(first.started.wait, 10)
+        waiting = [asyncio.ensure_future(commit.submit(i)) for i in (1, 2)]
+        await asyncio.sleep(0.1)
+        assert not started.is_set()  # two items wait: no second job beside the first
+        waiting.append(asyncio.ensure_future(commit.submit(3)))
+        assert await asyncio.wait_for(asyncio.gather(*waiting), 10) == [1, 2, 3]  # the third started one
+        assert groups == [[1, 2, 3]] and not running.done()
+        late = asyncio.ensure_future(commit.submit(4))
+        await asyncio.sleep(0.1)
+        assert groups == [[1, 2, 3]]  # one job runs, one item waits: it waits for the running job
+        first.hold.set()
+        assert await running == 0 and await late == 4
+    assert groups == [[1, 2, 3], [4]]

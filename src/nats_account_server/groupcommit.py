@@ -7,6 +7,12 @@ next job: one hand-off each way per group, and the store syncs the group's files
 ``syncfs`` where that is safe, see stores/durable.py) and each directory once
 (``DirectoryStore.save_many``). Two jobs in flight keep the CPU busy while one of them waits on the
 disk. Under no load a group is a single upload, so latency stays that of one write.
+
+While a job runs, another starts only once ``MIN_GROUP`` items wait (the last job to end starts the
+next with whatever waits). Started for the first item that came, as it was before, it made every
+other group a single upload under load (1,722 of 3,040 groups in a POST benchmark run) that paid
+its own file and directory syncs, about 70 µs of CPU (as much as the upload's writes), and on one
+core that CPU is what bounds uploads per second: 3 to 4 % more uploads/s.
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ R = TypeVar("R")
 
 JOBS = 2  # jobs in flight: while one waits on the disk, the next group is read and staged
 MAX_GROUP = 256  # bounds one job's latency; beyond it the next job takes the rest
+MIN_GROUP = 16  # while a job runs, another starts only for this many items (see above)
 
 
 class GroupCommit(Generic[T, R]):
-    """Runs ``job(items)`` on ``executor`` for the items submitted while ``jobs`` jobs were running.
+    """Runs ``job(items)`` on ``executor`` for the items submitted while ``jobs`` jobs were running
+    (a job starts at once when none runs, and alongside running ones once ``min_group`` items wait).
 
     Callers must not submit two items that conflict (the core holds a per-key lock across ``submit``):
     items of different jobs may be written in either order.
@@ -42,11 +50,13 @@ class GroupCommit(Generic[T, R]):
         *,
         jobs: int = JOBS,
         max_group: int = MAX_GROUP,
+        min_group: int = MIN_GROUP,
     ) -> None:
         self.executor = executor
         self.job = job
         self.jobs = max(1, jobs)
         self.max_group = max(1, max_group)
+        self.min_group = max(1, min(min_group, self.max_group))
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._running = 0
 
@@ -54,9 +64,14 @@ class GroupCommit(Generic[T, R]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._pending.append((item, future))
-        if self._running < self.jobs:
+        if self._may_start():
             self._start(loop)
         return await future
+
+    def _may_start(self) -> bool:
+        if not self._pending or self._running >= self.jobs:
+            return False
+        return self._running == 0 or len(self._pending) >= self.min_group
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         group, self._pending = self._pending[: self.max_group], self._pending[self.max_group :]
@@ -96,5 +111,5 @@ class GroupCommit(Generic[T, R]):
                 future.set_exception(result)
             else:
                 future.set_result(result)
-        if self._pending and self._running < self.jobs:
+        if self._may_start():
             self._start(loop)
