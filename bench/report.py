@@ -125,6 +125,8 @@ def figures(duration: int) -> list[Figure]:
         Figure("post", "POST valid account JWT, durable, 1,000 accounts", "req/s", "≥ 3,000", at_least(3_000),
                ratio=True),
         Figure("post_p99", "POST p99 latency", "ms"),
+        Figure("post_cpu", "POST: the server's CPU time per upload (all threads)", "µs"),
+        Figure("host_ed25519", "host speed: one Ed25519 check on core 0, right before the POST row", "µs"),
         Figure("disk_1", "disk ceiling: durable write + rename + dir fsync, 1 writer", "writes/s"),
         Figure("disk_8", "disk ceiling: the same, 8 concurrent writers", "writes/s"),
         Figure("start_1", "1 account: start → first 200", "ms"),

@@ -28,8 +28,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from disk import durable_writes_per_second  # noqa: E402
+from hostspeed import ed25519_verify_us  # noqa: E402
 from mint import Operator, build_big_store, random_account_key, strip_marks, write_store  # noqa: E402
-from procs import Proc, account_server, free_port, hello_server, http_status, rss_mib, wait_quiet  # noqa: E402
+from procs import (  # noqa: E402
+    Proc,
+    account_server,
+    cpu_seconds,
+    free_port,
+    hello_server,
+    http_status,
+    rss_mib,
+    wait_quiet,
+)
 from report import Results, figures, percentile  # noqa: E402
 from wrk import (  # noqa: E402
     Wrk,
@@ -179,15 +189,21 @@ class Bench:
 
     def post(self) -> None:
         write_store(self.post_store, self.post_base)  # neither variant: every POST is a durable replace
-        with self.server("post", self.post_store, self.post_rows[0][0][len(ACCOUNTS):]) as (_, port, _s):
+        speed = ed25519_verify_us()
+        self.results.add("host_ed25519", speed)
+        print(f"  host speed: one Ed25519 check in {speed:.1f} µs on core 0", flush=True)
+        with self.server("post", self.post_store, self.post_rows[0][0][len(ACCOUNTS):]) as (proc, port, _s):
             path, _, variant1 = self.post_rows[0]
             self.expect(port, path, 200, method="POST", body=variant1.encode())
             url, script = f"http://127.0.0.1:{port}", self.dir / "post.lua"
             args = [str(self.dir / "post.txt"), str(self.wrk.threads)]
             self.warm_up(url, script=script, script_args=args)  # spares in the pool, as in any running server
+            cpu = cpu_seconds(proc.pid)
             result = self.load("POST", url, script=script, script_args=args)
+            cpu = cpu_seconds(proc.pid) - cpu
             self.results.add("post", result.rps)
             self.results.add("post_p99", result.p99_ms)
+            self.results.add("post_cpu", cpu / max(1, result.requests) * 1e6)
         for writers in (1, 8):
             rate = durable_writes_per_second(self.dir / "disk", writers=writers)
             self.results.add(f"disk_{writers}", rate)
