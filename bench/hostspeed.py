@@ -1,6 +1,6 @@
 """How fast the server's core is right now: one Ed25519 check (libsodium, as the server makes it).
 
-This shared host's speed drifts by up to 1.7x within an hour (the same check took 58 µs and 99 µs
+This shared host's speed drifts by up to 1.9x within an hour (the same check took 58 µs and 109 µs
 in one session), and an upload is CPU-bound on one core: a POST figure is read against the speed of
 core 0 measured beside it, in the same round.
 """
