@@ -1,8 +1,8 @@
 """How fast the server's core is right now: one Ed25519 check (libsodium, as the server makes it).
 
-This shared host's speed drifts by up to 1.9x within an hour (the same check took 58 µs and 109 µs
-in one session), and an upload is CPU-bound on one core: a POST figure is read against the speed of
-core 0 measured beside it, in the same round.
+An upload is CPU-bound on one core, and this shared host's speed changes by up to 1.9x from second to
+second (the same check took 58 µs and 109 µs in one session): the probe right before the POST row is
+a snapshot of it, to read beside that round's CPU time per upload, not a predictor of the row.
 """
 
 from __future__ import annotations
