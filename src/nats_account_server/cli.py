@@ -68,17 +68,20 @@ class _Spec:
 
 _FLAGS: dict[str, _Spec] = {
     "c": _Spec("config", False, "configuration file; other flags take precedence over it", "file"),
-    "nsc": _Spec("nsc", False, "serve accounts read-only from an nsc operator folder; sets the operator JWT",
-                 "dir"),
+    "nsc": _Spec(
+        "nsc", False, "serve accounts read-only from an nsc operator folder; sets the operator JWT", "dir"
+    ),
     "dir": _Spec("dir", False, "directory store location", "dir"),
     "ro": _Spec("readonly", True, "with -dir: use a read-only directory store, watched for file changes"),
     "operator": _Spec("operator", False, "operator JWT file (overrides operatorjwtpath)", "file"),
     "nats": _Spec("nats", False, "NATS server URL for notifications (replaces nats.servers)", "url"),
     "creds": _Spec("creds", False, "NATS credentials file (overrides nats.usercredentials)", "file"),
-    "primary": _Spec("primary", False, "primary account server URL http(s)://host:port/; enables replicas",
-                     "url"),
-    "hp": _Spec("hostport", False, "HTTP listen address host:port (overrides http.host and http.port)",
-                "host:port"),
+    "primary": _Spec(
+        "primary", False, "primary account server URL http(s)://host:port/; enables replicas", "url"
+    ),
+    "hp": _Spec(
+        "hostport", False, "HTTP listen address host:port (overrides http.host and http.port)", "host:port"
+    ),
     "D": _Spec("debug", True, "turn on debug logging"),
     "V": _Spec("verbose", True, "turn on trace (verbose) logging"),
     "DV": _Spec("debug_verbose", True, "turn on debug and trace logging"),
@@ -155,8 +158,12 @@ def expand_path(path: str) -> str:
 def expand_flag_paths(flags: Flags) -> Flags:
     """A copy of ``flags`` with the path-valued flags expanded (idempotent); raises ConfigError."""
     return dataclasses.replace(
-        flags, config=expand_path(flags.config), dir=expand_path(flags.dir), nsc=expand_path(flags.nsc),
-        creds=expand_path(flags.creds), operator=expand_path(flags.operator),
+        flags,
+        config=expand_path(flags.config),
+        dir=expand_path(flags.dir),
+        nsc=expand_path(flags.nsc),
+        creds=expand_path(flags.creds),
+        operator=expand_path(flags.operator),
     )
 
 
@@ -188,7 +195,7 @@ def _go_split_hostport(hostport: str) -> tuple[str, str]:
         raise bad("unexpected '[' in address")
     if "]" in hostport[k:]:
         raise bad("unexpected ']' in address")
-    return host, hostport[i + 1:]
+    return host, hostport[i + 1 :]
 
 
 def split_hostport(hostport: str) -> tuple[str, int]:

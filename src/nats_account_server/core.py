@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from nats_account_server.acceptance import Refused, accept_account
 from nats_account_server.cache import Cache, Entry, ResponseCache, make_entry
 from nats_account_server.groupcommit import JOBS, GroupCommit
 from nats_account_server.jwt import JWTError, Token, is_account_key, peek_claims
@@ -57,7 +58,7 @@ def keeps(current: str | None, tok: Token) -> Saved | None:
         claims = peek_claims(current)
     except (JWTError, ValueError):
         return None
-    return _verdict(claims.get("iat") or 0, claims.get("jti"), tok)
+    return _verdict(claims.iat, claims.jti, tok)
 
 
 def _verdict(iat: object, jti: object, tok: Token) -> Saved | None:
@@ -158,7 +159,13 @@ class Core:
             if kind is Kind.ACCOUNT and self.notifier.connected and is_account_key(key):
                 reply = await self.notifier.request_many(lookup_subject(key), b"", self.lookup_timeout)
                 if reply:
-                    return Loaded(reply.decode(errors="replace"), False)
+                    answer = reply.decode(errors="replace").strip()
+                    try:
+                        accept_account(self.trust, answer, key, stored=True)
+                    except Refused as exc:
+                        log.warn(f"{short_key(key)} - ignoring the answer to our lookup - {exc}")
+                    else:
+                        return Loaded(answer, False)
         if kind is Kind.ACCOUNT and key and key == self.trust.system_account_key:
             log.trace("returning system JWT from configuration")
             return Loaded(self.trust.system_account_jwt, False)

@@ -25,8 +25,14 @@ __all__ = ["Logger", "log", "printable", "short_key"]
 
 _GATHERED = frozenset(("INF", "DBG", "TRC"))  # levels whose lines may wait for the end of a loop iteration
 _RESET = "\x1b[0m"
-_COLORS = {"INF": "\x1b[32m", "DBG": "\x1b[36m", "WRN": "\x1b[0;93m", "ERR": "\x1b[31m", "FTL": "\x1b[31m",
-           "TRC": "\x1b[33m"}
+_COLORS = {
+    "INF": "\x1b[32m",
+    "DBG": "\x1b[36m",
+    "WRN": "\x1b[0;93m",
+    "ERR": "\x1b[31m",
+    "FTL": "\x1b[31m",
+    "TRC": "\x1b[33m",
+}
 
 
 def printable(text: str) -> str:

@@ -14,16 +14,10 @@ from enum import Enum
 
 import httpx
 
+from nats_account_server.acceptance import Refused, accept
 from nats_account_server.cache import Entry, cache_control
 from nats_account_server.core import Core, Failure
-from nats_account_server.jwt import (
-    JWTError,
-    activation_hash,
-    decode_account,
-    decode_activation,
-    is_account_key,
-    is_activation_hash,
-)
+from nats_account_server.jwt import is_account_key, is_activation_hash
 from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
 from nats_account_server.stores import StoreError
@@ -159,20 +153,10 @@ class Replica:
     def check(self, kind: Kind, key: str, jwt: str) -> str | None:
         """Why the primary's answer must not be stored or served (None when it is acceptable)."""
         try:
-            if kind is Kind.ACCOUNT:
-                tok = decode_account(jwt)
-                if tok.sub != key:
-                    return f"subject {short_key(tok.sub)} differs from the requested key"
-                trust = self.core.trust
-                if trust.configured and not trust.trusts(tok.iss):
-                    return f"untrusted issuer {short_key(tok.iss)}"
-                return None
-            tok = decode_activation(jwt)
-            if activation_hash(tok.iss, tok.sub, str(tok.nats.get("subject", ""))) != key:
-                return "activation hash does not match the JWT"
-            return None
-        except (JWTError, ValueError) as exc:
+            accept(self.core.trust, kind, jwt, key, stored=True)
+        except Refused as exc:
             return str(exc)
+        return None
 
     # ---------------------------------------------------- startup import (7.2)
 

@@ -14,21 +14,23 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nats_account_server import __version__
+from nats_account_server.acceptance import Refused, accept
 from nats_account_server.config import ConfigError, Settings, settings_to_dump
 from nats_account_server.core import Core
 from nats_account_server.http.app import App
 from nats_account_server.http.listener import Listener, ListenError
-from nats_account_server.jwt import JWTError, decode_account
+from nats_account_server.jwt import JWTError, decode_account, is_account_key
 from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
 from nats_account_server.notifier import Notifier
 from nats_account_server.stores import DirectoryStore, MemoryStore, NscStore, Store, StoreError
 from nats_account_server.stores.fileindex import FileIndexCache
 from nats_account_server.stores.marks import Marks
-from nats_account_server.trust import TrustError, load_trust
+from nats_account_server.trust import Trust, TrustError, load_trust
 
 if TYPE_CHECKING:
     from nats_account_server.cli import Flags
@@ -38,7 +40,7 @@ class StartupError(Exception):
     """Anything that must stop startup with exit status 1."""
 
 
-def build_store(settings: Settings) -> Store:
+def build_store(settings: Settings, trust: Trust) -> Store:
     """SPEC 4.1: replica constraints first, then dir, nsc, memory."""
     st = settings.store
     if settings.primary and st.nsc:
@@ -53,7 +55,7 @@ def build_store(settings: Settings) -> Store:
         if st.kv.enabled:
             from nats_account_server.stores.kv import KVStore
 
-            return KVStore(st.kv, readonly=st.readonly)
+            return KVStore(st.kv, readonly=st.readonly, vet=vetting(trust))
         if st.dir:
             return DirectoryStore(st.dir, shard=st.shard, readonly=st.readonly)
         if st.nsc:
@@ -61,6 +63,20 @@ def build_store(settings: Settings) -> Store:
     except StoreError as exc:
         raise StartupError(str(exc)) from exc
     return MemoryStore(readonly=st.readonly)
+
+
+def vetting(trust: Trust) -> Callable[[str, str], str | None]:
+    """The acceptance rule for entries others wrote to a shared store (a stored copy: no time checks)."""
+
+    def vet(key: str, jwt: str) -> str | None:
+        kind = Kind.ACCOUNT if is_account_key(key) else Kind.ACTIVATION
+        try:
+            accept(trust, kind, jwt, key, stored=True)
+        except Refused as exc:
+            return str(exc)
+        return None
+
+    return vet
 
 
 def resolver_url(host: str, port: int, tls: bool) -> str:
@@ -109,7 +125,7 @@ class Instance:
         if trust.system_account is not None:
             log.info(f"System Account: {trust.system_account.sub}")
             log.info(f"System Account Name: {trust.system_account.name}")
-        store = build_store(s)
+        store = build_store(s, trust)
         log.info(store.description)
         self.core = core = Core(
             store,

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nats_account_server.jwt import JWTError, Token, decode_account, decode_operator, is_operator_key
+from nats_account_server.jwt.checks import issues_of
+from nats_account_server.jwt.gotext import go_quote
+from nats_account_server.log import log
 
 
 class TrustError(Exception):
@@ -38,14 +41,17 @@ class Trust:
         return issuer in self.keys
 
 
-def _signing_keys(op: Token) -> list[str]:
-    """v2 lists plain keys; newer nsc versions may also emit objects with a `key` member."""
-    out: list[str] = []
-    for item in op.nats.get("signing_keys") or []:
-        key = item.get("key", "") if isinstance(item, dict) else item
-        if isinstance(key, str) and is_operator_key(key):
-            out.append(key)
-    return out
+def _trusted_keys(op: Token) -> set[str]:
+    """The operator's signing keys, and its own key unless it asks for strict signing key usage;
+    each must be an operator key, as nats-server requires before it trusts any of them."""
+    claims = op.operator
+    keys = set(claims.signing_keys)
+    if not claims.strict_signing_key_usage:
+        keys.add(claims.sub or claims.iss)
+    for key in sorted(keys):
+        if not is_operator_key(key):
+            raise TrustError(f"trusted Keys {go_quote(key)} are required to be a valid public operator nkey")
+    return keys
 
 
 def _read(path: str, what: str) -> str:
@@ -66,9 +72,9 @@ def load_trust(operator_path: str, system_account_path: str) -> Trust:
             operator = decode_operator(operator_jwt)
         except JWTError as exc:
             raise TrustError(f"error decoding operator JWT {operator_path}: {exc}") from exc
-        keys.update(_signing_keys(operator))
-        if not operator.nats.get("strict_signing_key_usage"):
-            keys.add(operator.sub or operator.iss)
+        keys = _trusted_keys(operator)
+        for issue in issues_of(operator):  # nats-server does not validate its operator either: logged only
+            log.warn(f"operator JWT {operator_path}: {issue.text}")
     sys_jwt = ""
     sys_tok: Token | None = None
     if system_account_path:
@@ -77,7 +83,7 @@ def load_trust(operator_path: str, system_account_path: str) -> Trust:
             sys_tok = decode_account(sys_jwt)
         except JWTError as exc:
             raise TrustError(f"error decoding system account JWT {system_account_path}: {exc}") from exc
-        op_sys = operator.nats.get("system_account", "") if operator else ""
+        op_sys = operator.operator.system_account if operator else ""
         if op_sys and op_sys != sys_tok.sub:
             raise TrustError(
                 f"the Operator System Account {op_sys} differs from configured System Account {sys_tok.sub}"

@@ -4,20 +4,11 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
+from nats_account_server.acceptance import Refused, accept_activation, blocking
 from nats_account_server.core import Core, Failure, Saved
-from nats_account_server.jwt import (
-    JWTError,
-    Token,
-    activation_hash,
-    decode,
-    decode_account,
-    is_account_key,
-    is_operator_key,
-    validation_issues,
-)
+from nats_account_server.jwt import JWTError, Token, decode, decode_account, is_account_key, is_operator_key
 from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
 from nats_account_server.notifier import NoResponders, NotConnected, RequestTimeout
@@ -42,8 +33,8 @@ class Answer:
         return (self.message + "\n").encode() if self.message else b""
 
 
-def _issues_answer(issues: list[str]) -> Answer:
-    return Answer(400, "\n".join([ISSUES_HEADER, *(f"\t - {i}" for i in issues)]))
+def _issues_answer(header: str, issues: tuple[str, ...]) -> Answer:
+    return Answer(400, "\n".join([header, *(f"\t - {i}" for i in issues)]))
 
 
 def _text(body: bytes) -> str | None:
@@ -114,9 +105,10 @@ async def post_account(
     if not trust.trusts(tok.iss):
         log.error(f"{short_key(key)} - untrusted issuer in request - {short_key(tok.iss)}")
         return Answer(400, "untrusted issuer in request")
-    issues = validation_issues(tok)
+    issues = blocking(tok)
     if issues:
-        return _issues_answer(issues)
+        log.error(f"{short_key(key)} - validation issues in request - {'; '.join(issues)}")
+        return _issues_answer(ISSUES_HEADER, issues)
     try:
         saved = await core.save_if_newer(Kind.ACCOUNT, key, tok)
     except StoreUnavailable as exc:
@@ -151,13 +143,14 @@ async def post_activation(core: Core, body: bytes) -> Answer:
         return Answer(400, "bad activation JWT Issuer in request")
     if not is_account_key(tok.sub):
         return Answer(400, "bad activation JWT Subject in request")
-    subject = tok.nats.get("subject")
-    if not tok.iss or not isinstance(subject, str) or not subject:
+    subject = tok.activation.subject
+    if not tok.iss or not subject:
         return Answer(400, "bad activation hash in request")
-    if tok.exp > 0 and int(time.time()) > tok.exp:
-        # only expiry blocks: a not-yet-valid activation may legitimately be uploaded ahead of time
-        return Answer(400, f"{ACTIVATION_ISSUES_HEADER}\n\t - claim is expired")
-    key = activation_hash(tok.iss, tok.sub, subject)
+    try:
+        key, tok = accept_activation(tok)
+    except Refused as exc:
+        log.error(f"bad activation JWT in request - {exc}")
+        return _issues_answer(ACTIVATION_ISSUES_HEADER, exc.issues or (exc.reason,))
     try:
         await core.save(key, tok.raw)
     except StoreUnavailable as exc:

@@ -50,7 +50,7 @@ def get(r: Running, key: str, query: str = "", **kwargs: Any) -> httpx.Response:
 def jti_of(jwt: str) -> str:
     from nats_account_server.jwt import peek_claims
 
-    return str(peek_claims(jwt)["jti"])
+    return peek_claims(jwt).jti
 
 
 def test_post_then_get_activation(running: Running) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from nats_account_server.config import ConfigError, KVSettings, Settings, load_settings
+from nats_account_server.trust import Trust
 from nats_account_server.server import StartupError, build_store
 from nats_account_server.stores.kv import DEFAULT_BUCKET, KVStore
 
@@ -79,11 +80,11 @@ def test_kv_config_errors(tmp_path: Path, text: str, message: str) -> None:
 def test_build_store_selects_kv_and_refuses_replica_mode() -> None:
     settings = Settings()
     settings.store.kv = KVSettings(bucket="b", servers=["nats://127.0.0.1:4222"])
-    store = build_store(settings)
+    store = build_store(settings, Trust())
     assert isinstance(store, KVStore) and not store.readonly and store.supports_pack
     settings.store.readonly = True
-    assert build_store(settings).readonly
+    assert build_store(settings, Trust()).readonly
     settings.store.readonly = False
     settings.primary = "http://primary:9090"
     with pytest.raises(StartupError, match="replicas cannot be run with a KV store"):
-        build_store(settings)
+        build_store(settings, Trust())

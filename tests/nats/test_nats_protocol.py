@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -231,8 +232,11 @@ async def test_get_falls_back_to_nats_lookup(
         assert asked == [f"$SYS.REQ.ACCOUNT.{b}.CLAIMS.LOOKUP"]
         # not stored: the pack of the account server is still empty
         assert b not in (await http.get(f"{proc.url}/jwt/v1/pack")).text
+        # the peer answers B's JWT for any key: under C it fails the acceptance rule and is not served
+        mark = proc.mark()
         unknown = await http.get(f"{proc.url}/jwt/v1/accounts/{trust.pub('C')}")
-        assert unknown.status_code == 200  # the peer answers for any key
+        assert unknown.status_code == 404
+        proc.wait_for_line(re.compile(r"\[WRN\] .*ignoring the answer to our lookup - JWT sub"), since=mark)
         assert (await post(http, proc.url, b, jwt_b)).status_code == 200
         asked.clear()
         again = await http.get(f"{proc.url}/jwt/v1/accounts/{b}")

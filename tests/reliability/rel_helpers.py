@@ -63,11 +63,11 @@ def start(tmp: Path, config_text: str, *, name: str = "server.conf", timeout: fl
 
 
 def iat_of(jwt: str) -> int:
-    return int(peek_claims(jwt)["iat"])
+    return peek_claims(jwt).iat
 
 
 def jti_of(jwt: str) -> str:
-    return str(peek_claims(jwt)["jti"])
+    return peek_claims(jwt).jti
 
 
 # ---------------------------------------------------------------------------------- raw HTTP

@@ -257,16 +257,16 @@ def test_trust_tokens_decode(tmp_path: Path, version: int) -> None:
 
     tr = Trust(tmp_path, version=version)
     op = decode_operator(tr.operator_jwt_path.read_text())
-    assert op.version == version and op.nats["system_account"] == tr.system_account
-    assert op.nats["signing_keys"] == [tr.operator_signing.pub]
+    assert op.version == version and op.operator.system_account == tr.system_account
+    assert op.operator.signing_keys == [tr.operator_signing.pub]
     acc = decode_account(tr.account_jwt("A", exp=2_000_000_000, limits={"conn": 5}))
     assert (acc.version, acc.iss, acc.sub, acc.exp) == (version, tr.operator.pub, tr.pub("A"), 2_000_000_000)
-    assert acc.nats["limits"]["conn"] == 5 and acc.nats["limits"]["subs"] == -1
+    assert acc.account.limits.conn == 5 and acc.account.limits.subs == -1
     assert decode_account(tr.account_jwt("B", signer="signing_key")).iss == tr.operator_signing.pub
     assert decode_account(tr.account_jwt("C", signer="C")).iss == tr.pub("C")
     assert decode(tr.user_jwt("a")).kind == "user"
     act = decode_activation(tr.activation_jwt("A", "B", "foo.>"))
-    assert (act.iss, act.sub, act.nats["subject"]) == (tr.pub("A"), tr.pub("B"), "foo.>")
+    assert (act.iss, act.sub, act.activation.subject) == (tr.pub("A"), tr.pub("B"), "foo.>")
     assert decode_account(tr.system_account_jwt_path.read_text()).sub == tr.system_account
     text = tr.creds("sys").read_text()
     assert text.startswith("-----BEGIN NATS USER JWT-----\n") and "\n------END USER NKEY SEED------\n" in text

@@ -83,7 +83,7 @@ async def get_jwt(core: Core, kind: Kind, key: str, query: str, if_none_match: s
     if flag(params, "notify"):
         issuer = ""
         if kind is Kind.ACTIVATION:
-            issuer = str(peek_claims(entry.jwt).get("iss", ""))
+            issuer = peek_claims(entry.jwt).iss
         await core.notify(kind, key, entry.jwt, issuer)
     if log.trace_enabled:
         log.trace(f"returning JWT for - {short_key(key)}")

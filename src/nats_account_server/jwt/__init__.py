@@ -1,6 +1,7 @@
 """NATS JWT handling: NKey checks, decode/verify (v1, v2), validation, activation hash, views, minting."""
 
 from .activation import activation_hash, clean_subject, is_activation_hash
+from .checks import Issue, Verdict, issues_of, judge
 from .codec import JWTError, Token, decode, decode_account, decode_activation, decode_operator, peek_claims
 from .encode import (
     account_claims,
@@ -11,11 +12,20 @@ from .encode import (
     public_key_of,
     user_claims,
 )
-from .nkeys import is_account_key, is_operator_key, is_public_key, is_user_key, key_role, verify
-from .validate import validation_issues
+from .layouts import AccountClaims, ActivationClaims, Claims, OperatorClaims
+from .nkeys import has_role, is_account_key, is_operator_key, is_public_key, is_user_key, key_role, verify
 from .view import decoded_view
 
 __all__ = [
+    "Issue",
+    "Verdict",
+    "issues_of",
+    "judge",
+    "AccountClaims",
+    "ActivationClaims",
+    "Claims",
+    "OperatorClaims",
+    "has_role",
     "JWTError",
     "Token",
     "account_claims",
@@ -39,6 +49,5 @@ __all__ = [
     "peek_claims",
     "public_key_of",
     "user_claims",
-    "validation_issues",
     "verify",
 ]

@@ -1,30 +1,40 @@
-"""Decode and verify NATS JWTs (v1 and v2 claims), SPEC 1.1.
+"""Decode and verify NATS JWTs as the official JWT library does, step by step.
 
-Everything an untrusted peer can send goes through here, so every malformed input must end up as a
-`JWTError` with a short one-line message, never another exception.
+The steps, in order, the first failure being the error: size (at most 1 MiB), three segments, the
+header (base64url, JSON, `typ` JWT in any case, `alg` ed25519 or ed25519-nkey in any case), the
+payload (base64url, JSON object or null), the version (v1 when a top-level `type` is set, else
+`nats.version`; above 2 refused), the kind (cluster and server claims refused), the typed members,
+the signature segment, the Ed25519 check with the issuer key over the version's signature input
+(v2: `header.payload`; v1 and unknown kinds: the payload), the issuer's role, and the claim kind
+asked for. Everything a peer can send ends as a `JWTError` with the library's one-line text.
 """
 
 from __future__ import annotations
 
 import binascii
-import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from .nkeys import key_role
+from . import gojson
+from .claims import PAYLOAD_TEXT
+from .gojson import DecodeError, Field, Object, read_int, read_into, read_str, read_strings, schema
+from .gotext import go_quote
+from .layouts import AccountClaims, ActivationClaims, Claims, OperatorClaims, read_claims
+from .nkeys import has_role
 from .nkeys import verify as verify_signature
 
-_ALGORITHMS = ("ed25519", "ed25519-nkey")
-_UNSUPPORTED_KINDS = ("cluster", "server")
-_INT64 = (-(2**63), 2**63 - 1)
-#: Issuer roles allowed per claim type (the JWT library's "expected prefixes").
-ISSUER_ROLES: dict[str, tuple[str, ...]] = {
-    "operator": ("O",),
-    "account": ("O", "A"),
-    "activation": ("A", "O"),
-    "user": ("A",),
+MAX_TOKEN_SIZE = 1024 * 1024
+_TYPED_KINDS = ("operator", "account", "user", "activation")
+_OTHER_KINDS = ("authorization_request", "authorization_response")
+#: Issuer roles allowed per claim type (the library's "expected prefixes"), with their names.
+ISSUER_ROLES: dict[str, tuple[tuple[str, ...], str]] = {
+    "operator": (("O",), "[operator]"),
+    "account": (("A", "O"), "[account operator]"),
+    "activation": (("A", "O"), "[account operator]"),
+    "user": (("A",), "[account]"),
 }
 
 
@@ -34,97 +44,82 @@ class JWTError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    """A decoded JWT; `claims` is the payload object as sent (all members kept)."""
+    """A decoded, verified JWT: its raw text, header, version, kind and typed claims."""
 
     raw: str
-    header: dict[str, Any]
-    claims: dict[str, Any]
+    header: dict[str, str]
+    claims: Claims
     version: int
-
-    def _int(self, name: str) -> int:
-        value = self.claims.get(name)
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-    def _str(self, name: str) -> str:
-        value = self.claims.get(name)
-        return value if isinstance(value, str) else ""
+    kind: str
+    payload: Any = field(default=None, compare=False)  # the parsed payload, for display
 
     @property
     def jti(self) -> str:
-        return self._str("jti")
+        return self.claims.jti
 
     @property
     def iat(self) -> int:
-        return self._int("iat")
+        return self.claims.iat
 
     @property
     def exp(self) -> int:
-        return self._int("exp")
+        return self.claims.exp
 
     @property
     def nbf(self) -> int:
-        return self._int("nbf")
+        return self.claims.nbf
 
     @property
     def iss(self) -> str:
-        return self._str("iss")
+        return self.claims.iss
 
     @property
     def sub(self) -> str:
-        return self._str("sub")
+        return self.claims.sub
 
     @property
     def name(self) -> str:
-        return self._str("name")
+        return self.claims.name
 
     @property
-    def nats(self) -> dict[str, Any]:
-        value = self.claims.get("nats")
-        return value if isinstance(value, dict) else {}
+    def account(self) -> AccountClaims:
+        assert isinstance(self.claims, AccountClaims)
+        return self.claims
 
     @property
-    def kind(self) -> str:
-        """Claim type: top-level `type` for v1, `nats.type` for v2."""
-        if self.version == 1:
-            return self._str("type")
-        value = self.nats.get("type")
-        return value if isinstance(value, str) else ""
+    def activation(self) -> ActivationClaims:
+        assert isinstance(self.claims, ActivationClaims)
+        return self.claims
+
+    @property
+    def operator(self) -> OperatorClaims:
+        assert isinstance(self.claims, OperatorClaims)
+        return self.claims
 
 
-def _short(value: object) -> str:
-    """Quote a peer-supplied value for an error message without letting it grow the line."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return repr(text if len(text) <= 40 else text[:40] + "...")
-
-
+# ---------------------------------------------------------------- segments
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
-_PADDING = (b"", b"", b"==", b"=")  # by length % 4 (1 is rejected before)
-_HEADERS: dict[str, dict[str, Any]] = {}  # header segment -> its checked header; nsc writes one or two
-_HEADERS_KEPT = 64
+_PADDING = (b"", b"", b"==", b"=")  # by length % 4 (1 is refused before)
+_NOT_B64URL = re.compile(r"[^A-Za-z0-9_\-]")
 
 
-def b64decode_segment(segment: str, what: str) -> bytes:
-    """Strict unpadded base64url: `=`, whitespace and other characters are errors (SPEC 1.1)."""
+def b64decode_segment(segment: str) -> bytes:
+    """Unpadded base64url: CR and LF are skipped, `=` and any other character are errors."""
+    if "\r" in segment or "\n" in segment:
+        segment = segment.replace("\r", "").replace("\n", "")
     # `+`, `/` and `=` would pass the standard alphabet below; anything else outside it fails there
-    if len(segment) % 4 == 1 or "+" in segment or "/" in segment or "=" in segment:
-        raise JWTError(f"invalid base64url in {what}")
-    try:
-        data = segment.encode("ascii").translate(_URLSAFE) + _PADDING[len(segment) % 4]
-        return binascii.a2b_base64(data, strict_mode=True)
-    except (binascii.Error, ValueError) as e:  # UnicodeEncodeError is a ValueError
-        raise JWTError(f"invalid base64url in {what}") from e
+    if len(segment) % 4 != 1 and "+" not in segment and "/" not in segment and "=" not in segment:
+        try:
+            data = segment.encode("ascii").translate(_URLSAFE) + _PADDING[len(segment) % 4]
+            return binascii.a2b_base64(data, strict_mode=True)
+        except (binascii.Error, ValueError):  # UnicodeEncodeError is a ValueError
+            pass
+    bad = _NOT_B64URL.search(segment)
+    return _b64_error(bad.start() if bad is not None else len(segment) - 1)
 
 
-def json_object_segment(segment: str, what: str) -> dict[str, Any]:
-    """Decode one segment as a JSON object. orjson is strict like Go's decoder (no NaN/Infinity,
-    UTF-8 only, no lone surrogates) and a third of the stdlib's time on every upload and first load."""
-    try:
-        value = orjson.loads(b64decode_segment(segment, what))
-    except orjson.JSONDecodeError as e:  # also invalid UTF-8 and nesting beyond its recursion limit
-        raise JWTError(f"invalid JSON in {what}") from e
-    if not isinstance(value, dict):
-        raise JWTError(f"{what} is not a JSON object")
-    return value
+def _b64_error(at: int) -> bytes:
+    raise JWTError(f"illegal base64 data at input byte {at}")
 
 
 def split_token(raw: str) -> list[str]:
@@ -132,93 +127,170 @@ def split_token(raw: str) -> list[str]:
         raise JWTError("JWT is not a string")
     parts = raw.split(".")
     if len(parts) != 3:
-        raise JWTError("expected 3 JWT segments")
+        raise JWTError("expected 3 chunks")
     return parts
 
 
-def peek_claims(raw: str) -> dict[str, Any]:
-    """Payload JSON without header checks or verification: for cheap routing (e.g. file watching)."""
-    return json_object_segment(split_token(raw)[1], "payload")
+def parse_segment(segment: str) -> Any:
+    """A base64url segment parsed as Go JSON (an object or null, else an error)."""
+    try:
+        value = gojson.loads(b64decode_segment(segment))
+    except DecodeError as exc:
+        raise JWTError(str(exc)) from None
+    if value is not None and not gojson.is_object(value):
+        raise JWTError(f"json: cannot unmarshal {gojson.json_type(value)} into Go value of type struct")
+    return value
 
 
-def _check_header(header: dict[str, Any]) -> None:
-    typ, alg = header.get("typ"), header.get("alg")
-    if not isinstance(typ, str) or typ.lower() != "jwt":
-        raise JWTError(f"not supported type {_short(typ)}")
-    if not isinstance(alg, str) or alg.lower() not in _ALGORITHMS:
-        raise JWTError(f"unexpected {_short(alg)} algorithm")
+# ---------------------------------------------------------------- header
+@dataclass(slots=True)
+class _Header:
+    typ: str = ""
+    alg: str = ""
 
 
-def _check_claim_types(claims: dict[str, Any]) -> None:
-    """Members the server relies on must have the types Go's decoder would insist on."""
-    for name in ("jti", "iss", "sub", "name"):
-        value = claims.get(name)
-        if value is not None and not isinstance(value, str):
-            raise JWTError(f"claim {name} is not a string")
-    for name in ("iat", "exp", "nbf"):
-        value = claims.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, int) or isinstance(value, bool) or not _INT64[0] <= value <= _INT64[1]:
-            raise JWTError(f"claim {name} is not an integer")
-    nats = claims.get("nats")
-    if nats is not None and not isinstance(nats, dict):
-        raise JWTError("claim nats is not an object")
+_HEADER = schema(Field("typ", "typ", read_str), Field("alg", "alg", read_str))
+_HEADERS: dict[str, dict[str, str]] = {}  # header segment -> its checked header; nsc writes one or two
+_HEADERS_KEPT = 64
 
 
-def _version_and_kind(claims: dict[str, Any]) -> tuple[int, str]:
-    """v1 iff a top-level `type` is present (as the Go library decides), else `nats.version` 2."""
-    top = claims.get("type")
-    if top is not None and top != "":
-        if not isinstance(top, str):
-            raise JWTError("claim type is not a string")
-        return 1, top
-    nats = claims.get("nats") or {}
-    version = nats.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise JWTError("missing claim type or version")
-    if version > 2:
-        raise JWTError("JWT was generated by a newer version")
-    if version != 2:
-        raise JWTError(f"unsupported claim version {version}")
-    kind = nats.get("type")
-    if not isinstance(kind, str) or not kind:
-        raise JWTError("missing claim type")
-    return 2, kind
+def _header(segment: str) -> dict[str, str]:
+    known = _HEADERS.get(segment)
+    if known is not None:
+        return known
+    header = _Header()
+    value = parse_segment(segment)
+    try:
+        if value is not None:
+            read_into(value, header, _HEADER, "Header")
+    except DecodeError as exc:
+        raise JWTError(str(exc)) from None
+    if header.typ.upper() != "JWT":
+        raise JWTError(f"not supported type {go_quote(header.typ)}")
+    if header.alg.lower() not in ("ed25519", "ed25519-nkey"):
+        raise JWTError(f"unexpected {go_quote(header.alg)} algorithm")
+    checked = {"typ": header.typ, "alg": header.alg}
+    if len(_HEADERS) < _HEADERS_KEPT:
+        _HEADERS[segment] = checked
+    return checked
+
+
+# ---------------------------------------------------------------- identification
+@dataclass(slots=True)
+class _NatsId:
+    type: str = ""
+    version: int = 0
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Id:
+    type: str = ""
+    nats: _NatsId = field(default_factory=_NatsId)
+
+
+_NATS_ID = schema(
+    Field("type", "type", read_str),
+    Field("version", "version", read_int),
+    Field("tags", "tags", read_strings),
+)
+_ID = schema(Field("type", "type", read_str), Field("nats", "nats", gojson.structure(_NatsId, _NATS_ID)))
+
+
+def identify(payload: Any) -> tuple[int, str]:
+    """(version, kind): v1 when a top-level `type` is set (its value is the kind), else `nats`'s."""
+    ident = _Id()
+    try:
+        if payload is not None:
+            read_into(payload, ident, _ID, "claims")
+    except DecodeError as exc:
+        raise JWTError(str(exc)) from None
+    if ident.type:
+        return 1, ident.type
+    return ident.nats.version, ident.nats.type
+
+
+def _typed(payload: Any, kind: str, version: int, text: str) -> Claims:
+    if version not in (1, 2):
+        raise JWTError(f"library supports version 2 or less - received {version}")
+    if kind not in ("account", "activation", "operator"):
+        return Claims(type=kind, version=version, **_registered(payload))
+    token = PAYLOAD_TEXT.set(text)
+    try:
+        return read_claims(payload if payload is not None else Object(), kind, version)
+    except DecodeError as exc:
+        raise JWTError(str(exc)) from None
+    finally:
+        PAYLOAD_TEXT.reset(token)
+
+
+def _registered(payload: Any) -> dict[str, Any]:
+    """The registered members of claims we do not host (user, generic), for the issuer checks."""
+    claims = Claims()
+    try:
+        if payload is not None:
+            read_into(payload, claims, _REGISTERED_ONLY, "claims")
+    except DecodeError as exc:
+        raise JWTError(str(exc)) from None
+    return {"jti": claims.jti, "iat": claims.iat, "iss": claims.iss, "sub": claims.sub, "name": claims.name}
+
+
+_REGISTERED_ONLY = schema(
+    Field("jti", "jti", read_str),
+    Field("iat", "iat", gojson.read_int64),
+    Field("iss", "iss", read_str),
+    Field("name", "name", read_str),
+    Field("sub", "sub", read_str),
+)
+_PEEK = schema(
+    *_REGISTERED_ONLY.values(),
+    Field("exp", "exp", gojson.read_int64),
+    Field("nbf", "nbf", gojson.read_int64),
+)
 
 
 def decode(raw: str, *, verify: bool = True) -> Token:
-    """Decode any claim type; with `verify`, check the issuer key and the version's signature input."""
+    """Decode any claim type; with `verify`, check the signature and the issuer's role."""
+    if not isinstance(raw, str):
+        raise JWTError("JWT is not a string")
+    size = len(raw) if raw.isascii() else len(raw.encode("utf-8", "surrogatepass"))
+    if size > MAX_TOKEN_SIZE:
+        raise JWTError(f"token size {size} exceeds maximum of {MAX_TOKEN_SIZE} bytes: token too large")
     head_seg, payload_seg, sig_seg = split_token(raw)
-    header = _HEADERS.get(head_seg)
-    if header is None:
-        header = json_object_segment(head_seg, "header")
-        _check_header(header)
-        if len(_HEADERS) < _HEADERS_KEPT:
-            _HEADERS[head_seg] = header
-    claims = json_object_segment(payload_seg, "payload")
-    _check_claim_types(claims)
-    version, kind = _version_and_kind(claims)
-    if kind in _UNSUPPORTED_KINDS:
-        raise JWTError(f"{kind} claims are not supported")
-    sig = b64decode_segment(sig_seg, "signature")
+    header = _header(head_seg)
+    payload_bytes = b64decode_segment(payload_seg)
+    try:
+        payload = gojson.loads(payload_bytes)
+    except DecodeError as exc:
+        raise JWTError(str(exc)) from None
+    if payload is not None and not gojson.is_object(payload):
+        raise JWTError(f"json: cannot unmarshal {gojson.json_type(payload)} into Go value of type map")
+    version, kind = identify(payload)
+    if version > 2:
+        raise JWTError("JWT was generated by a newer version ")
+    if kind in ("cluster", "server"):
+        raise JWTError(f"{kind.capitalize()}Claims are not supported")
+    typed = kind in _TYPED_KINDS or kind in _OTHER_KINDS
+    if typed:
+        claims = _typed(payload, kind, version, payload_bytes.decode("utf-8", "replace"))
+    else:  # generic claims: verified over the payload, then refused as the wrong kind
+        claims = Claims(type=kind, **_registered(payload))
+        version = 1
+    sig = b64decode_segment(sig_seg)
     if verify:
-        role = key_role(claims.get("iss", ""))
-        if role is None:
-            raise JWTError("issuer is not a valid public key")
-        allowed = ISSUER_ROLES.get(kind)
-        if allowed is not None and role not in allowed:
-            raise JWTError(f"issuer role {role} not allowed for {kind} claims")
         signed = payload_seg if version == 1 else f"{head_seg}.{payload_seg}"
-        if not verify_signature(claims["iss"], signed.encode("ascii"), sig):
-            raise JWTError(f"claim failed V{version} signature verification")
-    return Token(raw=raw, header=header, claims=claims, version=version)
+        if not verify_signature(claims.iss, signed.encode("ascii"), sig):
+            raise JWTError(f"claim failed V{1 if version == 1 else 2} signature verification")
+        roles = ISSUER_ROLES.get(kind)
+        if roles is not None and not any(has_role(claims.iss, r) for r in roles[0]):
+            raise JWTError(f"unable to validate expected prefixes - {roles[1]}")
+    return Token(raw=raw, header=header, claims=claims, version=version, kind=kind, payload=payload)
 
 
 def _decode_kind(raw: str, kind: str) -> Token:
     tok = decode(raw)
     if tok.kind != kind:
-        raise JWTError(f"expected {kind} claims, got {_short(tok.kind)}")
+        raise JWTError(f"not {kind} claim")
     return tok
 
 
@@ -235,3 +307,22 @@ def decode_activation(raw: str) -> Token:
 def decode_operator(raw: str) -> Token:
     """Signature-verified operator JWT issued by an operator key."""
     return _decode_kind(raw, "operator")
+
+
+def peek_claims(raw: str) -> Claims:
+    """The registered members (`jti`, `iat`, `iss`, `sub`, `exp`...) as the library reads them, without
+    verification or the rest of the claims: for cheap routing and the newer-wins rule on stored JWTs."""
+    payload_bytes = b64decode_segment(split_token(raw)[1])
+    try:
+        payload: Any = orjson.loads(payload_bytes)  # repeated scalars: the last one wins, as in Go
+    except orjson.JSONDecodeError:
+        payload = None
+    try:
+        if payload is None:
+            payload = gojson.loads(payload_bytes)  # invalid UTF-8, lone surrogates, odd numbers
+        claims = Claims()
+        if payload is not None:
+            read_into(payload, claims, _PEEK, "claims")
+    except DecodeError as exc:
+        raise JWTError(str(exc)) from None
+    return claims

@@ -21,6 +21,7 @@ PREFIXES: dict[str, int] = {
     "U": 20 << 3,
     "N": 13 << 3,
     "C": 2 << 3,
+    "X": 23 << 3,
 }
 _ROLE_BY_PREFIX = {v: k for k, v in PREFIXES.items()}
 _PUBLIC_RE = re.compile(r"[A-Z2-7]{56}")
@@ -75,6 +76,28 @@ def is_operator_key(s: str) -> bool:
 
 def is_user_key(s: str) -> bool:
     return key_role(s) == "U"
+
+
+_B32_PAD = {0: "", 2: "======", 4: "====", 5: "===", 7: "="}
+
+
+@functools.lru_cache(maxsize=8192)
+def has_role(s: str, role: str) -> bool:
+    """nkeys' role test, as every key check in claim validation uses it: base32 with a valid CRC whose
+    first byte has the role's prefix in its top five bits; the key length is not checked."""
+    if not isinstance(s, str) or role not in PREFIXES:
+        return False
+    text = s.replace("\r", "").replace("\n", "")
+    pad = _B32_PAD.get(len(text) % 8)
+    if pad is None or not text.isascii():
+        return False
+    try:
+        raw = base64.b32decode(text + pad)
+    except (binascii.Error, ValueError):
+        return False
+    if len(raw) < 3 or crc16(raw[:-2]) != int.from_bytes(raw[-2:], "little"):
+        return False
+    return raw[0] & 0xF8 == PREFIXES[role]
 
 
 def encode_public_key(role: str, raw: bytes) -> str:

@@ -214,10 +214,16 @@ class NatsBridge:
             urls = [uri.geturl() for uri in nc.discovered_servers]
             log.debug(f"discovered NATS servers: {', '.join(urls)}")
 
-        connecting = asyncio.create_task(nc.connect(
-            **self._options(), error_cb=error_cb, disconnected_cb=disconnected_cb,
-            reconnected_cb=reconnected_cb, closed_cb=closed_cb, discovered_server_cb=discovered_cb,
-        ))
+        connecting = asyncio.create_task(
+            nc.connect(
+                **self._options(),
+                error_cb=error_cb,
+                disconnected_cb=disconnected_cb,
+                reconnected_cb=reconnected_cb,
+                closed_cb=closed_cb,
+                discovered_server_cb=discovered_cb,
+            )
+        )
         failed = asyncio.create_task(all_failed.wait())
         await asyncio.wait({connecting, failed}, return_when=asyncio.FIRST_COMPLETED)
         failed.cancel()

@@ -18,16 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nats_account_server import __version__
+from nats_account_server.acceptance import Refused, accept_account, accept_activation
 from nats_account_server.core import Core, Failure, Saved
-from nats_account_server.jwt import (
-    JWTError,
-    Token,
-    activation_hash,
-    decode_account,
-    decode_activation,
-    is_account_key,
-    validation_issues,
-)
+from nats_account_server.jwt import JWTError, Token, decode_account, decode_activation, is_account_key
 from nats_account_server.jwt.nkeys import encode_public_key
 from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
@@ -77,43 +70,31 @@ def _text(payload: bytes) -> str:
 
 
 def check_account_update(core: Core, subject: str, payload: bytes) -> Token:
-    """SPEC 6.4 steps 1-2 for an account update; raises Rejected."""
+    """An account update passes the acceptance rule under the account its subject names; raises Rejected."""
     named = subject_account(subject)
     try:
         tok = decode_account(_text(payload))
     except JWTError as exc:
         raise Rejected("received error when decoding jwt", str(exc), named or "n/a") from exc
     account = tok.sub if is_account_key(tok.sub) else named or "n/a"
-    if named is not None and named != tok.sub:
-        detail = f"subject {named} does not match jwt subject"
-        raise Rejected("received error when saving jwt", detail, account)
-    if not is_account_key(tok.sub):
-        raise Rejected("received error when saving jwt", "jwt subject is not an account key", account)
-    if core.trust.configured and not core.trust.trusts(tok.iss):
-        raise Rejected("received error when saving jwt", f"untrusted issuer {tok.iss}", account)
-    issues = validation_issues(tok)
-    if issues:
-        raise Rejected("received error when saving jwt", "; ".join(issues), account)
-    return tok
+    try:
+        return accept_account(core.trust, tok, named)
+    except Refused as exc:
+        raise Rejected("received error when saving jwt", str(exc), account) from exc
 
 
 def check_activation_update(subject: str, payload: bytes) -> tuple[str, Token]:
-    """An activation notification: the hash token must be the JWT's activation hash."""
+    """An activation notification: the rule for activations, under the hash its subject names."""
     tokens = subject.split(".")
     try:
         tok = decode_activation(_text(payload))
     except JWTError as exc:
         raise Rejected("received error when decoding activation jwt", str(exc)) from exc
-    target = tok.nats.get("subject")
-    if not isinstance(target, str) or not target:
-        raise Rejected("received error when saving activation jwt", "no subject in activation")
-    key = activation_hash(tok.iss, tok.sub, target)
-    if len(tokens) != 6 or tokens[2] != tok.iss or tokens[5] != key:
-        raise Rejected("received error when saving activation jwt", "subject does not match the activation")
-    issues = validation_issues(tok)
-    if issues:
-        raise Rejected("received error when saving activation jwt", "; ".join(issues))
-    return key, tok
+    named = tokens[5] if len(tokens) == 6 and tokens[2] == tok.iss else "-"
+    try:
+        return accept_activation(tok, named)
+    except Refused as exc:
+        raise Rejected("received error when saving activation jwt", str(exc)) from exc
 
 
 class Responders:
@@ -130,8 +111,14 @@ class Responders:
 
     def server_info(self) -> dict[str, Any]:
         now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        return {"host": self.host, "id": self.server_id, "name": SERVER_NAME, "seq": next(self._seq),
-                "time": now, "ver": __version__}
+        return {
+            "host": self.host,
+            "id": self.server_id,
+            "name": SERVER_NAME,
+            "seq": next(self._seq),
+            "time": now,
+            "ver": __version__,
+        }
 
     def _json(self, body: dict[str, Any]) -> bytes:
         return json.dumps({**body, "server": self.server_info()}, indent=2, sort_keys=True).encode()
@@ -234,4 +221,3 @@ class Responders:
     async def delete(self, subject: str, reply: str, payload: bytes) -> None:
         """The account server never deletes on request (as a full resolver without allow_delete)."""
         await self._reply_error(reply, "n/a", "delete must be enabled in server config")
-

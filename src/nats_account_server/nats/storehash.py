@@ -21,10 +21,9 @@ ZERO = bytes(32)
 def jwt_exp(jwt: str) -> int:
     """`exp` of a stored JWT (0 when absent or unreadable: such a JWT never expires for the hash)."""
     try:
-        exp = peek_claims(jwt).get("exp", 0)
+        return peek_claims(jwt).exp
     except (JWTError, ValueError):
         return 0
-    return exp if isinstance(exp, int) and not isinstance(exp, bool) else 0
 
 
 def is_expired(exp: int, now: int) -> bool:

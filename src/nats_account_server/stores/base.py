@@ -46,6 +46,9 @@ class Store(Protocol):
     readonly: bool
     supports_pack: bool
     description: str
+    #: False when others than this server and the operator can write entries (a shared JetStream KV
+    #: bucket): each entry read then passes the acceptance rule before it is served or packed.
+    entries_vetted: bool
 
     def load(self, key: str) -> str | None:
         """The stored JWT, or None when absent (also for keys that are not store keys)."""

@@ -109,6 +109,8 @@ class DirectoryStore:
 
     supports_pack = True
 
+    entries_vetted = True
+
     def __init__(
         self, root: str | os.PathLike[str], shard: bool = False, readonly: bool = False, create: bool = True
     ) -> None:

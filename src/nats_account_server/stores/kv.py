@@ -69,8 +69,18 @@ class KVStore:
 
     supports_pack = True
 
-    def __init__(self, settings: KVSettings, *, readonly: bool = False) -> None:
+    entries_vetted = False
+
+    def __init__(
+        self,
+        settings: KVSettings,
+        *,
+        readonly: bool = False,
+        vet: Callable[[str, str], str | None] | None = None,
+    ) -> None:
         self.readonly = readonly
+        # (key, jwt) -> why an entry someone wrote to the bucket must not be served (None: it may)
+        self.vet = vet
         self.bucket = settings.bucket or DEFAULT_BUCKET
         self.replicas = settings.replicas
         self.history = settings.history
@@ -109,7 +119,7 @@ class KVStore:
         self._js = self._nc.jetstream(timeout=self.timeout)
         await self._open_bucket(deadline)
         self._watch = KVWatch(
-            self._js, self.bucket, self.view, self._remote_change, heartbeat=WATCH_HEARTBEAT
+            self._js, self.bucket, self.view, self._remote_change, heartbeat=WATCH_HEARTBEAT, vet=self.vet
         )
         try:
             await self._watch.start(stall_timeout=max(self.connect_timeout, 5.0))

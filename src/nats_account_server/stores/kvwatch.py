@@ -82,8 +82,10 @@ class KVWatch:
         on_change: Callable[[str, str], None],
         *,
         heartbeat: float = 1.0,
+        vet: Callable[[str, str], str | None] | None = None,
     ) -> None:
         self.js = js
+        self.vet = vet
         self.bucket = bucket
         self.stream = f"KV_{bucket}"
         self.prefix = f"$KV.{bucket}."
@@ -215,6 +217,10 @@ class KVWatch:
             jwt = ""
         else:
             jwt = bytes(msg.data).decode("utf-8", errors="replace").strip()
+            refusal = self.vet(key, jwt) if self.vet is not None else None
+            if refusal is not None:  # kept as a removal: not served, and the next write's revision is right
+                log.error(f"KV bucket {self.bucket}: refusing entry {short_key(key)} - {refusal}")
+                jwt = ""
         if self.view.apply(key, meta.sequence.stream, jwt) and self.caught_up.is_set():
             log.debug(f"KV bucket {self.bucket}: {short_key(key)} changed (revision {meta.sequence.stream})")
             self.on_change(key, jwt)

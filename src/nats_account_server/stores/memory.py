@@ -18,6 +18,8 @@ class MemoryStore:
 
     supports_pack = True
 
+    entries_vetted = True
+
     def __init__(self, readonly: bool = False) -> None:
         self.readonly = readonly
         self.description = (

@@ -37,6 +37,7 @@ class NscStore:
 
     readonly = True
     supports_pack = False
+    entries_vetted = True
 
     def __init__(self, operator_dir: str | os.PathLike[str]) -> None:
         self.dir = os.path.abspath(os.fspath(operator_dir))
@@ -125,7 +126,7 @@ class NscStore:
         except (OSError, UnicodeDecodeError):
             return None
         try:
-            if peek_claims(raw).get("sub") != key:
+            if peek_claims(raw).sub != key:
                 return None  # edited to another account since the scan: treat as a miss
         except (JWTError, ValueError):
             return None

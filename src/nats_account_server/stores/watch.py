@@ -153,7 +153,7 @@ class StoreWatcher:
         try:
             with open(path, encoding="utf-8") as f:
                 jwt = f.read().strip()  # as NscStore.load serves it
-            sub = peek_claims(jwt).get("sub")
+            sub = peek_claims(jwt).sub
         except (OSError, UnicodeDecodeError, JWTError, ValueError) as e:
             log.debug(f"ignoring change of {path}: {e}")
             return None

@@ -1,0 +1,211 @@
+"""Account, activation and operator claims, and how each JWT version lays them out.
+
+v2 puts every NATS member under `nats`; v1 puts the claim type, tags and `issuer_account` at the top
+and knows fewer members (the rest of its `nats` object is ignored without type checks). Both are read
+into the same classes, which is the library's v1-to-v2 migration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .claims import (
+    AUTHORIZATION,
+    EXPORT,
+    IMPORT,
+    PERMISSIONS,
+    SPAN,
+    TRACE,
+    V1_LIMITS,
+    V2_LIMITS,
+    Authorization,
+    Export,
+    Import,
+    JetStreamLimits,
+    Limits,
+    Permissions,
+    Scope,
+    Span,
+    Trace,
+    WeightedMapping,
+    read_export_type,
+    read_mappings,
+    signing_keys_reader,
+)
+from .gojson import (
+    Field,
+    Object,
+    Schema,
+    listing,
+    optional,
+    read_bool,
+    read_int,
+    read_int64,
+    read_int64_map,
+    read_into,
+    read_str,
+    read_strings,
+    schema,
+    structure,
+)
+
+__all__ = ["AccountClaims", "ActivationClaims", "Claims", "OperatorClaims", "read_claims"]
+
+
+@dataclass(slots=True)
+class Claims:
+    """The registered members every NATS JWT has, plus the claim type and tags."""
+
+    jti: str = ""
+    iat: int = 0
+    iss: str = ""
+    name: str = ""
+    sub: str = ""
+    exp: int = 0
+    nbf: int = 0
+    aud: str = ""
+    type: str = ""
+    tags: list[str] = field(default_factory=list)
+    version: int = 0
+
+
+@dataclass(slots=True)
+class AccountClaims(Claims):
+    imports: list[Import | None] = field(default_factory=list)
+    exports: list[Export | None] = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)
+    signing_keys: dict[str, Scope | None] = field(default_factory=dict)
+    revocations: dict[str, int] = field(default_factory=dict)
+    default_permissions: Permissions = field(default_factory=Permissions)
+    mappings: dict[str, list[WeightedMapping]] = field(default_factory=dict)
+    authorization: Authorization = field(default_factory=Authorization)
+    trace: Trace | None = None
+    cluster_traffic: str = ""
+    description: str = ""
+    info_url: str = ""
+
+
+@dataclass(slots=True)
+class ActivationClaims(Claims):
+    subject: str = ""
+    kind: str = ""  # the import type, "" when absent
+    issuer_account: str = ""
+
+
+@dataclass(slots=True)
+class OperatorClaims(Claims):
+    signing_keys: list[str] = field(default_factory=list)
+    operator_service_urls: list[str] = field(default_factory=list)
+    account_server_url: str = ""
+    system_account: str = ""
+    assert_server_version: str = ""
+    strict_signing_key_usage: bool = False
+
+
+_REGISTERED = (
+    Field("jti", "jti", read_str),
+    Field("iat", "iat", read_int64),
+    Field("iss", "iss", read_str),
+    Field("name", "name", read_str),
+    Field("sub", "sub", read_str),
+    Field("exp", "exp", read_int64),
+    Field("nbf", "nbf", read_int64),
+    Field("aud", "aud", read_str),
+)
+_GENERIC = (
+    Field("type", "type", read_str),
+    Field("tags", "tags", read_strings),
+    Field("version", "version", read_int),
+)
+
+
+def _layout(v2_nats: Schema, v1_nats: Schema, v1_top: tuple[Field, ...] = ()) -> tuple[Schema, Schema]:
+    """The top-level schemas of a claim kind: v2 reads `nats` with its generic fields, v1 at the top."""
+    v2 = schema(*_REGISTERED, Field("nats", "", read_str, inline=v2_nats))
+    v1 = schema(*_REGISTERED, *_GENERIC[:2], *v1_top, Field("nats", "", read_str, inline=v1_nats))
+    return v2, v1
+
+
+_SHARED_ACCOUNT = (
+    Field("imports", "imports", listing(optional(Import, IMPORT))),
+    Field("exports", "exports", listing(optional(Export, EXPORT))),
+    Field("revocations", "revocations", read_int64_map),
+)
+_ACCOUNT_V2, _ACCOUNT_V1 = _layout(
+    schema(
+        *_GENERIC,
+        *_SHARED_ACCOUNT,
+        Field("limits", "limits", structure(Limits, V2_LIMITS)),
+        Field("signing_keys", "signing_keys", signing_keys_reader(v1=False)),
+        Field("default_permissions", "default_permissions", structure(Permissions, PERMISSIONS)),
+        Field("mappings", "mappings", read_mappings),
+        Field("authorization", "authorization", structure(Authorization, AUTHORIZATION)),
+        Field("trace", "trace", optional(Trace, TRACE)),
+        Field("cluster_traffic", "cluster_traffic", read_str),
+        Field("description", "description", read_str),
+        Field("info_url", "info_url", read_str),
+    ),
+    schema(
+        *_SHARED_ACCOUNT,
+        Field("limits", "limits", structure(Limits, V1_LIMITS)),
+        Field("signing_keys", "signing_keys", signing_keys_reader(v1=True)),
+    ),
+    (Field("issuer_account", "", read_str),),
+)
+
+_ACTIVATION_V2, _ACTIVATION_V1 = _layout(
+    schema(
+        *_GENERIC,
+        Field("subject", "subject", read_str),
+        Field("kind", "kind", read_export_type),
+        Field("issuer_account", "issuer_account", read_str),
+    ),
+    schema(
+        Field("subject", "subject", read_str),
+        Field("type", "kind", read_export_type),
+        Field("max", "", read_int64),
+        Field("payload", "", read_int64),
+        Field("src", "", read_str),
+        Field("times", "", listing(structure(Span, SPAN), fresh=Span)),
+    ),
+    (Field("issuer_account", "issuer_account", read_str),),
+)
+
+_OPERATOR_SHARED = (
+    Field("signing_keys", "signing_keys", read_strings),
+    Field("account_server_url", "account_server_url", read_str),
+    Field("operator_service_urls", "operator_service_urls", read_strings),
+    Field("system_account", "system_account", read_str),
+)
+_OPERATOR_V2, _OPERATOR_V1 = _layout(
+    schema(
+        *_GENERIC,
+        *_OPERATOR_SHARED,
+        Field("assert_server_version", "assert_server_version", read_str),
+        Field("strict_signing_key_usage", "strict_signing_key_usage", read_bool),
+    ),
+    schema(*_OPERATOR_SHARED),
+)
+
+_LAYOUTS: dict[str, tuple[type[Claims], Schema, Schema]] = {
+    "account": (AccountClaims, _ACCOUNT_V2, _ACCOUNT_V1),
+    "activation": (ActivationClaims, _ACTIVATION_V2, _ACTIVATION_V1),
+    "operator": (OperatorClaims, _OPERATOR_V2, _OPERATOR_V1),
+}
+
+
+def read_claims(payload: Object, kind: str, version: int) -> Claims:
+    """Typed claims of a known kind from the parsed payload, in the layout of `version`."""
+    cls, v2, v1 = _LAYOUTS[kind]
+    claims = cls()
+    read_into(payload, claims, v2 if version == 2 else v1, "claims")
+    if isinstance(claims, AccountClaims) and claims.limits.tiered_limits:
+        # the library resets the flat JetStream limits once any tier exists
+        for name in JetStreamLimits.__dataclass_fields__:
+            setattr(claims.limits, name, getattr(_NO_JETSTREAM, name))
+    if version == 1:
+        claims.version = 1
+    return claims
+
+
+_NO_JETSTREAM = JetStreamLimits()
