@@ -82,10 +82,13 @@ class _Crash(Exception):
     """The library would crash here: no further checks run."""
 
 
+EXPIRED = "claim is expired"
+
+
 def _time(claims: Claims, now: int, out: _Issues) -> None:
     """Expired when now is past `exp`; not yet valid when `nbf` is after now (0 or less: none)."""
     if claims.exp > 0 and now > claims.exp:
-        out.append(Issue("claim is expired", TIME))
+        out.append(Issue(EXPIRED, TIME))
     if claims.nbf > 0 and claims.nbf > now:
         out.append(Issue("claim is not yet valid", TIME))
 
@@ -424,6 +427,10 @@ def account_issues(claims: AccountClaims, now: int) -> list[Issue]:
     signing keys, info, cluster traffic; then a warning for limits in a self-signed account."""
     out = _Issues()
     _time(claims, now, out)
+    if claims.exp != 0 and claims.exp <= now and not any(i.text == EXPIRED for i in out):
+        # nats-server's own expiry check, beyond the library's: any non-zero `exp` at or before now
+        # (a negative one too) makes it refuse the account; its verdict is the one that counts
+        out.append(Issue(EXPIRED, TIME))
     try:
         for step in _ACCOUNT_STEPS:
             step(claims, out)

@@ -405,7 +405,7 @@ def signing_keys_reader(v1: bool) -> Any:
             return current
         if type(value) is not list:
             raise type_error(value, where, "[]interface {}")
-        out = dict(current)
+        out = {} if v1 else dict(current)  # v1 holds a plain list: a repeated member replaces it
         for item in value:
             if type(item) is str:
                 out[item] = None

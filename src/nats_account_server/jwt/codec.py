@@ -220,6 +220,8 @@ def _typed(payload: Any, kind: str, version: int, text: str) -> Claims:
         return read_claims(payload if payload is not None else Object(), kind, version)
     except DecodeError as exc:
         raise JWTError(str(exc)) from None
+    except RecursionError:  # a deeply nested scope template: Go's generic map would take it, we can't
+        raise JWTError("exceeded max depth") from None
     finally:
         PAYLOAD_TEXT.reset(token)
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import sys
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -121,10 +123,58 @@ def loads(data: bytes) -> Any:
     except json.JSONDecodeError as exc:
         raise DecodeError(f"invalid JSON: {exc.msg} at offset {exc.pos}") from None
     except RecursionError:
-        raise DecodeError("exceeded max depth") from None
+        value = _deep(text)
     if "\\ud" in text or "\\uD" in text:
-        value = _clean(value)
+        try:
+            value = _clean(value)
+        except RecursionError:
+            raise DecodeError("exceeded max depth") from None
     return value
+
+
+MAX_DEPTH: Final = 10000
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _depth(text: str) -> int:
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _deep(text: str) -> Any:
+    """Go nests up to 10000 levels; Python's parser recurses, so a deeper document than its default
+    limit is parsed on a thread with room for it (rare: only hostile or odd payloads get here)."""
+    if _depth(text) > MAX_DEPTH:
+        raise DecodeError("exceeded max depth")
+    result: list[Any] = []
+
+    def parse() -> None:
+        try:
+            result.append(_DECODER.decode(text))
+        except (json.JSONDecodeError, RecursionError) as exc:
+            result.append(exc)
+
+    with _DEEP_LOCK:
+        limit = sys.getrecursionlimit()
+        size = threading.stack_size(256 * 1024 * 1024)
+        try:
+            sys.setrecursionlimit(max(limit, 4 * MAX_DEPTH))
+            worker = threading.Thread(target=parse, name="deep-json")
+            worker.start()
+            worker.join()
+        finally:
+            threading.stack_size(size)
+            sys.setrecursionlimit(limit)
+    if isinstance(result[0], BaseException):
+        raise DecodeError(f"invalid JSON: {result[0]}")
+    return result[0]
+
+
+_DEEP_LOCK = threading.Lock()
 
 
 def is_object(value: Any) -> bool:

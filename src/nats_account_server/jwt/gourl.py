@@ -248,7 +248,7 @@ def parse(text: str) -> URL:
     are checked and decoded. Last the fragment's escapes are checked (its control bytes are not); an
     error there quotes the whole text, any other error the text without the fragment."""
     raw = _go_bytes(text)
-    head, sep, fragment = raw.partition(b"#")
+    head, _, fragment = raw.partition(b"#")
     try:
         scheme, opaque, user, host, path = _parse_without_fragment(head)
     except _Refused as exc:
