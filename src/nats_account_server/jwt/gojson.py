@@ -12,6 +12,7 @@ type or out of range fails the whole decode.
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import re
 import sys
@@ -90,14 +91,14 @@ _NAME_END = re.compile(rb'"[ \t\r\n]*:')
 
 def _names(value: Any) -> int:
     """How many member names a plain parse kept (fewer than the text has when a name repeats)."""
-    count, stack = 0, [value]
-    while stack:
-        item = stack.pop()
-        if type(item) is dict:
-            count += len(item)
-            stack.extend(item.values())
-        elif type(item) is list:
-            stack.extend(item)
+    if type(value) is dict:
+        count = len(value)
+        items: Any = value.values()
+    else:
+        count, items = 0, value
+    for item in items:
+        if type(item) is dict or type(item) is list:
+            count += _names(item)
     return count
 
 
@@ -113,7 +114,11 @@ def loads(data: bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
         else:
-            if type(value) is not dict or _names(value) == len(_NAME_END.findall(data)):
+            try:
+                unique = type(value) is not dict or _names(value) == len(_NAME_END.findall(data))
+            except RecursionError:
+                unique = False
+            if unique:
                 return value
     text = data.decode("utf-8", errors="nas-go-replace")
     if not text.strip(" \t\r\n"):
@@ -190,6 +195,7 @@ def members(value: Any) -> Iterable[tuple[str, Any]]:
 _FOLD: Final = str.maketrans({"\u212a": "k", "\u017f": "s"})
 
 
+@functools.lru_cache(maxsize=4096)
 def fold(name: str) -> str:
     """The key a member name matches under Go's case-insensitive rule (ASCII names only match)."""
     return name.translate(_FOLD).lower() if not name.isascii() else name.lower()
@@ -309,13 +315,11 @@ def read_into(value: Any, target: Any, fields: Schema, where: str) -> None:
             continue
         if field.inline is not None:
             if item is not None:
-                read_into(item, target, field.inline, f"{where}.{field.name}")
+                read_into(item, target, field.inline, field.name)
         elif field.attr:
-            setattr(
-                target, field.attr, field.read(item, getattr(target, field.attr), f"{where}.{field.name}")
-            )
+            setattr(target, field.attr, field.read(item, getattr(target, field.attr), field.name))
         else:  # read for its type check only, then dropped
-            field.read(item, field.read(None, None, where), f"{where}.{field.name}")
+            field.read(item, field.read(None, None, field.name), field.name)
 
 
 def structure(factory: Callable[[], Any], fields: Schema) -> Reader:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .gotext import go_bytes, go_quote, go_text, quote_bytes
+
 __all__ = ["URL", "URLError", "go_quote", "info_url_issue", "parse"]
 
-_NAMED = {0x07: "\\a", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x0B: "\\v"}
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _ALNUM = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _SCHEME_LATER = frozenset(b"0123456789+-.")
@@ -63,52 +64,8 @@ class _Refused(Exception):
         self.reason = reason
 
 
-def _go_bytes(text: str) -> bytes:
-    """`text` as the Go string it stands for: UTF-8, lone surrogates read as U+FFFD."""
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text).encode("utf-8")
-
-
-def _go_text(raw: bytes) -> str:
-    """Bytes back as text; bytes that are not UTF-8 become `surrogateescape` characters."""
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def _quote_bytes(raw: bytes) -> str:
-    """Go's quoting of a byte string: each byte that is not part of valid UTF-8 is written `\\xNN`."""
-    out = ['"']
-    for c in _go_text(raw):
-        n = ord(c)
-        if c in ('"', "\\"):
-            out.append("\\" + c)
-        elif 0xDC80 <= n <= 0xDCFF:
-            out.append(f"\\x{n - 0xDC00:02x}")
-        elif c == " " or c.isprintable():
-            out.append(c)
-        elif n in _NAMED:
-            out.append(_NAMED[n])
-        elif n < 0x20 or n == 0x7F:
-            out.append(f"\\x{n:02x}")
-        elif n < 0x10000:
-            out.append(f"\\u{n:04x}")
-        else:
-            out.append(f"\\U{n:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-def go_quote(s: str) -> str:
-    """Go's `strconv.Quote`: double quotes; `\\"` and `\\\\` escaped; `\\a \\b \\f \\n \\r \\t \\v` by name;
-    other bytes below 0x20 and 0x7F as `\\xNN`; other non-printable characters as `\\uNNNN` or
-    `\\UNNNNNNNN`; printable characters (non-ASCII too) kept. A lone surrogate is read as U+FFFD, which
-    is printable and kept."""
-    return _quote_bytes(_go_bytes(s))
-
-
 def _escape_error(piece: bytes) -> _Refused:
-    return _Refused("invalid URL escape " + _quote_bytes(piece))
+    return _Refused("invalid URL escape " + quote_bytes(piece))
 
 
 def _unescape(s: bytes, mode: int) -> bytes:
@@ -134,7 +91,7 @@ def _unescape(s: bytes, mode: int) -> bytes:
             i += 3
         else:
             if mode != _PLAIN and c < 0x80 and c not in _HOST_OK:
-                raise _Refused("invalid character " + _quote_bytes(bytes([c])) + " in host name")
+                raise _Refused("invalid character " + quote_bytes(bytes([c])) + " in host name")
             i += 1
     if b"%" not in s:
         return s
@@ -166,14 +123,14 @@ def _parse_host(host: bytes) -> bytes:
         if i < 0:
             raise _Refused("missing ']' in host")
         if not _valid_optional_port(host[i + 1 :]):
-            raise _Refused("invalid port " + _quote_bytes(host[i + 1 :]) + " after host")
+            raise _Refused("invalid port " + quote_bytes(host[i + 1 :]) + " after host")
         zone = host.find(b"%25", 0, i)
         if zone >= 0:
             return _unescape(host[:zone], _HOST) + _unescape(host[zone:i], _ZONE) + _unescape(host[i:], _HOST)
     else:
         i = host.rfind(b":")
         if i >= 0 and not _valid_optional_port(host[i:]):
-            raise _Refused("invalid port " + _quote_bytes(host[i:]) + " after host")
+            raise _Refused("invalid port " + quote_bytes(host[i:]) + " after host")
     return _unescape(host, _HOST)
 
 
@@ -247,24 +204,24 @@ def parse(text: str) -> URL:
     before it (letters, digits and `-._:~!$&'()*+,;=%@` only, then its escapes). The path's escapes
     are checked and decoded. Last the fragment's escapes are checked (its control bytes are not); an
     error there quotes the whole text, any other error the text without the fragment."""
-    raw = _go_bytes(text)
+    raw = go_bytes(text)
     head, _, fragment = raw.partition(b"#")
     try:
         scheme, opaque, user, host, path = _parse_without_fragment(head)
     except _Refused as exc:
-        raise URLError(_go_text(head), exc.reason) from None
+        raise URLError(go_text(head), exc.reason) from None
     if fragment:
         try:
             _unescape(fragment, _PLAIN)
         except _Refused as exc:
-            raise URLError(_go_text(raw), exc.reason) from None
+            raise URLError(go_text(raw), exc.reason) from None
     return URL(
-        scheme=_go_text(scheme),
-        opaque=_go_text(opaque),
-        user=None if user is None else _go_text(user),
-        host=_go_text(host),
-        hostname=_go_text(_hostname(host)),
-        path=_go_text(path),
+        scheme=go_text(scheme),
+        opaque=go_text(opaque),
+        user=None if user is None else go_text(user),
+        host=go_text(host),
+        hostname=go_text(_hostname(host)),
+        path=go_text(path),
     )
 
 
