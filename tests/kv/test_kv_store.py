@@ -250,3 +250,35 @@ async def test_kv_start_loads_a_big_bucket_before_serving(
     assert len(second.pack()) == len(keys)
     assert all(second.load(k) == f"jwt-{k}" for k in keys)
     assert second.account_keys() == sorted(keys)
+
+
+async def test_kv_entries_written_by_others_pass_the_acceptance_rule(
+    open_store: OpenStore, cluster: JSCluster, bucket: str, trust: Trust
+) -> None:
+    """Anyone with rights on the bucket can write it: a foreign, forged or misfiled entry is not served
+    (kept as a removal, so the next write's revision is right), a valid one is, an expired one too."""
+    from nats_account_server.server import vetting
+
+    store = await open_store()  # without the rule
+    vetted = KVStore(
+        KVSettings(bucket=bucket, replicas=3, servers=list(cluster.urls), timeout=2000),
+        vet=vetting(load_trust(str(trust.operator_jwt_path), "")),
+    )
+    await vetted.start()
+    try:
+        a, b, c = trust.pub("A"), trust.pub("B"), trust.pub("C")
+        good, expired = trust.account_jwt("A"), trust.account_jwt("C", exp=int(time.time()) - 60)
+        forged = trust.account_jwt("B", signer="B")  # self-signed: not the operator
+        async with kv_client(cluster.urls, bucket) as (_, kv):
+            await kv.put(a, good.encode())
+            await kv.put(b, forged.encode())
+            await kv.put(c, expired.encode())
+            misfiled = new_keypair("A")[1]
+            await kv.put(misfiled, good.encode())  # A's JWT under another key
+        await eventually(lambda: vetted.view.revision_of(misfiled)[0] > 0, timeout=5)
+        assert vetted.load(a) == good and vetted.load(c) == expired
+        assert vetted.load(b) is None and vetted.load(misfiled) is None
+        assert {k for k, _ in vetted.pack()} == {a, c}
+        assert store.load(b) == forged  # a store without the rule keeps what the bucket holds
+    finally:
+        await vetted.aclose()
