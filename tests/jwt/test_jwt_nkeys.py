@@ -10,6 +10,7 @@ import pytest
 from jwt_vectors import ACCOUNT1_KEY, ACCOUNT1_SEED, ACCOUNT2_KEY, OPERATOR_KEY, OPERATOR_SEED
 
 from nats_account_server.jwt import (
+    has_role,
     is_account_key,
     is_operator_key,
     is_public_key,
@@ -51,9 +52,24 @@ def test_new_keypair_roles(role: str) -> None:
     assert pynkeys.from_seed(seed.encode()).public_key.decode() == pub
 
 
-def test_new_keypair_rejects_unknown_role() -> None:
+@pytest.mark.parametrize(
+    "role",
+    [
+        "Z",
+        "S",
+        "",
+        "X",  # curve keys are not signing keys
+    ],
+)
+def test_new_keypair_rejects_unknown_role(role: str) -> None:
     with pytest.raises(ValueError):
-        new_keypair("X")
+        new_keypair(role)
+
+
+def test_curve_keys_have_their_role() -> None:
+    key = encode_public_key("X", os.urandom(32))
+    assert key.startswith("X") and key_role(key) == "X" and has_role(key, "X")
+    assert not is_account_key(key) and not has_role(key, "A")
 
 
 @pytest.mark.parametrize(
@@ -92,6 +108,42 @@ def test_prefix_byte_must_be_a_public_role() -> None:
         assert key_role(_raw_key(bytes([prefix]) + raw)) == role
 
 
+def test_role_test_compares_only_the_top_five_bits_of_the_prefix() -> None:
+    raw = os.urandom(32)
+    for low in range(8):
+        key = _raw_key(bytes([PREFIXES["O"] | low]) + raw)
+        assert has_role(key, "O") and not has_role(key, "A")
+        assert key_role(key) == ("O" if low == 0 else None)  # the issuer key needs the exact prefix
+
+
+def test_role_test_skips_cr_lf_and_ignores_the_length() -> None:
+    assert has_role(ACCOUNT1_KEY, "A") and has_role(OPERATOR_KEY, "O")
+    assert has_role(f"{ACCOUNT1_KEY[:9]}\r\n{ACCOUNT1_KEY[9:]}", "A") and has_role(ACCOUNT1_KEY + "\n", "A")
+    for body in (bytes([0]) + os.urandom(1), bytes([0]) + os.urandom(5), bytes([0]) + os.urandom(40)):
+        key = _raw_key(body).rstrip("=")
+        assert has_role(key, "A") and key_role(key) is None
+
+
+def test_role_test_needs_four_decoded_bytes() -> None:
+    assert not has_role(_raw_key(bytes([0])).rstrip("="), "A")  # the prefix and its CRC, nothing else
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        ACCOUNT1_KEY.lower(),
+        " " + ACCOUNT1_KEY,
+        ACCOUNT1_KEY + "====",
+        ACCOUNT1_KEY[:-1] + ("A" if ACCOUNT1_KEY[-1] != "A" else "B"),
+        ACCOUNT1_SEED,
+        OPERATOR_KEY,
+    ],
+)
+def test_role_test_refuses(bad: str) -> None:
+    assert not has_role(bad, "A")
+
+
 def test_crc_is_little_endian() -> None:
     body = bytes([0]) + os.urandom(32)
     crc = crc16(body)
@@ -128,3 +180,17 @@ def test_verify() -> None:
     assert not verify(ACCOUNT1_KEY, b"hello", bytes(64))
     assert not verify("not a key", b"hello", sig)
     assert not verify(ACCOUNT1_SEED, b"hello", sig)
+
+
+def test_verify_refuses_a_non_canonical_scalar() -> None:
+    kp = pynkeys.from_seed(ACCOUNT1_SEED.encode())
+    sig = kp.sign(b"hello")
+    order = 2**252 + 27742317777372353535851937790883648493
+    s_plus_l = (int.from_bytes(sig[32:], "little") + order).to_bytes(32, "little")
+    assert not verify(ACCOUNT1_KEY, b"hello", sig[:32] + s_plus_l)
+
+
+@pytest.mark.xfail(strict=True, reason="decoder bug: libsodium refuses small-order keys, Go does not")
+def test_verify_accepts_small_order_keys_as_go_does() -> None:
+    identity = bytes([1]) + bytes(31)  # the neutral point: R = identity, S = 0 verifies any message in Go
+    assert verify(encode_public_key("A", identity), b"anything", identity + bytes(32))

@@ -16,8 +16,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from . import gojson
 from .claims import PAYLOAD_TEXT
 from .gojson import DecodeError, Field, Object, read_int, read_into, read_str, read_strings, schema
@@ -248,6 +246,7 @@ _PEEK = schema(
     *_REGISTERED_ONLY.values(),
     Field("exp", "exp", gojson.read_int64),
     Field("nbf", "nbf", gojson.read_int64),
+    Field("aud", "aud", read_str),
 )
 
 
@@ -314,14 +313,8 @@ def decode_operator(raw: str) -> Token:
 def peek_claims(raw: str) -> Claims:
     """The registered members (`jti`, `iat`, `iss`, `sub`, `exp`...) as the library reads them, without
     verification or the rest of the claims: for cheap routing and the newer-wins rule on stored JWTs."""
-    payload_bytes = b64decode_segment(split_token(raw)[1])
     try:
-        payload: Any = orjson.loads(payload_bytes)  # repeated scalars: the last one wins, as in Go
-    except orjson.JSONDecodeError:
-        payload = None
-    try:
-        if payload is None:
-            payload = gojson.loads(payload_bytes)  # invalid UTF-8, lone surrogates, odd numbers
+        payload = gojson.loads(b64decode_segment(split_token(raw)[1]))
         claims = Claims()
         if payload is not None:
             read_into(payload, claims, _PEEK, "claims")

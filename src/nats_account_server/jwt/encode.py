@@ -51,7 +51,7 @@ def to_json(obj: Any) -> str:
 
 def new_keypair(role: str) -> tuple[str, str]:
     """A fresh random (seed, public key) pair for role "O", "A", "U", "N" or "C"."""
-    if role not in PREFIXES:
+    if role not in PREFIXES or role == "X":  # curve keys are not signing keys
         raise ValueError(f"unknown key role {role!r}")
     seed = nkeys.encode_seed(os.urandom(32), PREFIXES[role]).decode("ascii")
     return seed, public_key_of(seed)

@@ -95,7 +95,7 @@ def has_role(s: str, role: str) -> bool:
         raw = base64.b32decode(text + pad)
     except (binascii.Error, ValueError):
         return False
-    if len(raw) < 3 or crc16(raw[:-2]) != int.from_bytes(raw[-2:], "little"):
+    if len(raw) < 4 or crc16(raw[:-2]) != int.from_bytes(raw[-2:], "little"):
         return False
     return raw[0] & 0xF8 == PREFIXES[role]
 
