@@ -157,12 +157,7 @@ def _header(segment: str) -> dict[str, str]:
     if known is not None:
         return known
     header = _Header()
-    value = parse_segment(segment)
-    try:
-        if value is not None:
-            read_into(value, header, _HEADER, "Header")
-    except DecodeError as exc:
-        raise JWTError(str(exc)) from None
+    _read(parse_segment(segment), header, _HEADER)
     if header.typ.upper() != "JWT":
         raise JWTError(f"not supported type {go_quote(header.typ)}")
     if header.alg.lower() not in ("ed25519", "ed25519-nkey"):
@@ -195,14 +190,19 @@ _NATS_ID = schema(
 _ID = schema(Field("type", "type", read_str), Field("nats", "nats", gojson.structure(_NatsId, _NATS_ID)))
 
 
+def _read(payload: Any, target: Any, fields: gojson.Schema) -> None:
+    """Read a parsed object (None: nothing) into `target`; a type error is the token's decode error."""
+    try:
+        if payload is not None:
+            read_into(payload, target, fields, "claims")
+    except DecodeError as exc:
+        raise JWTError(str(exc)) from None
+
+
 def identify(payload: Any) -> tuple[int, str]:
     """(version, kind): v1 when a top-level `type` is set (its value is the kind), else `nats`'s."""
     ident = _Id()
-    try:
-        if payload is not None:
-            read_into(payload, ident, _ID, "claims")
-    except DecodeError as exc:
-        raise JWTError(str(exc)) from None
+    _read(payload, ident, _ID)
     if ident.type:
         return 1, ident.type
     return ident.nats.version, ident.nats.type
@@ -212,7 +212,7 @@ def _typed(payload: Any, kind: str, version: int, text: str) -> Claims:
     if version not in (1, 2):
         raise JWTError(f"library supports version 2 or less - received {version}")
     if kind not in ("account", "activation", "operator"):
-        return Claims(type=kind, version=version, **_registered(payload))
+        return _registered(payload, kind, version)
     token = PAYLOAD_TEXT.set(text)
     try:
         return read_claims(payload if payload is not None else Object(), kind, version)
@@ -224,26 +224,19 @@ def _typed(payload: Any, kind: str, version: int, text: str) -> Claims:
         PAYLOAD_TEXT.reset(token)
 
 
-def _registered(payload: Any) -> dict[str, Any]:
+def _registered(payload: Any, kind: str, version: int) -> Claims:
     """The registered members of claims we do not host (user, generic), for the issuer checks."""
-    claims = Claims()
-    try:
-        if payload is not None:
-            read_into(payload, claims, _REGISTERED_ONLY, "claims")
-    except DecodeError as exc:
-        raise JWTError(str(exc)) from None
-    return {"jti": claims.jti, "iat": claims.iat, "iss": claims.iss, "sub": claims.sub, "name": claims.name}
+    claims = Claims(type=kind, version=version)
+    _read(payload, claims, _PEEK)
+    return claims
 
 
-_REGISTERED_ONLY = schema(
+_PEEK = schema(
     Field("jti", "jti", read_str),
     Field("iat", "iat", gojson.read_int64),
     Field("iss", "iss", read_str),
     Field("name", "name", read_str),
     Field("sub", "sub", read_str),
-)
-_PEEK = schema(
-    *_REGISTERED_ONLY.values(),
     Field("exp", "exp", gojson.read_int64),
     Field("nbf", "nbf", gojson.read_int64),
     Field("aud", "aud", read_str),
@@ -275,8 +268,8 @@ def decode(raw: str, *, verify: bool = True) -> Token:
     if typed:
         claims = _typed(payload, kind, version, payload_bytes.decode("utf-8", "replace"))
     else:  # generic claims: verified over the payload, then refused as the wrong kind
-        claims = Claims(type=kind, **_registered(payload))
         version = 1
+        claims = _registered(payload, kind, version)
     sig = b64decode_segment(sig_seg)
     if verify:
         signed = payload_seg if version == 1 else f"{head_seg}.{payload_seg}"
@@ -315,9 +308,8 @@ def peek_claims(raw: str) -> Claims:
     verification or the rest of the claims: for cheap routing and the newer-wins rule on stored JWTs."""
     try:
         payload = gojson.loads(b64decode_segment(split_token(raw)[1]))
-        claims = Claims()
-        if payload is not None:
-            read_into(payload, claims, _PEEK, "claims")
     except DecodeError as exc:
         raise JWTError(str(exc)) from None
+    claims = Claims()
+    _read(payload, claims, _PEEK)
     return claims
