@@ -6,8 +6,8 @@ Parsing and checking a line is pure, so the rules of SPEC 4.6 are tested without
 from __future__ import annotations
 
 from nats_account_server.acceptance import Refused, accept
-from nats_account_server.jwt import Token, is_account_key, is_activation_hash
-from nats_account_server.kinds import Kind
+from nats_account_server.jwt import Token
+from nats_account_server.kinds import Kind, kind_of
 from nats_account_server.trust import Trust
 
 
@@ -21,11 +21,8 @@ def parse_pack_line(line: str, trust: Trust) -> tuple[Kind, str, Token] | str:
     if len(parts) != 2:
         return f'line in package didn\'t contain 2 entries: "{line[:80]}"'
     key, jwt = parts[0].strip(), parts[1].strip()
-    if is_account_key(key):
-        kind = Kind.ACCOUNT
-    elif is_activation_hash(key):
-        kind = Kind.ACTIVATION
-    else:
+    kind = kind_of(key)
+    if kind is None:
         return f"invalid key {key[:60]!r}"
     try:
         return kind, key, accept(trust, kind, jwt, key, stored=True)

@@ -23,8 +23,8 @@ from nats_account_server.config import ConfigError, Settings, settings_to_dump
 from nats_account_server.core import Core
 from nats_account_server.http.app import App
 from nats_account_server.http.listener import Listener, ListenError
-from nats_account_server.jwt import JWTError, decode_account, is_account_key
-from nats_account_server.kinds import Kind
+from nats_account_server.jwt import JWTError, decode_account
+from nats_account_server.kinds import Kind, kind_of
 from nats_account_server.log import log, short_key
 from nats_account_server.notifier import Notifier
 from nats_account_server.stores import DirectoryStore, MemoryStore, NscStore, Store, StoreError
@@ -69,7 +69,9 @@ def vetting(trust: Trust) -> Callable[[str, str], str | None]:
     """The acceptance rule for entries others wrote to a shared store (a stored copy: no time checks)."""
 
     def vet(key: str, jwt: str) -> str | None:
-        kind = Kind.ACCOUNT if is_account_key(key) else Kind.ACTIVATION
+        kind = kind_of(key)
+        if kind is None:
+            return "not an account key or activation hash"
         try:
             accept(trust, kind, jwt, key, stored=True)
         except Refused as exc:

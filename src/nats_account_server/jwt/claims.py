@@ -71,8 +71,8 @@ class Permissions:
 PERMISSION = schema(Field("allow", "allow", read_strings), Field("deny", "deny", read_strings))
 RESPONSE = schema(Field("max", "max", read_int), Field("ttl", "ttl", read_int64))
 PERMISSIONS_FIELDS = (
-    Field("pub", "pub", structure(Permission, PERMISSION)),
-    Field("sub", "sub", structure(Permission, PERMISSION)),
+    Field("pub", "pub", structure(PERMISSION)),
+    Field("sub", "sub", structure(PERMISSION)),
     Field("resp", "resp", optional(ResponsePermission, RESPONSE)),
 )
 PERMISSIONS = schema(*PERMISSIONS_FIELDS)
@@ -149,7 +149,7 @@ V1_LIMITS = schema(*V1_LIMIT_FIELDS)
 V2_LIMITS = schema(
     *V1_LIMIT_FIELDS,
     *JETSTREAM_FIELDS,
-    Field("tiered_limits", "tiered_limits", mapping(structure(JetStreamLimits, JETSTREAM), JetStreamLimits)),
+    Field("tiered_limits", "tiered_limits", mapping(structure(JETSTREAM), JetStreamLimits)),
 )
 
 
@@ -178,7 +178,7 @@ class Export:
 
 
 #: The payload text being read: `"headers"` counts only as a literal, not in an escaped spelling.
-PAYLOAD_TEXT: ContextVar[str] = ContextVar("PAYLOAD_TEXT", default="")
+PAYLOAD_TEXT: ContextVar[bytes] = ContextVar("PAYLOAD_TEXT", default=b"")
 
 
 def read_sampling(value: Any, current: Any, where: str) -> Any:
@@ -186,7 +186,7 @@ def read_sampling(value: Any, current: Any, where: str) -> Any:
     if value is None:
         return 0
     if type(value) is str:
-        if value.lower() == "headers" and value.isascii() and '"headers"' in PAYLOAD_TEXT.get().lower():
+        if value.lower() == "headers" and value.isascii() and b'"headers"' in PAYLOAD_TEXT.get().lower():
             return 0
         raise type_error(value, where, "int")
     return read_int(value, current, where)
@@ -249,7 +249,7 @@ WEIGHTED = schema(
     Field("weight", "weight", read_uint8),
     Field("cluster", "cluster", read_str),
 )
-read_mappings = mapping(listing(structure(WeightedMapping, WEIGHTED), fresh=WeightedMapping), list)
+read_mappings = mapping(listing(structure(WEIGHTED), fresh=WeightedMapping), list)
 
 
 @dataclass(slots=True)
@@ -343,7 +343,7 @@ TEMPLATE = schema(
     Field("data", "data", read_int64),
     Field("payload", "payload", read_int64),
     Field("src", "src", _read_src),
-    Field("times", "times", listing(structure(Span, SPAN), fresh=Span)),
+    Field("times", "times", listing(structure(SPAN), fresh=Span)),
     Field("times_location", "times_location", read_str),
     Field("allowed_connection_types", "allowed_connection_types", read_strings),
     Field("bearer_token", "bearer_token", read_bool),
@@ -365,7 +365,7 @@ SCOPE = schema(
     Field("key", "key", read_str),
     Field("role", "role", read_str),
     Field("description", "description", read_str),
-    Field("template", "template", structure(Template, TEMPLATE)),
+    Field("template", "template", structure(TEMPLATE)),
 )
 
 

@@ -187,7 +187,7 @@ _NATS_ID = schema(
     Field("version", "version", read_int),
     Field("tags", "tags", read_strings),
 )
-_ID = schema(Field("type", "type", read_str), Field("nats", "nats", gojson.structure(_NatsId, _NATS_ID)))
+_ID = schema(Field("type", "type", read_str), Field("nats", "nats", gojson.structure(_NATS_ID)))
 
 
 def _read(payload: Any, target: Any, fields: gojson.Schema) -> None:
@@ -208,7 +208,7 @@ def identify(payload: Any) -> tuple[int, str]:
     return ident.nats.version, ident.nats.type
 
 
-def _typed(payload: Any, kind: str, version: int, text: str) -> Claims:
+def _typed(payload: Any, kind: str, version: int, text: bytes) -> Claims:
     if version not in (1, 2):
         raise JWTError(f"library supports version 2 or less - received {version}")
     if kind not in ("account", "activation", "operator"):
@@ -266,7 +266,7 @@ def decode(raw: str, *, verify: bool = True) -> Token:
         raise JWTError(f"{kind.capitalize()}Claims are not supported")
     typed = kind in _TYPED_KINDS or kind in _OTHER_KINDS
     if typed:
-        claims = _typed(payload, kind, version, payload_bytes.decode("utf-8", "replace"))
+        claims = _typed(payload, kind, version, payload_bytes)
     else:  # generic claims: verified over the payload, then refused as the wrong kind
         version = 1
         claims = _registered(payload, kind, version)

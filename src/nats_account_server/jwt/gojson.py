@@ -322,7 +322,7 @@ def read_into(value: Any, target: Any, fields: Schema, where: str) -> None:
             field.read(item, field.read(None, None, field.name), field.name)
 
 
-def structure(factory: Callable[[], Any], fields: Schema) -> Reader:
+def structure(fields: Schema) -> Reader:
     """A nested structure: `null` leaves it as it was, an object merges into it."""
 
     def read(value: Any, current: Any, where: str) -> Any:

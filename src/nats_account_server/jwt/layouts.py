@@ -135,11 +135,11 @@ _ACCOUNT_V2, _ACCOUNT_V1 = _layout(
     schema(
         *_GENERIC,
         *_SHARED_ACCOUNT,
-        Field("limits", "limits", structure(Limits, V2_LIMITS)),
+        Field("limits", "limits", structure(V2_LIMITS)),
         Field("signing_keys", "signing_keys", signing_keys_reader(v1=False)),
-        Field("default_permissions", "default_permissions", structure(Permissions, PERMISSIONS)),
+        Field("default_permissions", "default_permissions", structure(PERMISSIONS)),
         Field("mappings", "mappings", read_mappings),
-        Field("authorization", "authorization", structure(Authorization, AUTHORIZATION)),
+        Field("authorization", "authorization", structure(AUTHORIZATION)),
         Field("trace", "trace", optional(Trace, TRACE)),
         Field("cluster_traffic", "cluster_traffic", read_str),
         Field("description", "description", read_str),
@@ -147,7 +147,7 @@ _ACCOUNT_V2, _ACCOUNT_V1 = _layout(
     ),
     schema(
         *_SHARED_ACCOUNT,
-        Field("limits", "limits", structure(Limits, V1_LIMITS)),
+        Field("limits", "limits", structure(V1_LIMITS)),
         Field("signing_keys", "signing_keys", signing_keys_reader(v1=True)),
     ),
     (Field("issuer_account", "", read_str),),
@@ -166,7 +166,7 @@ _ACTIVATION_V2, _ACTIVATION_V1 = _layout(
         Field("max", "", read_int64),
         Field("payload", "", read_int64),
         Field("src", "", read_str),
-        Field("times", "", listing(structure(Span, SPAN), fresh=Span)),
+        Field("times", "", listing(structure(SPAN), fresh=Span)),
     ),
     (Field("issuer_account", "issuer_account", read_str),),
 )
