@@ -1,4 +1,4 @@
-"""Command line (SPEC 2): Go ``flag`` style parsing, path expansion and flag-over-file precedence.
+"""Command line: Go ``flag`` style parsing, path expansion and flag-over-file precedence.
 
 Parsing is a small hand-written loop because argparse cannot reproduce Go's conventions (``-flag=value``
 on single-dash long names, ``-D=true``, stop at the first positional argument, exit status 2).
@@ -142,7 +142,7 @@ def parse_flags(argv: list[str]) -> Flags:
 
 
 def expand_path(path: str) -> str:
-    """SPEC 2.3: ``~``/``~/`` → $HOME, then absolute and cleaned; ``~user`` is refused, not guessed."""
+    """``~``/``~/`` → $HOME, then absolute and cleaned; ``~user`` is refused, not guessed."""
     if not path:
         return path
     if path.startswith("~"):
@@ -214,7 +214,7 @@ def split_hostport(hostport: str) -> tuple[str, int]:
 
 
 def build_settings(flags: Flags) -> Settings:
-    """SPEC 2.2: defaults, then the ``-c`` file, then flags; raises ConfigError (exit status 1)."""
+    """Defaults, then the ``-c`` file, then flags; raises ConfigError (exit status 1)."""
     flags = expand_flag_paths(flags)
     if flags.nsc and flags.dir:
         raise ConfigError("-nsc and -dir are mutually exclusive")
@@ -223,7 +223,7 @@ def build_settings(flags: Flags) -> Settings:
         settings.store = StoreSettings(nsc=flags.nsc)
         settings.operatorjwtpath = os.path.join(flags.nsc, os.path.basename(flags.nsc) + ".jwt")
     elif flags.dir:
-        # NEW (SPEC 2.2): shard and cleanupinterval from the file survive -dir.
+        # Not in the original: shard and cleanupinterval from the file survive -dir.
         settings.store.dir = flags.dir
         settings.store.nsc = ""
         settings.store.readonly = flags.readonly

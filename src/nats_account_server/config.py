@@ -1,4 +1,4 @@
-"""Typed settings, their defaults (SPEC 3.3) and the non-strict mapping of a parsed config tree (SPEC 3.2).
+"""Typed settings, their defaults and the non-strict mapping of a parsed config tree.
 
 The mapping mirrors the original Go reflection-based loader: every field knows its Go member name
 (stored in the dataclass field metadata as ``name``), keys are matched case-insensitively, unknown
@@ -110,7 +110,7 @@ class KVSettings:
 
 @dataclass
 class StoreSettings:
-    """Which store to build (SPEC 4.1): dir, else nsc, else kv, else memory."""
+    """Which store to build: dir, else nsc, else kv, else memory."""
 
     dir: str = _f("Dir", "")
     nsc: str = _f("NSC", "")
@@ -131,7 +131,7 @@ class LoggingSettings:
 
 @dataclass
 class Settings:
-    """The effective configuration: defaults, then the file, then flags (SPEC 2.2)."""
+    """The effective configuration: defaults, then the file, then flags."""
 
     operatorjwtpath: str = _f("OperatorJWTPath", "")
     systemaccountjwtpath: str = _f("SystemAccountJWTPath", "")
@@ -268,7 +268,7 @@ def _apply(target: Any, tree: dict[str, Any]) -> None:
 
 
 def validate_settings(settings: Settings) -> None:
-    """Cross-field checks the originals lacked (SPEC 3.3 notes): refuse ambiguous store choices."""
+    """Cross-field checks the originals lacked: refuse ambiguous store choices."""
     if settings.store.dir and settings.store.nsc:
         raise ConfigError("dir and nsc are mutually exclusive")
     kv = settings.store.kv
@@ -286,7 +286,7 @@ def validate_settings(settings: Settings) -> None:
 
 
 def settings_from_tree(tree: dict[str, Any]) -> Settings:
-    """Map a parsed configuration tree onto fresh default settings (SPEC 3.2); raises ConfigError."""
+    """Map a parsed configuration tree onto fresh default settings; raises ConfigError."""
     settings = Settings()
     _apply(settings, tree)
     validate_settings(settings)

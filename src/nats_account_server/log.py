@@ -1,4 +1,4 @@
-"""nats-server style logging to stderr (SPEC 8).
+"""nats-server style logging to stderr.
 
 The line format is part of the product's observable behaviour (operators grep for ``[INF]`` and
 tests match on it), so it is produced by hand instead of through :mod:`logging`. Lines are written

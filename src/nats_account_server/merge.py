@@ -1,6 +1,6 @@
 """Pack lines: the `<key>|<jwt>` format shared by `/jwt/v1/pack`, replicas and NATS sync.
 
-Parsing and checking a line is pure, so the rules of SPEC 4.6 are tested without servers.
+Parsing and checking a line is pure, so its rules are tested without servers.
 """
 
 from __future__ import annotations

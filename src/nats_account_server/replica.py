@@ -1,4 +1,4 @@
-"""Replica mode (SPEC 7): a local store kept in step with a primary account server over HTTP.
+"""Replica mode: a local store kept in step with a primary account server over HTTP.
 
 A replica serves its local copy while the primary's answer is "fresh" (one hour after a fetch or a
 NATS update), asks the primary otherwise, and keeps serving the local copy when the primary is down,
@@ -73,7 +73,7 @@ class Replica:
         return deadline if deadline > time.monotonic() else 0.0
 
     def cache_control(self, entry: Entry) -> str | None:
-        """SPEC 7.4: with a future `exp` the stale windows end with our freshness (none when not fresh)."""
+        """With a future `exp` the stale windows end with our freshness (none when not fresh)."""
         now = time.time()
         if entry.exp > 0 and int(entry.exp - now) > 0:
             left = entry.fresh_until - time.monotonic() if entry.fresh_until else 0.0

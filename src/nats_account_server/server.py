@@ -41,7 +41,7 @@ class StartupError(Exception):
 
 
 def build_store(settings: Settings, trust: Trust) -> Store:
-    """SPEC 4.1: replica constraints first, then dir, nsc, memory."""
+    """Replica constraints first, then dir, nsc, memory."""
     st = settings.store
     if settings.primary and st.nsc:
         raise StartupError("replicas cannot be run in NSC mode")
@@ -240,7 +240,7 @@ class Instance:
         if not notifier.connected:
             return
         try:
-            sub = decode_account(jwt).sub  # SPEC 4.5: only valid account JWTs are announced
+            sub = decode_account(jwt).sub  # only valid account JWTs are announced
             if sub != key:
                 raise JWTError(f"the JWT is for account {short_key(sub)}")
             await core.notify(Kind.ACCOUNT, key, jwt)

@@ -1,5 +1,6 @@
-"""Uploads: the validation order of SPEC 5.6 (accounts), 5.7 (signing service) and 5.8
-(activations). Transport-free: HTTP routes call these with the raw body and send the answer.
+"""Uploads: the order of checks for accounts, the signing service and activations.
+
+Transport-free: HTTP routes call these with the raw body and send the answer.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _text(body: bytes) -> str | None:
 
 
 async def _signing_service(core: Core, key: str, tok: Token, subject: str, timeout: float) -> Token | Answer:
-    """SPEC 5.7: forward a self-signed JWT to the signing service; its answer replaces the JWT."""
+    """Forward a self-signed JWT to the signing service; its answer replaces the JWT."""
     known = core.load_local(key)
     if not known and core.notifier.connected:
         reply = await core.notifier.request_many(f"$SYS.REQ.ACCOUNT.{key}.CLAIMS.LOOKUP", b"", timeout)
@@ -79,7 +80,7 @@ async def _signing_service(core: Core, key: str, tok: Token, subject: str, timeo
 async def post_account(
     core: Core, key: str, body: bytes, *, sign_subject: str = "", sign_timeout: float = 1.0
 ) -> Answer:
-    """Validate, store and announce an account JWT; the order of checks is SPEC 5.6's."""
+    """Validate, store and announce an account JWT; in the original server's order of checks."""
     text = _text(body)
     if text is None:
         return Answer(400, "bad JWT in request")
@@ -128,7 +129,7 @@ async def post_account(
 
 
 async def post_activation(core: Core, body: bytes) -> Answer:
-    """Validate, store and announce an activation under its hash (SPEC 5.8, 5.9)."""
+    """Validate, store and announce an activation under its hash."""
     text = _text(body)
     try:
         if text is None:

@@ -49,7 +49,7 @@ class BodyTooLarge(Exception):
 
 
 class App:
-    """Dispatches requests; `writable` decides whether POST routes exist (SPEC 5.2)."""
+    """Dispatches requests; `writable` decides whether POST routes exist."""
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """GET /jwt/v1/accounts/<key> and /jwt/v1/activations/<hash>: one code path for both kinds.
 
-The parameter precedence is SPEC 5.4's: text > decode > (check -> If-None-Match -> notify).
+The parameter precedence: text > decode > (check -> If-None-Match -> notify).
 A request without a query string takes the short path: one dict lookup and one response.
 """
 

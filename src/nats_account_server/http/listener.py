@@ -138,7 +138,7 @@ class Listener:
             port=port,
             interface=Interfaces.RSGI,
             websockets=False,
-            # HTTP/1.1 only (SPEC 5.1): granian's "auto" mode sniffs for HTTP/2 without any timeout, so a
+            # HTTP/1.1 only: granian's "auto" mode sniffs for HTTP/2 without any timeout, so a
             # client that connects and sends nothing would hold its connection forever
             http=HTTPModes.http1,
             log_enabled=False,

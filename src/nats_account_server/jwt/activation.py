@@ -1,4 +1,4 @@
-"""Activation hash (SPEC 5.9): the storage key of an activation JWT.
+"""Activation hash: the storage key of an activation JWT.
 
 The hash covers the issuer, so one account can never overwrite another account's activation.
 """

@@ -1,7 +1,7 @@
 """NKey public-key validation and Ed25519 verification.
 
 The `nkeys` package can sign from a seed but cannot verify with a public key alone, so public keys are
-decoded here (SPEC 1.1: base32, prefix byte, CRC-16/XMODEM) and verified with PyNaCl.
+decoded here (base32, prefix byte, CRC-16/XMODEM) and verified with PyNaCl.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The NATS connection (SPEC 6.1-6.2) and the `notifier.Notifier` the core publishes through.
+"""The NATS connection and the `notifier.Notifier` the core publishes through.
 
 HTTP must never depend on NATS (nats-servers with a URL resolver need us up first), so `start()`
 gives the first connect attempt a short bound and keeps retrying in the background every

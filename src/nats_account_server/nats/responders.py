@@ -1,4 +1,4 @@
-"""Message handlers for SPEC 6.4, 6.6 and 6.7: lookups, updates, list and delete requests.
+"""Message handlers for the resolver protocol: lookups, updates, list and delete requests.
 
 Transport-free: each handler gets (subject, reply, payload) and answers through `publish`, so the
 trust rules can be tested without a NATS server. Updates received over NATS are checked like a POST
@@ -27,7 +27,7 @@ from nats_account_server.log import log, short_key
 
 Publish = Callable[[str, bytes], Awaitable[None]]
 
-# subjects (SPEC 6.4-6.7); `*` tokens carry the account key or the activation hash
+# subjects; `*` tokens carry the account key or the activation hash
 LOOKUP = "$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP"
 UPDATE_OLD = "$SYS.ACCOUNT.*.CLAIMS.UPDATE"
 UPDATE_NEW = "$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE"
@@ -133,7 +133,7 @@ class Responders:
     # ---------------------------------------------------------------- lookup
 
     async def lookup(self, subject: str, reply: str, payload: bytes) -> None:
-        """SPEC 6.6: local store only (never forwarded); an empty reply means 'absent'."""
+        """Local store only (never forwarded); an empty reply means 'absent'."""
         if not reply:
             log.trace("lookup is not a request")
             return
@@ -149,7 +149,7 @@ class Responders:
             except Failure:
                 jwt = None
             if not jwt and key == self.core.trust.system_account_key:
-                jwt = self.core.trust.system_account_jwt  # configured, hence local too (SPEC 4.8)
+                jwt = self.core.trust.system_account_jwt  # configured, hence local too
         log.trace(f"lookup for {short_key(key)} - {'found' if jwt else 'not found'}")
         await self.publish(reply, (jwt or "").encode())
 
@@ -165,7 +165,7 @@ class Responders:
             return None
 
     async def update(self, subject: str, reply: str, payload: bytes) -> None:
-        """SPEC 6.4 writable primary: check, save newer-wins, answer (6.7), never re-publish."""
+        """A writable primary: check, save newer-wins, answer, never re-publish."""
         tok = await self._checked(subject, reply, payload)
         if tok is None:
             return
@@ -182,7 +182,7 @@ class Responders:
         await self._reply(reply, {"data": {"account": tok.sub, "code": 200, "message": "Updated jwt"}})
 
     async def replica_update(self, subject: str, reply: str, payload: bytes) -> None:
-        """SPEC 6.4 replica: undecodable messages are ignored; saved keys are fresh for an hour."""
+        """A replica: undecodable messages are ignored; saved keys are fresh for an hour."""
         tok = await self._checked(subject, reply, payload)
         if tok is None:
             return

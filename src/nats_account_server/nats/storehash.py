@@ -1,4 +1,4 @@
-"""The sync hash of SPEC 6.5: XOR of SHA-256 over the exact bytes of every non-expired account JWT.
+"""The full resolver's sync hash: XOR of SHA-256 over the exact bytes of every non-expired account JWT.
 
 It must equal nats-server's directory-store hash for byte-identical JWT sets, otherwise full
 resolvers and this server would ship their whole stores to each other on every sync period.

@@ -1,4 +1,4 @@
-"""SPEC 6.5: take part in the nats-server full-resolver sync (`$SYS.REQ.CLAIMS.PACK`).
+"""Take part in the nats-server full-resolver sync (`$SYS.REQ.CLAIMS.PACK`).
 
 Every period we send our store hash; peers whose hash differs answer with their JWTs, which we
 merge (newer `iat` wins, trust checked). We answer their requests the same way, so an account

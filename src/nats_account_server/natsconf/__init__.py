@@ -1,4 +1,4 @@
-"""Parser for the nats-server configuration file format (SPEC 3.1).
+"""Parser for the nats-server configuration file format.
 
 Only two entry points: :func:`parse` for text and :func:`parse_file` for a path. Both return a plain
 tree of dict/list/str/int/float/bool/datetime or raise :class:`ParseError` - never anything else -

@@ -17,5 +17,5 @@ class ParseError(ValueError):
 
     @classmethod
     def syntax(cls, line: int, what: str) -> ParseError:
-        """Build the ``Parse error on line N: '<what>'`` form that SPEC 3.1 requires."""
+        """Build the ``Parse error on line N: '<what>'`` form nats-server prints."""
         return cls(f"Parse error on line {line}: '{what}'", line=line, what=what)

@@ -1,4 +1,4 @@
-"""Character-level scanning for the nats-server configuration language (SPEC 3.1).
+"""Character-level scanning for the nats-server configuration language.
 
 The language is context sensitive (a bare word is a key in one place and a value in another), so
 instead of a free-running token stream the parser drives a :class:`Scanner` and asks it for the
@@ -20,7 +20,7 @@ WHITESPACE = BLANKS + "\n"
 
 _BLANKS_RE = re.compile(r"[ \t\r\f\v]*")
 _SPACE_RE = re.compile(r"[ \t\r\f\v\n]*")
-# An unquoted value runs until whitespace or one of the value terminators (SPEC 3.1).
+# An unquoted value runs until whitespace or one of the value terminators.
 _TOKEN_RE = re.compile(r"[^ \t\r\f\v\n,;\]}]*")
 # A bare key also stops at separators and structural characters, so ``http{...}`` works.
 _KEY_RE = re.compile(r"[^ \t\r\f\v\n=:{}\[\],;]*")
@@ -47,7 +47,7 @@ def clip(text: str, limit: int = 40) -> str:
 
 
 def _size_suffixes() -> dict[str, int]:
-    """Decimal single letters and binary ``b``/``i``/``ib`` variants, as the size table in SPEC 3.1."""
+    """Decimal single letters and binary ``b``/``i``/``ib`` variants, as nats-server reads sizes."""
     table: dict[str, int] = {}
     for power, letter in enumerate("kmgtpe", start=1):
         table[letter] = 1000**power
@@ -172,7 +172,7 @@ class Scanner:
     # -- conversions --------------------------------------------------------------------------
 
     def unescape(self, raw: str, base: int) -> str:
-        """Apply the ``\\t \\n \\r \\" \\\\ \\xHH`` escapes; anything else is an error (SPEC 3.1).
+        """Apply the ``\\t \\n \\r \\" \\\\ \\xHH`` escapes; anything else is an error.
 
         ``\\xHH`` denotes a byte, so a run like ``\\xc3\\xa9`` becomes ``é`` when the bytes form UTF-8
         (as they would in the Go original); otherwise each byte maps to the code point of equal value.
@@ -207,7 +207,7 @@ class Scanner:
         return _join_escaped(parts)
 
     def convert_token(self, raw: str, start: int) -> Any:
-        """Turn a raw unquoted value into a bool, int, float, datetime or string (SPEC 3.1)."""
+        """Turn a raw unquoted value into a bool, int, float, datetime or string."""
         lowered = raw.lower()
         if lowered in _BOOLEANS:
             return _BOOLEANS[lowered]

@@ -1,4 +1,4 @@
-"""Recursive-descent parser for the nats-server configuration language (SPEC 3.1).
+"""Recursive-descent parser for the nats-server configuration language.
 
 Structure (maps, arrays, entries, terminators), ``$VAR`` resolution and ``include`` live here; the
 character-level work lives in :mod:`.lexer`. Each nesting level costs two Python frames and is
@@ -221,7 +221,7 @@ class Parser:
     # -- variables ----------------------------------------------------------------------------
 
     def _variable(self, name: str, pos: int) -> Any:
-        """Resolve ``$name``: enclosing maps innermost first, then the environment (SPEC 3.1)."""
+        """Resolve ``$name``: enclosing maps innermost first, then the environment."""
         if not _VAR_NAME_RE.fullmatch(name):
             raise self.s.error(f"invalid variable name '${clip(name)}'", pos)
         for scope in reversed(self.scopes):
@@ -304,7 +304,7 @@ class Parser:
 
 
 class _IncludeFailure(Exception):
-    """Internal: why an include file could not be read (becomes the ``<reason>`` of SPEC 3.1)."""
+    """Internal: why an include file could not be read (becomes the ``<reason>`` of the parse error)."""
 
 
 def _load_include(including: str | None, path: str, active: tuple[str, ...]) -> tuple[str, str, str]:

@@ -1,4 +1,4 @@
-"""Key -> JWT stores (SPEC 4): memory, directory (atomic, optionally sharded), nsc, plus a watcher.
+"""Key -> JWT stores: memory, directory (atomic, optionally sharded), nsc, plus a watcher.
 
 The watcher is imported on first use: a writable server starts it after it serves.
 """

@@ -88,7 +88,7 @@ class AsyncSaveStore(Store, Protocol):
 def is_store_key(key: object) -> bool:
     """True for a valid account public key or an activation hash: the only keys a store accepts.
 
-    Checked before any path is built (SPEC 4.3): this is what keeps ``..``, separators, NUL bytes and
+    Checked before any path is built: this is what keeps ``..``, separators, NUL bytes and
     seeds away from the filesystem.
     """
     return isinstance(key, str) and (is_account_key(key) or is_activation_hash(key))

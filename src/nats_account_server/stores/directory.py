@@ -1,4 +1,4 @@
-"""Directory store: one ``<key>.jwt`` file per key, optionally sharded (SPEC 4.3).
+"""Directory store: one ``<key>.jwt`` file per key, optionally sharded.
 
 Files are the source of truth on every request, so JWTs dropped in by hand are served at once. Writes
 go through a temp file (or a spare inode, see spares.py) that is synced and swapped or renamed into
@@ -24,7 +24,7 @@ __all__ = ["DirectoryStore", "JWT_SUFFIX", "TEMP_SUFFIX", "key_from_filename", "
 
 JWT_SUFFIX = ".jwt"
 TEMP_SUFFIX = ".tmp"
-FILE_MODE = 0o644  # JWTs are public data served over HTTP anyway (SPEC 4.3 / Appendix A)
+FILE_MODE = 0o644  # JWTs are public data served over HTTP anyway
 DIR_MODE = 0o755
 O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 READ_CHUNK = 1 << 16
@@ -362,7 +362,7 @@ class DirectoryStore:
     def _walk(self) -> list[tuple[str, str]]:
         """(key, path) of every ``*.jwt`` file with a store key, anywhere below the root.
 
-        Walking the whole tree lets sharded and flat stores read each other's layout (SPEC 4.6). If a
+        Walking the whole tree lets sharded and flat stores read each other's layout. If a
         key exists twice, the copy at this store's own path wins (it is the one GET serves).
         """
         found: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""Process-local store, mostly for tests and throw-away servers (SPEC 4.2)."""
+"""Process-local store, mostly for tests and throw-away servers."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ class MemoryStore:
             return sorted(k for k in self._data if is_account_key(k))
 
     def close(self) -> None:
-        """Nothing to release; content is simply lost with the process (SPEC 9.3 #56)."""
+        """Nothing to release; content is simply lost with the process."""
 
     def __len__(self) -> int:
         with self._lock:

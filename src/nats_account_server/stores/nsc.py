@@ -1,4 +1,4 @@
-"""Read-only store over an nsc operator folder (SPEC 4.4).
+"""Read-only store over an nsc operator folder.
 
 nsc names account folders by account *name*, but nats-server asks by public key, so lookups go
 through an index sub -> file path. The index is rebuilt cheaply (stat-cached) on a miss, so accounts

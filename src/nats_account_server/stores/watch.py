@@ -1,4 +1,4 @@
-"""Announce account JWT file changes of read-only directory and nsc stores (SPEC 4.5).
+"""Announce account JWT file changes of read-only directory and nsc stores.
 
 Changes come from inotify read on the event loop (stores/inotify.py), or from ``watchfiles.awatch``
 where inotify is missing. Every added or modified account file is re-read and
@@ -220,7 +220,7 @@ class StoreWatcher:
                 except OSError:
                     st = None
             if change == Change.deleted and (st is None or not stat.S_ISREG(st.st_mode)):
-                deleted.extend(self._deleted(path))  # never announced (SPEC 4.5), only forgotten
+                deleted.extend(self._deleted(path))  # never announced, only forgotten
                 continue
             # a "deleted" file still there was swapped into place (RENAME_EXCHANGE): a modification
             if st is not None and stat.S_ISDIR(st.st_mode):
