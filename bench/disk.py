@@ -29,8 +29,9 @@ def _durable_write(directory: str, name: str, data: bytes) -> None:
         os.close(dfd)
 
 
-def durable_writes_per_second(directory: Path, *, writers: int = 1, seconds: float = 2.0,
-                              files: int = 1000, size: int = 660) -> float:
+def durable_writes_per_second(
+    directory: Path, *, writers: int = 1, seconds: float = 2.0, files: int = 1000, size: int = 660
+) -> float:
     directory.mkdir(parents=True, exist_ok=True)
     data = b"x" * size
     deadline = time.perf_counter() + seconds

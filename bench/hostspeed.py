@@ -28,6 +28,11 @@ print(best * 1e6)
 
 def ed25519_verify_us(cpu: str = "0") -> float:
     """Best of 5 timings of 200 checks of a 600-byte message, on core ``cpu``, in µs per check."""
-    done = subprocess.run(["taskset", "-c", cpu, sys.executable, "-c", _PROBE], capture_output=True,
-                          text=True, timeout=120, check=True)
+    done = subprocess.run(
+        ["taskset", "-c", cpu, sys.executable, "-c", _PROBE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return float(done.stdout.strip())

@@ -91,8 +91,11 @@ class FastMinter:
         self.kp = nkeys.from_seed(operator_seed.encode())
         self.iss = self.kp.public_key.decode()
         self.iat = iat
-        reference = json.loads(base64.urlsafe_b64decode(self._pad(encode(
-            account_claims(random_account_key(), iat=iat), operator_seed).split(".")[1])))
+        reference = json.loads(
+            base64.urlsafe_b64decode(
+                self._pad(encode(account_claims(random_account_key(), iat=iat), operator_seed).split(".")[1])
+            )
+        )
         self.nats_json = json.dumps(reference["nats"], separators=(",", ":"))
 
     @staticmethod
@@ -102,8 +105,9 @@ class FastMinter:
     def account_jwt(self, sub: str) -> str:
         std = f'{{"iat":{self.iat},"iss":"{self.iss}","sub":"{sub}"}}'
         jti = base64.b32encode(hashlib.new("sha512_256", std.encode()).digest()).decode().rstrip("=")
-        payload = (f'{{"jti":"{jti}","iat":{self.iat},"iss":"{self.iss}","sub":"{sub}",'
-                   f'"nats":{self.nats_json}}}')
+        payload = (
+            f'{{"jti":"{jti}","iat":{self.iat},"iss":"{self.iss}","sub":"{sub}","nats":{self.nats_json}}}'
+        )
         signed = f"{V2_HEADER_B64}.{b64(payload.encode())}"
         return f"{signed}.{b64(self.kp.sign(signed.encode()))}"
 
@@ -131,8 +135,9 @@ def _write_chunk(args: tuple[str, int, str, int]) -> list[str]:
     return keys
 
 
-def build_big_store(operator: Operator, directory: Path, count: int, keys_file: Path,
-                    workers: int = 2) -> float:
+def build_big_store(
+    operator: Operator, directory: Path, count: int, keys_file: Path, workers: int = 2
+) -> float:
     """Write `count` JWT files (flat layout) and the list of their keys; returns seconds taken.
 
     A store with the completion marker and a keys file of the right length is reused as it is.

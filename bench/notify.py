@@ -57,8 +57,14 @@ def wait_log(proc: Proc, needle: str, timeout: float = 20.0) -> None:
         time.sleep(0.02)
 
 
-async def _one(http: httpx.AsyncClient, sys_nc: nats.NATS, acc: str, jwt: str,
-               seen: dict[str, float], timeout: float = 5.0) -> Sample:
+async def _one(
+    http: httpx.AsyncClient,
+    sys_nc: nats.NATS,
+    acc: str,
+    jwt: str,
+    seen: dict[str, float],
+    timeout: float = 5.0,
+) -> Sample:
     subject = f"$SYS.REQ.ACCOUNT.{acc}.INFO"
     t0 = time.perf_counter()
     posted: list[float] = []
@@ -88,8 +94,16 @@ async def _one(http: httpx.AsyncClient, sys_nc: nats.NATS, acc: str, jwt: str,
     return Sample((posted[0] - t0) * 1e3, (notified - t0) * 1e3, (applied - t0) * 1e3)
 
 
-async def _measure(as_port: int, nats_url: str, acc: str, operator: Operator, sys_creds: Path,
-                   acc_creds: Path, updates: int, warmup: int) -> list[Sample]:
+async def _measure(
+    as_port: int,
+    nats_url: str,
+    acc: str,
+    operator: Operator,
+    sys_creds: Path,
+    acc_creds: Path,
+    updates: int,
+    warmup: int,
+) -> list[Sample]:
     seen: dict[str, float] = {}
 
     async def on_update(msg: Msg) -> None:
@@ -118,14 +132,17 @@ async def _measure(as_port: int, nats_url: str, acc: str, operator: Operator, sy
     return samples
 
 
-def run_notification(workdir: Path, operator: Operator, operator_jwt: Path, updates: int,
-                     warmup: int = 10) -> tuple[list[Sample], list[str]]:
+def run_notification(
+    workdir: Path, operator: Operator, operator_jwt: Path, updates: int, warmup: int = 10
+) -> tuple[list[Sample], list[str]]:
     """Start both servers, measure `updates` updates; returns the samples and the commands used."""
     workdir.mkdir(parents=True, exist_ok=True)
     acc_seed, acc = new_keypair("A")
     store = workdir / "store"
-    write_store(store, {operator.sys_pub: operator.system_account_jwt(),
-                        acc: operator.account_jwt(acc, name="notify")})
+    write_store(
+        store,
+        {operator.sys_pub: operator.system_account_jwt(), acc: operator.account_jwt(acc, name="notify")},
+    )
     sys_creds = workdir / "sys.creds"
     sys_creds.write_text(operator.user_creds(operator.sys_seed, "sys"))
     acc_creds = workdir / "acc.creds"
@@ -137,8 +154,14 @@ def run_notification(workdir: Path, operator: Operator, operator_jwt: Path, upda
         f'operator: "{operator_jwt}"\nsystem_account: {operator.sys_pub}\n'
         f"resolver: URL(http://127.0.0.1:{as_port}/jwt/v1/accounts/)\n"
     )
-    server = account_server("account-server", as_port, store, workdir / "account-server.log",
-                            operator_jwt=operator_jwt, extra=["-nats", nats_url, "-creds", str(sys_creds)])
+    server = account_server(
+        "account-server",
+        as_port,
+        store,
+        workdir / "account-server.log",
+        operator_jwt=operator_jwt,
+        extra=["-nats", nats_url, "-creds", str(sys_creds)],
+    )
     natsd_argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(nats_port), "-c", str(conf)]
     natsd = Proc("nats-server", natsd_argv, workdir / "nats-server.log", cpu="1")
     with server:
@@ -146,6 +169,7 @@ def run_notification(workdir: Path, operator: Operator, operator_jwt: Path, upda
         with natsd:
             wait_log(natsd, "Server is ready")
             wait_log(server, "connected to NATS for account and activation notifications")
-            samples = asyncio.run(_measure(as_port, nats_url, acc, operator, sys_creds, acc_creds, updates,
-                                           warmup))
+            samples = asyncio.run(
+                _measure(as_port, nats_url, acc, operator, sys_creds, acc_creds, updates, warmup)
+            )
     return samples, [" ".join(server.argv), " ".join(natsd.argv), f"nats-server config: {conf.read_text()!r}"]

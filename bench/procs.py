@@ -21,11 +21,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def http_status(port: int, path: str, *, method: str = "GET", headers: dict[str, str] | None = None,
-                body: bytes = b"", timeout: float = 2.0) -> int:
+def http_status(
+    port: int,
+    path: str,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    timeout: float = 2.0,
+) -> int:
     """One request on a fresh connection; the status code, or 0 when nothing answered."""
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close",
-             f"Content-Length: {len(body)}"]
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Connection: close",
+        f"Content-Length: {len(body)}",
+    ]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
     try:
@@ -85,8 +96,15 @@ def cpu_seconds(pid: int) -> float:
 class Proc:
     """A child process on `cpu` (via taskset, which execs: the pid is the program's own)."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path, *, cpu: str = "0",
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        *,
+        cpu: str = "0",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.argv = ["taskset", "-c", cpu, *argv]
         self.log_path = log_path
@@ -104,8 +122,9 @@ class Proc:
         log = self.log_path.open("ab")
         self.log_offset = log.tell()
         self.started = time.perf_counter()
-        self.popen = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                      stdin=subprocess.DEVNULL)
+        self.popen = subprocess.Popen(
+            self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, stdin=subprocess.DEVNULL
+        )
         log.close()
         return self
 
@@ -120,8 +139,9 @@ class Proc:
             if self.popen is not None and self.popen.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{self.tail()}")
             if now > deadline:
-                raise RuntimeError(f"{self.name}: no {want} on {path} within {timeout}s (last {status})\n"
-                                   f"{self.tail()}")
+                raise RuntimeError(
+                    f"{self.name}: no {want} on {path} within {timeout}s (last {status})\n{self.tail()}"
+                )
             time.sleep(0.001)
 
     def output(self) -> str:
@@ -152,8 +172,15 @@ class Proc:
         self.stop()
 
 
-def account_server(name: str, port: int, store: Path, log_path: Path, *, operator_jwt: Path | None = None,
-                   extra: Sequence[str] = ()) -> Proc:
+def account_server(
+    name: str,
+    port: int,
+    store: Path,
+    log_path: Path,
+    *,
+    operator_jwt: Path | None = None,
+    extra: Sequence[str] = (),
+) -> Proc:
     argv = [PYTHON, "-m", "nats_account_server", "-hp", f"127.0.0.1:{port}", "-dir", str(store)]
     if operator_jwt is not None:
         argv += ["-operator", str(operator_jwt)]

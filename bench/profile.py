@@ -25,8 +25,20 @@ from mint import random_account_key  # noqa: E402
 from procs import Proc  # noqa: E402
 from run import ACCOUNTS, Bench, parse_args  # noqa: E402
 
-IDLE = ("epoll_wait", "epoll_pwait", "clock_nanosleep", "nanosleep", "sched_yield", "pthread_cond_wait",
-        "pthread_cond_timedwait", "futex", "take_gil", "poll", "select", "syscall")
+IDLE = (
+    "epoll_wait",
+    "epoll_pwait",
+    "clock_nanosleep",
+    "nanosleep",
+    "sched_yield",
+    "pthread_cond_wait",
+    "pthread_cond_timedwait",
+    "futex",
+    "take_gil",
+    "poll",
+    "select",
+    "syscall",
+)
 
 
 def _name(frame: str) -> tuple[str, str]:
@@ -80,7 +92,7 @@ def thread_cpu(pid: int) -> dict[int, float]:
             stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         out[int(tid)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return out
 
@@ -98,8 +110,10 @@ def cpu_split(bench: Bench, proc: Proc, name: str, target: str, kwargs: dict[str
     before, started = thread_cpu(proc.pid), time.perf_counter()
     result = bench.load(name, target, **kwargs)  # type: ignore[arg-type]
     after, elapsed = thread_cpu(proc.pid), time.perf_counter() - started
-    lines = [f"wrk without a sampler: {result.rps:,.0f} req/s, p99 {result.p99_ms:.2f} ms",
-             "CPU per server thread during that run (share of one core; tid = pid is the asyncio loop):"]
+    lines = [
+        f"wrk without a sampler: {result.rps:,.0f} req/s, p99 {result.p99_ms:.2f} ms",
+        "CPU per server thread during that run (share of one core; tid = pid is the asyncio loop):",
+    ]
     for tid, secs in sorted(after.items(), key=lambda t: before.get(t[0], 0) - t[1]):
         share = (secs - before.get(tid, 0.0)) / elapsed
         if share >= 0.005:
@@ -133,7 +147,7 @@ def main() -> int:
     elif a.row == "404":
         url = f"http://127.0.0.1:{{port}}{ACCOUNTS}{random_account_key()}"
     elif a.row == "post":
-        store, probe = bench.post_store, bench.post_rows[0][0][len(ACCOUNTS):]
+        store, probe = bench.post_store, bench.post_rows[0][0][len(ACCOUNTS) :]
         kwargs = {"script": workdir / "post.lua", "script_args": [str(workdir / "post.txt"), "2"]}
         url = "http://127.0.0.1:{port}"
     elif a.row == "100k":
@@ -144,8 +158,21 @@ def main() -> int:
         target = url.format(port=port)
         print(cpu_split(bench, proc, a.row, target, kwargs))
         raw = workdir / f"profile-{a.row}.txt"
-        argv = [spy, "record", "--pid", str(proc.pid), "--format", "raw", "--output", str(raw),
-                "--rate", str(a.rate), "--duration", str(a.duration), "--threads"]
+        argv = [
+            spy,
+            "record",
+            "--pid",
+            str(proc.pid),
+            "--format",
+            "raw",
+            "--output",
+            str(raw),
+            "--rate",
+            str(a.rate),
+            "--duration",
+            str(a.duration),
+            "--threads",
+        ]
         # native stacks need the target paused while sampled (slower), and then show the waits themselves
         # (--idle keeps them, summarize() drops them); Python-only sampling lets py-spy drop idle threads
         argv += ["--native", "--idle"] if a.native else ["--nonblocking"]

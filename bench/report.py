@@ -66,14 +66,25 @@ class Results:
             vs_bare = self.ratio(fig.key, "bare") if fig.ratio and fig.key != "bare" else math.nan
             ratio = "100%" if fig.key == "bare" else "" if math.isnan(vs_bare) else f"{vs_bare:.0%}"
             rounds = " / ".join(fmt(v, fig.unit, with_unit=False) for v in fig.samples)
-            rows.append(f"| {fig.label} | {fmt(fig.median, fig.unit)} | {rounds} | {fig.target} | {ratio} "
-                        f"| {self.verdict(fig)} |")
+            rows.append(
+                f"| {fig.label} | {fmt(fig.median, fig.unit)} | {rounds} | {fig.target} | {ratio} "
+                f"| {self.verdict(fig)} |"
+            )
         return "\n".join(rows)
 
     def as_dict(self) -> dict[str, object]:
-        return {k: {"label": f.label, "unit": f.unit, "median": f.median, "samples": f.samples,
-                    "target": f.target, "result": self.verdict(f)}
-                for k, f in self.figures.items() if f.samples}
+        return {
+            k: {
+                "label": f.label,
+                "unit": f.unit,
+                "median": f.median,
+                "samples": f.samples,
+                "target": f.target,
+                "result": self.verdict(f),
+            }
+            for k, f in self.figures.items()
+            if f.samples
+        }
 
 
 def fmt(value: float, unit: str, *, with_unit: bool = True) -> str:
@@ -116,14 +127,32 @@ def figures(duration: int) -> list[Figure]:
 
     return [
         Figure("bare", "bare hello-world RSGI response, same stack", "req/s", "(reference)", ratio=True),
-        Figure("hit", "GET hit (1 account, 650-byte JWT)", "req/s",
-               "≥ 38,000 and ≥ 80 % of bare (same round)", hit_check, ratio=True),
+        Figure(
+            "hit",
+            "GET hit (1 account, 650-byte JWT)",
+            "req/s",
+            "≥ 38,000 and ≥ 80 % of bare (same round)",
+            hit_check,
+            ratio=True,
+        ),
         Figure("hit_p99", "GET hit p99 latency", "ms", "≤ 5 ms", at_most(5.0)),
-        Figure("not_modified", "GET with matching If-None-Match (304)", "req/s", "≥ 38,000", at_least(38_000),
-               ratio=True),
+        Figure(
+            "not_modified",
+            "GET with matching If-None-Match (304)",
+            "req/s",
+            "≥ 38,000",
+            at_least(38_000),
+            ratio=True,
+        ),
         Figure("unknown", "GET unknown account (404)", "req/s", "≥ 38,000", at_least(38_000), ratio=True),
-        Figure("post", "POST valid account JWT, durable, 1,000 accounts", "req/s", "≥ 3,000", at_least(3_000),
-               ratio=True),
+        Figure(
+            "post",
+            "POST valid account JWT, durable, 1,000 accounts",
+            "req/s",
+            "≥ 3,000",
+            at_least(3_000),
+            ratio=True,
+        ),
         Figure("post_p99", "POST p99 latency", "ms"),
         Figure("post_cpu", "POST: the server's CPU time per upload (all threads)", "µs"),
         Figure("host_ed25519", "host speed: one Ed25519 check on core 0, right before the POST row", "µs"),
@@ -131,32 +160,78 @@ def figures(duration: int) -> list[Figure]:
         Figure("disk_8", "disk ceiling: the same, 8 concurrent writers", "writes/s"),
         Figure("start_1", "1 account: start → first 200", "ms"),
         Figure("start_100k", "100k store: start → first 200", "ms", "≤ 300 ms", at_most(300)),
-        Figure("rss_100k", f"100k store: RSS after {duration} s of GET load over random keys", "MiB",
-               "≤ 64 MiB", at_most(64)),
-        Figure("cold_100k", f"100k store: GET random keys, never-verified files, first {duration} s",
-               "req/s", ratio=True),
-        Figure("hit_100k", "100k store: GET hit (one account, the 1-account row's wrk line)", "req/s",
-               "within 15 % of the 1-account GET hit (taken right after)", within_15, ratio=True,
-               detail=lambda r: f"{hit_reference(r):.0%} of it"),
-        Figure("hit_1_by_100k", "1 account: GET hit, measured right after the 100k hit (its reference)",
-               "req/s", ratio=True),
-        Figure("hit_lua_1", "1 account: GET hit through the same random-key wrk script (control)", "req/s",
-               ratio=True),
-        Figure("start_100k_marked", "100k store, every file verified before: start → first 200", "ms",
-               "≤ 300 ms", at_most(300)),
-        Figure("marked_100k", f"100k store, every file verified before: GET random keys, first {duration} s "
-               "after a restart", "req/s", ratio=True),
-        Figure("rss_100k_marked", f"100k store, every file verified before: RSS after {duration} s of GET "
-               "load over random keys", "MiB", "≤ 64 MiB", at_most(64)),
-        Figure("start_1_by_1m", "1 account: start → first 200, in turn with the 1M starts (their reference)",
-               "ms"),
-        Figure("start_1m", "1M store: start → first 200", "ms",
-               "no growth (≤ 1.2 × the 1-account start taken in turn + 10 ms)", no_growth,
-               detail=lambda r: f"bound {1.2 * start_reference(r) + 10:.1f} ms"),
+        Figure(
+            "rss_100k",
+            f"100k store: RSS after {duration} s of GET load over random keys",
+            "MiB",
+            "≤ 64 MiB",
+            at_most(64),
+        ),
+        Figure(
+            "cold_100k",
+            f"100k store: GET random keys, never-verified files, first {duration} s",
+            "req/s",
+            ratio=True,
+        ),
+        Figure(
+            "hit_100k",
+            "100k store: GET hit (one account, the 1-account row's wrk line)",
+            "req/s",
+            "within 15 % of the 1-account GET hit (taken right after)",
+            within_15,
+            ratio=True,
+            detail=lambda r: f"{hit_reference(r):.0%} of it",
+        ),
+        Figure(
+            "hit_1_by_100k",
+            "1 account: GET hit, measured right after the 100k hit (its reference)",
+            "req/s",
+            ratio=True,
+        ),
+        Figure(
+            "hit_lua_1",
+            "1 account: GET hit through the same random-key wrk script (control)",
+            "req/s",
+            ratio=True,
+        ),
+        Figure(
+            "start_100k_marked",
+            "100k store, every file verified before: start → first 200",
+            "ms",
+            "≤ 300 ms",
+            at_most(300),
+        ),
+        Figure(
+            "marked_100k",
+            f"100k store, every file verified before: GET random keys, first {duration} s after a restart",
+            "req/s",
+            ratio=True,
+        ),
+        Figure(
+            "rss_100k_marked",
+            f"100k store, every file verified before: RSS after {duration} s of GET load over random keys",
+            "MiB",
+            "≤ 64 MiB",
+            at_most(64),
+        ),
+        Figure(
+            "start_1_by_1m",
+            "1 account: start → first 200, in turn with the 1M starts (their reference)",
+            "ms",
+        ),
+        Figure(
+            "start_1m",
+            "1M store: start → first 200",
+            "ms",
+            "no growth (≤ 1.2 × the 1-account start taken in turn + 10 ms)",
+            no_growth,
+            detail=lambda r: f"bound {1.2 * start_reference(r) + 10:.1f} ms",
+        ),
         Figure("hit_1m", "1M store: GET over random keys", "req/s", "serves", lambda v, r: v > 0, ratio=True),
         Figure("rss_1m", f"1M store: RSS after {duration} s of GET load over random keys", "MiB"),
-        Figure("notify_p99", "POST → nats-server applied the update, p99 of 200", "ms", "≤ 20 ms",
-               at_most(20.0)),
+        Figure(
+            "notify_p99", "POST → nats-server applied the update, p99 of 200", "ms", "≤ 20 ms", at_most(20.0)
+        ),
         Figure("notify_p50", "POST → nats-server applied the update, p50", "ms"),
         Figure("notified_p99", "POST → notification received by a $SYS subscriber, p99", "ms"),
         Figure("post_answer_p99", "POST → 200 answered (with NATS connected), p99", "ms"),

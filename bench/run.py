@@ -101,8 +101,10 @@ class Bench:
         write_post_script(self.dir / "post.lua")
         write_random_keys_script(self.dir / "random.lua", ACCOUNTS)
         write_every_key_script(self.dir / "every.lua", ACCOUNTS)
-        print(f"set up the small stores ({self.jwt_size}-byte JWTs) in {time.perf_counter() - started:.1f} s",
-              flush=True)
+        print(
+            f"set up the small stores ({self.jwt_size}-byte JWTs) in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
         for count, name in ((100_000, "100k"), *(((1_000_000, "1m"),) if self.args.million else ())):
             store, keys = self.dir / "stores" / name, self.dir / f"keys-{name}.txt"
             took = build_big_store(self.operator, store, count, keys)
@@ -147,8 +149,12 @@ class Bench:
             self.wrk.run("warm-up", url, record=False, duration=self.args.warmup, **kwargs)
 
     def random_load(self, name: str, port: int, keys: str) -> WrkResult:
-        return self.load(name, f"http://127.0.0.1:{port}", script=self.dir / "random.lua",
-                         script_args=[str(self.dir / keys)])
+        return self.load(
+            name,
+            f"http://127.0.0.1:{port}",
+            script=self.dir / "random.lua",
+            script_args=[str(self.dir / keys)],
+        )
 
     @staticmethod
     def expect(port: int, path: str, want: int, **kwargs: object) -> None:
@@ -192,7 +198,7 @@ class Bench:
         speed = ed25519_verify_us()
         self.results.add("host_ed25519", speed)
         print(f"  host speed: one Ed25519 check in {speed:.1f} µs on core 0", flush=True)
-        with self.server("post", self.post_store, self.post_rows[0][0][len(ACCOUNTS):]) as (proc, port, _s):
+        with self.server("post", self.post_store, self.post_rows[0][0][len(ACCOUNTS) :]) as (proc, port, _s):
             path, _, variant1 = self.post_rows[0]
             self.expect(port, path, 200, method="POST", body=variant1.encode())
             url, script = f"http://127.0.0.1:{port}", self.dir / "post.lua"
@@ -238,16 +244,22 @@ class Bench:
             self.warm_up(url)
             self.results.add("hit_100k", self.load("100k: hit (one account)", url).rps)
             self.hit_next_to_100k()
-            took = every_key_once(self.wrk, f"http://127.0.0.1:{port}", self.dir / "every.lua",
-                                  self.dir / f"keys-{name}.txt", self.dir / "every.done")
+            took = every_key_once(
+                self.wrk,
+                f"http://127.0.0.1:{port}",
+                self.dir / "every.lua",
+                self.dir / f"keys-{name}.txt",
+                self.dir / "every.done",
+            )
             print(f"  {name}: one pass over every key in {took:.1f} s", flush=True)
         for _ in range(STARTS - 1):
             took_ms = self.start_ms(f"{name}-verified", store, random.choice(keys))
             self.results.add("start_100k_marked", took_ms)
         with self.server(f"{name}-verified", store, random.choice(keys)) as (proc, port, startup):
             self.results.add("start_100k_marked", startup * 1e3)
-            marked = self.random_load(f"{name} random keys, verified store after a restart", port,
-                                      f"keys-{name}.txt")
+            marked = self.random_load(
+                f"{name} random keys, verified store after a restart", port, f"keys-{name}.txt"
+            )
             self.results.add("marked_100k", marked.rps)
             self.results.add("rss_100k_marked", rss_mib(proc.pid))
 
@@ -263,8 +275,9 @@ class Bench:
         from notify import run_notification
 
         self.quiet()
-        samples, commands = run_notification(self.dir / "notify", self.operator, self.operator_jwt,
-                                              self.args.updates)
+        samples, commands = run_notification(
+            self.dir / "notify", self.operator, self.operator_jwt, self.args.updates
+        )
         for i, command in enumerate(commands):
             self.commands.setdefault(f"notification path ({i + 1})", command)
         r = self.results
@@ -295,23 +308,37 @@ class Bench:
 
     def report(self) -> str:
         a = self.args
-        lines = [f"## Results: median of {a.rounds} rounds, wrk -d{a.duration}s, JWT {self.jwt_size} bytes, "
-                 f"{time.strftime('%Y-%m-%d')}, source {revision()}", "", self.results.table(), "",
-                 "wrk command lines:", ""]
+        lines = [
+            f"## Results: median of {a.rounds} rounds, wrk -d{a.duration}s, JWT {self.jwt_size} bytes, "
+            f"{time.strftime('%Y-%m-%d')}, source {revision()}",
+            "",
+            self.results.table(),
+            "",
+            "wrk command lines:",
+            "",
+        ]
         lines += [f"    {name}: {cmd}" for name, cmd in self.wrk.commands.items()]
         lines += ["", "processes:", ""] + [f"    {name}: {cmd}" for name, cmd in self.commands.items()]
         worst = max(self.background, default=0.0)
         if worst > 0.1:
-            lines += ["", f"WARNING: the machine was {worst:.0%} busy with other work before some runs: "
-                          "these figures are not reliable"]
+            lines += [
+                "",
+                f"WARNING: the machine was {worst:.0%} busy with other work before some runs: "
+                "these figures are not reliable",
+            ]
         return "\n".join(lines)
 
 
 def revision() -> str:
     """The measured source: git's short commit, with -dirty when the work tree has changes."""
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        done = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parent, timeout=10)
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent,
+            timeout=10,
+        )
         if done.returncode == 0:
             return done.stdout.strip()
     return "unknown"
@@ -329,13 +356,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--duration", type=int, default=None, help="seconds per wrk run (default 10, quick 3)")
     p.add_argument("--rounds", type=int, default=None, help="rounds to take the median over (default 3)")
     p.add_argument("--million", action="store_true", help="also a 1,000,000-account store (~4 GiB disk)")
-    p.add_argument("--wait-idle", type=float, default=120,
-                   help="before each server start, wait up to this many seconds for an idle machine")
-    p.add_argument("--warmup", type=int, default=1,
-                   help="seconds of unrecorded load before the GET and POST rows")
+    p.add_argument(
+        "--wait-idle",
+        type=float,
+        default=120,
+        help="before each server start, wait up to this many seconds for an idle machine",
+    )
+    p.add_argument(
+        "--warmup", type=int, default=1, help="seconds of unrecorded load before the GET and POST rows"
+    )
     p.add_argument("--updates", type=int, default=200, help="notification-path updates per round (0: skip)")
-    p.add_argument("--only", nargs="+", choices=["bare", "one", "post", "100k", "1m", "notify"],
-                   help="run only these groups of rows")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        choices=["bare", "one", "post", "100k", "1m", "notify"],
+        help="run only these groups of rows",
+    )
     p.add_argument("--workdir", type=Path, help="keep stores here and reuse the big ones on the next run")
     p.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = p.parse_args(argv)
@@ -363,8 +399,16 @@ def main(argv: list[str] | None = None) -> int:
         report = bench.report()
         print("\n" + report)
         if args.json:
-            args.json.write_text(json.dumps({"figures": bench.results.as_dict(), "wrk": bench.wrk.commands,
-                                             "processes": bench.commands}, indent=2))
+            args.json.write_text(
+                json.dumps(
+                    {
+                        "figures": bench.results.as_dict(),
+                        "wrk": bench.wrk.commands,
+                        "processes": bench.commands,
+                    },
+                    indent=2,
+                )
+            )
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0

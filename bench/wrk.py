@@ -92,8 +92,11 @@ def core_times() -> dict[str, tuple[int, int]]:
 
 
 def busy_share(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> dict[str, float]:
-    return {name: (after[name][0] - before[name][0]) / max(1, after[name][1] - before[name][1])
-            for name in after if name in before}
+    return {
+        name: (after[name][0] - before[name][0]) / max(1, after[name][1] - before[name][1])
+        for name in after
+        if name in before
+    }
 
 
 def _ms(text: str) -> float:
@@ -128,8 +131,9 @@ def parse(output: str, command: str, busy: dict[str, float] | None = None) -> Wr
 class Wrk:
     """Builds the command lines (kept for the report) and runs them."""
 
-    def __init__(self, duration: int, *, threads: int = 2, connections: int = 50, cpu: str = "1",
-                 binary: str = "wrk") -> None:
+    def __init__(
+        self, duration: int, *, threads: int = 2, connections: int = 50, cpu: str = "1", binary: str = "wrk"
+    ) -> None:
         self.duration = duration
         self.threads = threads
         self.connections = connections
@@ -137,10 +141,25 @@ class Wrk:
         self.binary = binary
         self.commands: dict[str, str] = {}
 
-    def argv(self, url: str, *, headers: list[str] | None = None, script: Path | None = None,
-             script_args: list[str] | None = None, duration: int | None = None) -> list[str]:
-        argv = ["taskset", "-c", self.cpu, self.binary, f"-t{self.threads}", f"-c{self.connections}",
-                f"-d{duration or self.duration}s", "--latency"]
+    def argv(
+        self,
+        url: str,
+        *,
+        headers: list[str] | None = None,
+        script: Path | None = None,
+        script_args: list[str] | None = None,
+        duration: int | None = None,
+    ) -> list[str]:
+        argv = [
+            "taskset",
+            "-c",
+            self.cpu,
+            self.binary,
+            f"-t{self.threads}",
+            f"-c{self.connections}",
+            f"-d{duration or self.duration}s",
+            "--latency",
+        ]
         for header in headers or []:
             argv += ["-H", header]
         if script is not None:
@@ -212,8 +231,9 @@ def every_key_once(wrk: Wrk, url: str, script: Path, keys: Path, done: Path, lim
     marks = [Path(f"{done}.{i}") for i in range(1, wrk.threads + 1)]
     for mark in marks:
         mark.unlink(missing_ok=True)
-    argv = wrk.argv(url, script=script, script_args=[str(keys), str(wrk.threads), str(done)],
-                    duration=int(limit))
+    argv = wrk.argv(
+        url, script=script, script_args=[str(keys), str(wrk.threads), str(done)], duration=int(limit)
+    )
     started = time.perf_counter()
     with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
         while not all(m.exists() for m in marks) and time.perf_counter() - started < limit:

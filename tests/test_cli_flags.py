@@ -1,4 +1,4 @@
-"""Command-line flags: Go syntax, precedence over the config file, -hp, path expansion (SPEC 2.1-2.4)."""
+"""Command-line flags: Go syntax, precedence over the config file, -hp, path expansion."""
 
 from __future__ import annotations
 
@@ -21,8 +21,22 @@ from nats_account_server.cli import (
 )
 from nats_account_server.config import ConfigError
 
-ALL_FLAGS = ("-c", "-nsc", "-dir", "-ro", "-operator", "-nats", "-creds", "-primary", "-hp", "-D", "-V",
-             "-DV", "-dump", "-h")
+ALL_FLAGS = (
+    "-c",
+    "-nsc",
+    "-dir",
+    "-ro",
+    "-operator",
+    "-nats",
+    "-creds",
+    "-primary",
+    "-hp",
+    "-D",
+    "-V",
+    "-DV",
+    "-dump",
+    "-h",
+)
 
 
 def run_main(*args: str) -> subprocess.CompletedProcess[str]:
@@ -30,9 +44,15 @@ def run_main(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=30)
 
 
-@pytest.mark.parametrize("argv", [
-    ["-c", "x.conf"], ["--c", "x.conf"], ["-c=x.conf"], ["--c=x.conf"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-c", "x.conf"],
+        ["--c", "x.conf"],
+        ["-c=x.conf"],
+        ["--c=x.conf"],
+    ],
+)
 def test_string_flag_syntax(argv: list[str]) -> None:
     assert parse_flags(argv).config == "x.conf"
 
@@ -43,20 +63,64 @@ def test_value_may_start_with_dash_or_contain_equals() -> None:
     assert parse_flags(["-c="]).config == ""
 
 
-@pytest.mark.parametrize(("argv", "expected"), [
-    (["-D"], True), (["--D"], True), (["-D=true"], True), (["-D=1"], True), (["-D=T"], True),
-    (["-D=false"], False), (["-D=0"], False), (["-D", "-D=False"], False),
-])
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["-D"], True),
+        (["--D"], True),
+        (["-D=true"], True),
+        (["-D=1"], True),
+        (["-D=T"], True),
+        (["-D=false"], False),
+        (["-D=0"], False),
+        (["-D", "-D=False"], False),
+    ],
+)
 def test_bool_flag_syntax(argv: list[str], expected: bool) -> None:
     assert parse_flags(argv).debug is expected
 
 
 def test_all_flags() -> None:
-    flags = parse_flags(["-c", "a", "-nsc", "b", "-dir", "c", "-ro", "-operator", "d", "-nats", "e",
-                         "-creds", "f", "-primary", "g", "-hp", "h:1", "-D", "-V", "-DV", "-dump"])
-    assert flags == Flags(config="a", nsc="b", dir="c", readonly=True, operator="d", nats="e", creds="f",
-                          primary="g", hostport="h:1", debug=True, verbose=True, debug_verbose=True,
-                          dump=True)
+    flags = parse_flags(
+        [
+            "-c",
+            "a",
+            "-nsc",
+            "b",
+            "-dir",
+            "c",
+            "-ro",
+            "-operator",
+            "d",
+            "-nats",
+            "e",
+            "-creds",
+            "f",
+            "-primary",
+            "g",
+            "-hp",
+            "h:1",
+            "-D",
+            "-V",
+            "-DV",
+            "-dump",
+        ]
+    )
+    assert flags == Flags(
+        config="a",
+        nsc="b",
+        dir="c",
+        readonly=True,
+        operator="d",
+        nats="e",
+        creds="f",
+        primary="g",
+        hostport="h:1",
+        debug=True,
+        verbose=True,
+        debug_verbose=True,
+        dump=True,
+    )
 
 
 def test_positional_arguments_stop_parsing() -> None:
@@ -66,14 +130,17 @@ def test_positional_arguments_stop_parsing() -> None:
     assert parse_flags(["-D", "false"]).debug is True  # Go: a bool flag never takes the next argument
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["-bogus"], "flag provided but not defined: -bogus"),
-    (["--bogus=1"], "flag provided but not defined: -bogus"),
-    (["-c"], "flag needs an argument: -c"),
-    (["-D=maybe"], 'invalid boolean value "maybe" for -D: parse error'),
-    (["---c", "x"], "bad flag syntax: ---c"),
-    (["-=x"], "bad flag syntax: -=x"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-bogus"], "flag provided but not defined: -bogus"),
+        (["--bogus=1"], "flag provided but not defined: -bogus"),
+        (["-c"], "flag needs an argument: -c"),
+        (["-D=maybe"], 'invalid boolean value "maybe" for -D: parse error'),
+        (["---c", "x"], "bad flag syntax: ---c"),
+        (["-=x"], "bad flag syntax: -=x"),
+    ],
+)
 def test_usage_errors(argv: list[str], message: str) -> None:
     with pytest.raises(UsageError) as info:
         parse_flags(argv)
@@ -122,14 +189,25 @@ def test_no_flags_gives_defaults() -> None:
 
 
 def test_flags_override_file(tmp_path: Path) -> None:
-    conf = write_conf(tmp_path, """
+    conf = write_conf(
+        tmp_path,
+        """
 operatorjwtpath: /file/op.jwt
 primary: http://file:9090/
 http { host: 0.0.0.0, port: 1111, readtimeout: 1234 }
 nats { servers: [nats://a:1, nats://b:2], usercredentials: /file.creds, reconnectwait: 7 }
-""")
-    s = build_settings(Flags(config=conf, hostport="127.0.0.1:2222", nats="nats://c:3", creds="/flag.creds",
-                             operator="/flag/op.jwt", primary="http://flag:1/"))
+""",
+    )
+    s = build_settings(
+        Flags(
+            config=conf,
+            hostport="127.0.0.1:2222",
+            nats="nats://c:3",
+            creds="/flag.creds",
+            operator="/flag/op.jwt",
+            primary="http://flag:1/",
+        )
+    )
     assert (s.http.host, s.http.port, s.http.readtimeout) == ("127.0.0.1", 2222, 1234)
     assert s.nats.servers == ["nats://c:3"] and s.nats.usercredentials == "/flag.creds"
     assert s.nats.reconnectwait == 7
@@ -174,26 +252,34 @@ def test_logging_flags_only_turn_on(tmp_path: Path) -> None:
     assert both.debug and both.trace
 
 
-@pytest.mark.parametrize(("hp", "host", "port"), [
-    ("127.0.0.1:9091", "127.0.0.1", 9091), (":9090", "", 9090), ("[::1]:80", "::1", 80),
-    ("localhost:0", "localhost", 0),
-    ("[fe80::1%eth0]:1", "fe80::1%eth0", 1),
-])
+@pytest.mark.parametrize(
+    ("hp", "host", "port"),
+    [
+        ("127.0.0.1:9091", "127.0.0.1", 9091),
+        (":9090", "", 9090),
+        ("[::1]:80", "::1", 80),
+        ("localhost:0", "localhost", 0),
+        ("[fe80::1%eth0]:1", "fe80::1%eth0", 1),
+    ],
+)
 def test_hostport(hp: str, host: str, port: int) -> None:
     assert split_hostport(hp) == (host, port)
     s = build_settings(Flags(hostport=hp))
     assert (s.http.host, s.http.port) == (host, port)
 
 
-@pytest.mark.parametrize(("hp", "message"), [
-    ("127.0.0.1", "error parsing hostport: address 127.0.0.1: missing port in address"),
-    ("127.0.0.1:blam", 'error parsing hostport: strconv.Atoi: parsing "blam": invalid syntax'),
-    ("127.0.0.1:", 'error parsing hostport: strconv.Atoi: parsing "": invalid syntax'),
-    ("::1:80", "error parsing hostport: address ::1:80: too many colons in address"),
-    ("[::1]", "error parsing hostport: address [::1]: missing port in address"),
-    ("[::1:80", "error parsing hostport: address [::1:80: missing ']' in address"),
-    ("127.0.0.1:70000", "error parsing hostport: port 70000 out of range"),
-])
+@pytest.mark.parametrize(
+    ("hp", "message"),
+    [
+        ("127.0.0.1", "error parsing hostport: address 127.0.0.1: missing port in address"),
+        ("127.0.0.1:blam", 'error parsing hostport: strconv.Atoi: parsing "blam": invalid syntax'),
+        ("127.0.0.1:", 'error parsing hostport: strconv.Atoi: parsing "": invalid syntax'),
+        ("::1:80", "error parsing hostport: address ::1:80: too many colons in address"),
+        ("[::1]", "error parsing hostport: address [::1]: missing port in address"),
+        ("[::1:80", "error parsing hostport: address [::1:80: missing ']' in address"),
+        ("127.0.0.1:70000", "error parsing hostport: port 70000 out of range"),
+    ],
+)
 def test_hostport_errors(hp: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         build_settings(Flags(hostport=hp))
@@ -220,8 +306,16 @@ def test_flag_paths_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     (home / "etc" / "s.conf").write_text("http { port: 1 }")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir(tmp_path)
-    s = build_settings(Flags(config="~/etc/s.conf", dir="jwts", creds="~/sys.creds", operator="./op.jwt",
-                             nats="~/not-a-path", primary="~/not-a-path"))
+    s = build_settings(
+        Flags(
+            config="~/etc/s.conf",
+            dir="jwts",
+            creds="~/sys.creds",
+            operator="./op.jwt",
+            nats="~/not-a-path",
+            primary="~/not-a-path",
+        )
+    )
     assert s.http.port == 1
     assert s.store.dir == str(tmp_path / "jwts")
     assert s.nats.usercredentials == str(home / "sys.creds")
@@ -233,8 +327,13 @@ def test_flag_paths_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_tilde_user_is_a_config_error() -> None:
-    for flags in (Flags(config="~root/x"), Flags(dir="~x"), Flags(nsc="~y/z"), Flags(creds="~u"),
-                  Flags(operator="~o/op.jwt")):
+    for flags in (
+        Flags(config="~root/x"),
+        Flags(dir="~x"),
+        Flags(nsc="~y/z"),
+        Flags(creds="~u"),
+        Flags(operator="~o/op.jwt"),
+    ):
         with pytest.raises(ConfigError):
             build_settings(flags)
 

@@ -1,4 +1,4 @@
-"""Mapping a config file onto settings (SPEC 3.2, 3.3; checklist 27-44)."""
+"""Mapping a config file onto settings."""
 
 from __future__ import annotations
 
@@ -78,8 +78,10 @@ def test_keys_case_insensitive(tmp_path: Path, key: str) -> None:
 
 
 def test_nested_keys_case_insensitive(tmp_path: Path) -> None:
-    s = load(tmp_path, "HTTP { PORT: 1, readTIMEOUT: 2, tls { CERT: c } }\nSTORE { nsc: /n }\n"
-                       "Logging { Pid: true }")
+    s = load(
+        tmp_path,
+        "HTTP { PORT: 1, readTIMEOUT: 2, tls { CERT: c } }\nSTORE { nsc: /n }\nLogging { Pid: true }",
+    )
     assert (s.http.port, s.http.readtimeout, s.http.tls.cert) == (1, 2, "c")
     assert s.store.nsc == "/n" and s.logging.pid is True
 
@@ -94,13 +96,16 @@ def test_canonical_spelling_wins_then_lower_case() -> None:
 
 
 def test_underscores_and_unknown_keys_ignored(tmp_path: Path) -> None:
-    s = load(tmp_path, """
+    s = load(
+        tmp_path,
+        """
 operator_jwt_path: /x
 bogus: 1
 http { nothing: here, port: 1234, deep { a: [1, 2] } }
 extra { port: 1 }
 nats { tls { whatever: 5, root: /ca.pem } }
-""")
+""",
+    )
     assert s.operatorjwtpath == "" and s.http.port == 1234 and s.nats.tls.root == "/ca.pem"
 
 
@@ -111,11 +116,23 @@ def test_section_only_overrides_present_keys(tmp_path: Path) -> None:
     assert (s.logging.time, s.logging.colors, s.logging.debug) == (True, True, True)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("true", True), ("TRUE", True), ("yes", True), ("on", True), ("false", False), ("off", False),
-    ("No", False),
-    ('"true"', True), ('"TrUe"', True), ('"yes"', False), ('"1"', False), ('""', False),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("yes", True),
+        ("on", True),
+        ("false", False),
+        ("off", False),
+        ("No", False),
+        ('"true"', True),
+        ('"TrUe"', True),
+        ('"yes"', False),
+        ('"1"', False),
+        ('""', False),
+    ],
+)
 def test_bool_coercion(tmp_path: Path, value: str, expected: bool) -> None:
     assert load(tmp_path, f"store {{ shard: {value} }}").store.shard is expected
 
@@ -125,18 +142,38 @@ def test_bool_rejects_other_types(tmp_path: Path) -> None:
     assert load_error(tmp_path, "logging { time: [true] }") == "error parsing Time option [true]"
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("5000", 5000), ('"5000"', 5000), ("-1", -1), ('"-7"', -7), ('"+3"', 3), ("2k", 2000), ("1kb", 1024),
-    ("1m", 1000000), ("1mb", 1048576), ("0", 0),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("5000", 5000),
+        ('"5000"', 5000),
+        ("-1", -1),
+        ('"-7"', -7),
+        ('"+3"', 3),
+        ("2k", 2000),
+        ("1kb", 1024),
+        ("1m", 1000000),
+        ("1mb", 1048576),
+        ("0", 0),
+    ],
+)
 def test_int_coercion(tmp_path: Path, value: str, expected: int) -> None:
     assert load(tmp_path, f"http {{ readtimeout: {value} }}").http.readtimeout == expected
 
 
-@pytest.mark.parametrize(("value", "shown"), [
-    ('"a"', "a"), ("5.5", "5.5"), ("true", "true"), ("5s", "5s"), ('" 5"', " 5"), ('"1_000"', "1_000"),
-    ("[1]", "[1]"), ('"99999999999999999999"', "99999999999999999999"),
-])
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ('"a"', "a"),
+        ("5.5", "5.5"),
+        ("true", "true"),
+        ("5s", "5s"),
+        ('" 5"', " 5"),
+        ('"1_000"', "1_000"),
+        ("[1]", "[1]"),
+        ('"99999999999999999999"', "99999999999999999999"),
+    ],
+)
 def test_int_errors(tmp_path: Path, value: str, shown: str) -> None:
     message = load_error(tmp_path, f"http {{ port: {value} }}")
     assert message == f"unable to parse integer {shown} for key Port"
@@ -147,15 +184,20 @@ def test_top_level_int_error_names_key(tmp_path: Path) -> None:
     assert message == "unable to parse integer 1.5 for key ReplicationTimeout"
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("systemaccountjwtpath: 23", "error parsing SystemAccountJWTPath option 23"),
-    ("primary: yes", "error parsing Primary option true"),
-    ("http { host: 1.5 }", "error parsing Host option 1.5"),
-    ("nats { usercredentials: [a, b] }", "error parsing UserCredentials option [a b]"),
-    ("store { dir: { x: 1 } }", "error parsing Dir option map[x:1]"),
-    ("operatorjwtpath: 2019-05-10T11:22:41Z",
-     "error parsing OperatorJWTPath option 2019-05-10 11:22:41 +0000 UTC"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("systemaccountjwtpath: 23", "error parsing SystemAccountJWTPath option 23"),
+        ("primary: yes", "error parsing Primary option true"),
+        ("http { host: 1.5 }", "error parsing Host option 1.5"),
+        ("nats { usercredentials: [a, b] }", "error parsing UserCredentials option [a b]"),
+        ("store { dir: { x: 1 } }", "error parsing Dir option map[x:1]"),
+        (
+            "operatorjwtpath: 2019-05-10T11:22:41Z",
+            "error parsing OperatorJWTPath option 2019-05-10 11:22:41 +0000 UTC",
+        ),
+    ],
+)
 def test_string_errors(tmp_path: Path, text: str, message: str) -> None:
     assert load_error(tmp_path, text) == message
 
@@ -167,27 +209,40 @@ def test_quoted_booleans_are_strings(tmp_path: Path) -> None:
 def test_servers_list_or_single_string(tmp_path: Path) -> None:
     assert load(tmp_path, "nats { servers: nats://a:4222 }").nats.servers == ["nats://a:4222"]
     assert load(tmp_path, 'nats { servers: ["nats://a:4222", nats://b:4222] }').nats.servers == [
-        "nats://a:4222", "nats://b:4222"]
+        "nats://a:4222",
+        "nats://b:4222",
+    ]
     assert load(tmp_path, "nats { servers: [] }").nats.servers == []
 
 
 def test_servers_errors(tmp_path: Path) -> None:
     assert load_error(tmp_path, "nats { servers: [a, 1] }") == (
-        "error parsing Servers option [a 1], contents are not convertable")
+        "error parsing Servers option [a 1], contents are not convertable"
+    )
     assert load_error(tmp_path, "nats { servers: 5 }") == (
-        "error parsing Servers option 5, single element is not convertable")
+        "error parsing Servers option 5, single element is not convertable"
+    )
 
 
-@pytest.mark.parametrize(("text", "name"), [
-    ('http: "x"', "HTTP"), ("nats: [1]", "NATS"), ("store: 1", "Store"), ("logging: true", "Logging"),
-    ("http { tls: yes }", "TLS"), ("nats { TLS: cert }", "TLS"),
-])
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ('http: "x"', "HTTP"),
+        ("nats: [1]", "NATS"),
+        ("store: 1", "Store"),
+        ("logging: true", "Logging"),
+        ("http { tls: yes }", "TLS"),
+        ("nats { TLS: cert }", "TLS"),
+    ],
+)
 def test_section_must_be_a_map(tmp_path: Path, text: str, name: str) -> None:
     assert load_error(tmp_path, text) == f"struct field {name} doesn't have a matching map in the config file"
 
 
 def test_all_keys_mapped(tmp_path: Path) -> None:
-    s = load(tmp_path, """
+    s = load(
+        tmp_path,
+        """
 OperatorJWTPath: /op.jwt, SystemAccountJWTPath: /sys.jwt, Primary: "http://p:9090/"
 ReplicationTimeout: 1, MaxReplicationPack: 2, SignRequestSubject: sign.me, SignRequestTimeout: 3
 MaxBodySize: 4, CacheSize: 11
@@ -196,20 +251,52 @@ NATS { Servers: [u], ConnectTimeout: 7, ReconnectWait: 8, MaxReconnects: 0, User
        TLS { Root: R, Cert: C, Key: K }, SyncInterval: 9 }
 Store { NSC: "", Dir: /d, ReadOnly: true, Shard: true, CleanupInterval: 10 }
 Logging { Time: false, Debug: true, Trace: true, Colors: false, PID: true }
-""")
+""",
+    )
     assert settings_to_dump(s) == {
-        "OperatorJWTPath": "/op.jwt", "SystemAccountJWTPath": "/sys.jwt", "Primary": "http://p:9090/",
-        "ReplicationTimeout": 1, "MaxReplicationPack": 2, "SignRequestSubject": "sign.me",
-        "SignRequestTimeout": 3, "MaxBodySize": 4, "CacheSize": 11,
-        "HTTP": {"Host": "", "Port": 0, "ReadTimeout": 5, "WriteTimeout": 6,
-                 "TLS": {"Cert": "c", "Key": "k", "Root": "r"}},
-        "NATS": {"Servers": ["u"], "ConnectTimeout": 7, "ReconnectWait": 8, "MaxReconnects": 0,
-                 "UserCredentials": "/u.creds", "TLS": {"Root": "R", "Cert": "C", "Key": "K"},
-                 "SyncInterval": 9},
-        "Store": {"NSC": "", "Dir": "/d", "ReadOnly": True, "Shard": True, "CleanupInterval": 10,
-                  "KV": {"Bucket": "", "Replicas": 1, "History": 1, "Servers": [], "UserCredentials": "",
-                         "TLS": {"Root": "", "Cert": "", "Key": ""}, "ConnectTimeout": 5000,
-                         "ReconnectWait": 250, "Timeout": 3000}},
+        "OperatorJWTPath": "/op.jwt",
+        "SystemAccountJWTPath": "/sys.jwt",
+        "Primary": "http://p:9090/",
+        "ReplicationTimeout": 1,
+        "MaxReplicationPack": 2,
+        "SignRequestSubject": "sign.me",
+        "SignRequestTimeout": 3,
+        "MaxBodySize": 4,
+        "CacheSize": 11,
+        "HTTP": {
+            "Host": "",
+            "Port": 0,
+            "ReadTimeout": 5,
+            "WriteTimeout": 6,
+            "TLS": {"Cert": "c", "Key": "k", "Root": "r"},
+        },
+        "NATS": {
+            "Servers": ["u"],
+            "ConnectTimeout": 7,
+            "ReconnectWait": 8,
+            "MaxReconnects": 0,
+            "UserCredentials": "/u.creds",
+            "TLS": {"Root": "R", "Cert": "C", "Key": "K"},
+            "SyncInterval": 9,
+        },
+        "Store": {
+            "NSC": "",
+            "Dir": "/d",
+            "ReadOnly": True,
+            "Shard": True,
+            "CleanupInterval": 10,
+            "KV": {
+                "Bucket": "",
+                "Replicas": 1,
+                "History": 1,
+                "Servers": [],
+                "UserCredentials": "",
+                "TLS": {"Root": "", "Cert": "", "Key": ""},
+                "ConnectTimeout": 5000,
+                "ReconnectWait": 250,
+                "Timeout": 3000,
+            },
+        },
         "Logging": {"Time": False, "Debug": True, "Trace": True, "Colors": False, "PID": True},
     }
     assert s.nats.sync_interval_ms == 9
@@ -230,6 +317,7 @@ def test_every_field_has_a_canonical_name() -> None:
             value = getattr(obj, f.name)
             if dataclasses.is_dataclass(value):
                 walk(value)
+
     walk(Settings())
     assert canonical_name(Settings, "operatorjwtpath") == "OperatorJWTPath"
     assert canonical_name(StoreSettings, "nsc") == "NSC"
@@ -259,4 +347,10 @@ def test_variables_and_include(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_go_value_rendering() -> None:
     assert [go_value(v) for v in (1e6, 123456.0, 0.00001, -2.5, 1.0, False)] == [
-        "1e+06", "123456", "1e-05", "-2.5", "1", "false"]
+        "1e+06",
+        "123456",
+        "1e-05",
+        "-2.5",
+        "1",
+        "false",
+    ]

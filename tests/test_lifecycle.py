@@ -1,7 +1,4 @@
-"""The server process: flags, startup lines, signals, exit codes, logging.
-
-SPEC 2 and 8; checklist 1-26 and 137-139.
-"""
+"""The server process: flags, startup lines, signals, exit codes, logging."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""nats-server style log lines (SPEC 8; checklist 137-138)."""
+"""nats-server style log lines."""
 
 from __future__ import annotations
 
@@ -35,8 +35,12 @@ def test_colored_labels(capsys: pytest.CaptureFixture[str]) -> None:
     for method in (lg.info, lg.debug, lg.warn, lg.error, lg.fatal, lg.trace):
         method("m")
     assert capsys.readouterr().err.splitlines() == [
-        "[\x1b[32mINF\x1b[0m] m", "[\x1b[36mDBG\x1b[0m] m", "[\x1b[0;93mWRN\x1b[0m] m",
-        "[\x1b[31mERR\x1b[0m] m", "[\x1b[31mFTL\x1b[0m] m", "[\x1b[33mTRC\x1b[0m] m",
+        "[\x1b[32mINF\x1b[0m] m",
+        "[\x1b[36mDBG\x1b[0m] m",
+        "[\x1b[0;93mWRN\x1b[0m] m",
+        "[\x1b[31mERR\x1b[0m] m",
+        "[\x1b[31mFTL\x1b[0m] m",
+        "[\x1b[33mTRC\x1b[0m] m",
     ]
 
 

@@ -1,4 +1,4 @@
-"""Pack lines and merges (SPEC 4.6, checklist 57): parse_pack_line rules and the newer-wins merge.
+"""Pack lines and merges: parse_pack_line rules and the newer-wins merge.
 
 Pure: no processes; a memory store behind a real Core, JWTs minted by the test Trust (v1 and v2).
 """
@@ -117,7 +117,7 @@ def test_account_jwt_under_an_activation_hash_is_rejected(fx: Fixture, trusted: 
 
 
 def test_expired_jwts_are_still_merged(fx: Fixture, trusted: Trust) -> None:
-    """Packs carry expired JWTs too (SPEC 5.10): a replica must hold what its primary holds."""
+    """Packs carry expired JWTs too: a replica must hold what its primary holds."""
     jwt = fx.account_jwt("A", exp=int(time.time()) - 10)
     assert not isinstance(parse_pack_line(line(fx.pub("A"), jwt), trusted), str)
 

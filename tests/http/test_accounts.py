@@ -1,4 +1,4 @@
-"""GET/POST /jwt/v1/accounts against a real server process (SPEC 5.3-5.6, checklist 59-95)."""
+"""GET/POST /jwt/v1/accounts against a real server process."""
 
 from __future__ import annotations
 

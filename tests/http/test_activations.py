@@ -1,4 +1,4 @@
-"""POST/GET /jwt/v1/activations against a real server process (SPEC 5.8, 5.9, 6.3; items 100-106)."""
+"""POST/GET /jwt/v1/activations against a real server process."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_post_then_get_activation(running: Running) -> None:
 
 
 def test_worked_example_hash(running: Running) -> None:
-    """101: Appendix B keys, subject `times.*` -> the SPEC 5.9 hash."""
+    """101: Appendix B keys, subject `times.*` -> the activation hash."""
     jwt = raw_activation(running.trust.version, "times.*")
     assert post(running, jwt).status_code == 200
     resp = get(running, WORKED_HASH)

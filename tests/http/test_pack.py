@@ -1,4 +1,4 @@
-"""GET /jwt/v1/pack against real server processes (SPEC 4.6, 5.10; items 107-110).
+"""GET /jwt/v1/pack against real server processes.
 
 Each test starts its own server so line counts are exact.
 """
@@ -76,8 +76,11 @@ def test_pack_lists_every_upload(
     store: str, trust: Trust, tmp_path: Path, client: httpx.Client, servers: list[ServerProcess]
 ) -> None:
     """107: N uploads -> N lines `<pubkey>|<jwt>`, whatever the store layout."""
-    extra = {"memory": "", "dir": f'store {{ dir: "{tmp_path / "d"}" }}',
-             "sharded": f'store {{ dir: "{tmp_path / "s"}", shard: true }}'}[store]
+    extra = {
+        "memory": "",
+        "dir": f'store {{ dir: "{tmp_path / "d"}" }}',
+        "sharded": f'store {{ dir: "{tmp_path / "s"}", shard: true }}',
+    }[store]
     proc = start(servers, tmp_path, trust, extra)
     assert pack(client, proc).content == b""  # empty store -> empty body
     uploads = upload(client, proc, trust, 5)
@@ -99,8 +102,9 @@ def test_pack_max(trust: Trust, tmp_path: Path, client: httpx.Client, servers: l
         assert resp.headers["content-type"].startswith("text/plain")
 
 
-def test_pack_limit_of_the_server(trust: Trust, tmp_path: Path, client: httpx.Client,
-                                  servers: list[ServerProcess]) -> None:
+def test_pack_limit_of_the_server(
+    trust: Trust, tmp_path: Path, client: httpx.Client, servers: list[ServerProcess]
+) -> None:
     """109: above `maxreplicationpack` is 400; absent or negative max mean the server's limit."""
     proc = start(servers, tmp_path, trust, "maxreplicationpack: 3")
     upload(client, proc, trust, 5)
@@ -119,8 +123,9 @@ def test_pack_limit_of_the_server(trust: Trust, tmp_path: Path, client: httpx.Cl
     assert pack(client, none, "?max=1").status_code == 400
 
 
-def test_pack_on_nsc_store_is_404(trust: Trust, tmp_path: Path, client: httpx.Client,
-                                  servers: list[ServerProcess]) -> None:
+def test_pack_on_nsc_store_is_404(
+    trust: Trust, tmp_path: Path, client: httpx.Client, servers: list[ServerProcess]
+) -> None:
     """110: the nsc store has no pack, so the route is absent."""
     op = tmp_path / "nsc" / "OP"
     (op / "accounts" / "A").mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""Activation hash, SPEC 5.9 worked example and cleanings."""
+"""Activation hash: a worked example and the subject cleanings."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""NKey public-key validation (SPEC 1.1) and Ed25519 verification."""
+"""NKey public-key validation and Ed25519 verification."""
 
 from __future__ import annotations
 

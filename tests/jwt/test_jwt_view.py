@@ -1,4 +1,4 @@
-"""Decoded view (SPEC 5.5): the claims as the JWT library reads them (JWT-CHECKS A.5-A.10)."""
+"""Decoded view: the claims as the JWT library reads them (JWT-CHECKS A.5-A.10)."""
 
 from __future__ import annotations
 

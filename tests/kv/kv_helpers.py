@@ -32,7 +32,7 @@ def server_config(
     nats_servers: Sequence[str] = (),
     extra: str = "",
 ) -> str:
-    """Our server on a KV store; `nats_servers` adds the notification connection (SPEC 6)."""
+    """Our server on a KV store; `nats_servers` adds the notification connection."""
     urls = ", ".join(f'"{u}"' for u in servers)
     lines = ["logging { colors: false, debug: true }", "http { host: 127.0.0.1, port: 0 }"]
     if trust is not None:

@@ -1,4 +1,4 @@
-"""The NATS connection of the server process (SPEC 6.1-6.2; checklist 112, 113, 127): late NATS,
+"""The NATS connection of the server process: late NATS,
 name and no-echo, reconnect events, TLS with a client certificate, exit when reconnects run out."""
 
 from __future__ import annotations

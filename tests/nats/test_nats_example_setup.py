@@ -1,4 +1,4 @@
-"""The seed's Example Setup end to end, with a real operator-mode nats-server (checklist 114, 115).
+"""The seed's Example Setup end to end, with a real operator-mode nats-server.
 
 Operator with a signing key, accounts SYS/A/B/C pushed to us over HTTP the way `nsc push` does,
 nats-server with `operator:` + `resolver: URL(<our printed URL>)`, our server connected with a

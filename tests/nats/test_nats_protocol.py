@@ -1,5 +1,5 @@
 """Our server on a plain nats-server: notifications, lookup/pack/update responders, GET fallback,
-signing service (SPEC 5.7, 6.3-6.7; checklist 75, 92, 96-99, 116-119, 122-126)."""
+signing service."""
 
 from __future__ import annotations
 
@@ -180,7 +180,7 @@ async def test_update_requests(
         await eventually(lambda: is_stored(b))
         pack = (await http.get(f"{proc.url}/jwt/v1/pack")).text
         assert a in pack and c in pack and untrusted.pub("A") not in pack
-        # only our own test publication shows up: the server re-published nothing (item 125)
+        # only our own test publication shows up: the server re-published nothing
         await asyncio.sleep(0.5)
         assert [m.subject for m in published.msgs] == [f"$SYS.ACCOUNT.{b}.CLAIMS.UPDATE"]
 
@@ -245,7 +245,7 @@ async def test_get_falls_back_to_nats_lookup(
     assert gone.status_code == 404  # no responders left → not found, quickly
 
 
-# ------------------------------------------------------------------ signing service (SPEC 5.7)
+# ------------------------------------------------------------------ signing service
 
 
 async def test_signing_service_flow(
@@ -294,7 +294,7 @@ async def test_signing_service_flow(
         assert resp.status_code == 202 and "ticket 42" in resp.text
         assert (await http.get(f"{proc.url}/jwt/v1/accounts/{b}")).status_code == 404
 
-        # issuer neither trusted nor the subject itself → 400 (item 99)
+        # issuer neither trusted nor the subject itself → 400
         resp = await post(http, proc.url, b, trust.account_jwt("B", signer="C"))
         assert resp.status_code == 400
 

@@ -1,4 +1,4 @@
-"""NATS-based resolvers next to us (checklist 120, 121): a `full` resolver converges with our store in
+"""NATS-based resolvers next to us: a `full` resolver converges with our store in
 both directions through the pack/hash sync; a `cache` resolver fetches accounts from us by lookup."""
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ async def test_update_handler_rules(trust: Trust, tmp_path: Path) -> None:
         "description": sent.json()["error"]["description"],
     }
 
-    # without an operator any decodable account JWT is accepted (SPEC 6.4 step 2)
+    # without an operator any decodable account JWT is accepted
     open_core = make_core(None)
     r2 = Responders(open_core, sent)
     await r2.update("$SYS.REQ.CLAIMS.UPDATE", "r4", other.account_jwt("C").encode())

@@ -1,4 +1,4 @@
-"""Behaviour of the nats-server configuration parser, rule by rule from SPEC 3.1."""
+"""Behaviour of the nats-server configuration parser, rule by rule."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Read-only directory stores through the real server process (SPEC 4.1, 4.3; checklist 12, 25):
+"""Read-only directory stores through the real server process:
 ``-dir D -ro``, ``store { dir: D, readonly: true, shard: true }``, and refused store combinations."""
 
 from __future__ import annotations
@@ -49,9 +49,7 @@ def test_dir_ro_flag(tmp_path: Path, tmp_store: Path, any_trust: Trust) -> None:
     a, b = any_trust.pub("A"), any_trust.pub("B")
     jwt_a = any_trust.account_jwt("A")
     (tmp_store / f"{a}.jwt").write_text(jwt_a)
-    proc = start_server(
-        "-dir", tmp_store, "-ro", "-operator", any_trust.operator_jwt_path, tmp_path=tmp_path
-    )
+    proc = start_server("-dir", tmp_store, "-ro", "-operator", any_trust.operator_jwt_path, tmp_path=tmp_path)
     assert proc.find_lines(f"[INF] creating a read-only store at {tmp_store}")
     assert get(proc, a).text == jwt_a
     assert post(proc, b, any_trust.account_jwt("B")).status_code == 405

@@ -1,4 +1,4 @@
-"""The nsc store through the real server process (SPEC 4.4, checklist 11, 50, 51): ``-nsc <OpDir>`` and
+"""The nsc store through the real server process: ``-nsc <OpDir>`` and
 ``store { nsc: ... }`` over a folder laid out exactly as nsc lays it out."""
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def test_nsc_users_are_never_served(tmp_path: Path, nsc_folder: NscFolder) -> No
 
 
 def test_nsc_store_is_read_only(tmp_path: Path, nsc_folder: NscFolder) -> None:
-    """POST -> 405 (no POST route on read-only stores), pack -> 404, activations -> 404 (SPEC 5.2)."""
+    """POST -> 405 (no POST route on read-only stores), pack -> 404, activations -> 404."""
     trust = nsc_folder.trust
     proc = start_server("-nsc", nsc_folder.dir, tmp_path=tmp_path)
     before = nsc_folder.account_path("A").read_text()
@@ -99,7 +99,7 @@ def test_nsc_store_is_read_only(tmp_path: Path, nsc_folder: NscFolder) -> None:
     assert not (nsc_folder.dir / "accounts" / "C").exists()
     assert get(proc, "/jwt/v1/pack").status_code == 404
     activation = trust.activation_jwt("A", "B", "foo")
-    # SPEC 5.2: no activation upload route at all on a read-only server
+    # no activation upload route at all on a read-only server
     assert httpx.post(f"{proc.url}/jwt/v1/activations", content=activation).status_code == 404
     assert get(proc, "/jwt/v1/activations/" + "A" * 52 + "====").status_code == 404
 
@@ -140,7 +140,7 @@ def test_nsc_store_from_config_file(tmp_path: Path, nsc_folder: NscFolder) -> No
 
 
 def test_nsc_flag_replaces_the_store_block(tmp_path: Path, nsc_folder: NscFolder) -> None:
-    """SPEC 2.2: ``-nsc`` drops ``dir``/``readonly``/``shard`` from the file and sets the operator path."""
+    """``-nsc`` drops ``dir``/``readonly``/``shard`` from the file and sets the operator path."""
     other = tmp_path / "other.jwt"
     other.write_text("not a jwt")
     writable = tmp_path / "writable"
@@ -173,7 +173,7 @@ def test_nsc_bad_nsc_file_or_missing_folder_exits_1(tmp_path: Path, nsc_folder: 
 
 
 def test_nsc_undecodable_account_is_skipped(tmp_path: Path, nsc_folder: NscFolder) -> None:
-    """NEW (SPEC 4.4): one broken account file does not hide the others; it is skipped with a warning."""
+    """NEW: one broken account file does not hide the others; it is skipped with a warning."""
     trust = nsc_folder.trust
     nsc_write(nsc_folder.dir / "accounts" / "AAA" / "AAA.jwt", "garbage")
     proc = start_server("-nsc", nsc_folder.dir, tmp_path=tmp_path)
@@ -187,10 +187,20 @@ def test_nsc_info_file_is_what_nsc_writes(nsc_folder: NscFolder) -> None:
     assert info == {"managed": False, "name": "Test", "kind": "operator", "version": "1"}
     names = sorted(str(p.relative_to(nsc_folder.dir)) for p in nsc_folder.dir.rglob("*"))
     assert names == [
-        ".nsc", "Test.jwt", "accounts",
-        "accounts/A", "accounts/A/A.jwt", "accounts/A/users", "accounts/A/users/a.jwt",
-        "accounts/B", "accounts/B/B.jwt", "accounts/B/users", "accounts/B/users/b.jwt",
-        "accounts/SYS", "accounts/SYS/SYS.jwt", "accounts/SYS/users", "accounts/SYS/users/sys.jwt",
+        ".nsc",
+        "Test.jwt",
+        "accounts",
+        "accounts/A",
+        "accounts/A/A.jwt",
+        "accounts/A/users",
+        "accounts/A/users/a.jwt",
+        "accounts/B",
+        "accounts/B/B.jwt",
+        "accounts/B/users",
+        "accounts/B/users/b.jwt",
+        "accounts/SYS",
+        "accounts/SYS/SYS.jwt",
+        "accounts/SYS/users",
+        "accounts/SYS/users/sys.jwt",
     ]
     assert oct(nsc_folder.account_path("A").stat().st_mode & 0o777) == "0o600"
-

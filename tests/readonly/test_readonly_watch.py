@@ -1,4 +1,4 @@
-"""Watching read-only stores (SPEC 4.5; checklist 52-55) with the real server process and a real
+"""Watching read-only stores with the real server process and a real
 nats-server: file edits become ``$SYS.ACCOUNT.<key>.CLAIMS.UPDATE`` notifications, everything else
 stays silent, and GET serves the new content."""
 
@@ -29,7 +29,7 @@ from tests.support.trust import Trust
 
 CONNECTED = "connected to NATS for account and activation notifications"
 QUIET = 1.5  # seconds to wait before asserting that nothing was announced
-WITHIN = 1.0  # SPEC 4.5: a change MUST be announced within 1 s
+WITHIN = 1.0  # a change MUST be announced within 1 s
 
 
 async def start(
@@ -40,8 +40,12 @@ async def start(
     def _start() -> ServerProcess:
         proc = start_server(
             *[os.fspath(a) if isinstance(a, Path) else str(a) for a in args],
-            "-nats", nats.url, "-D",
-            config_text=config_text, tmp_path=tmp_path, timeout=20,
+            "-nats",
+            nats.url,
+            "-D",
+            config_text=config_text,
+            tmp_path=tmp_path,
+            timeout=20,
         )
         proc.wait_for_line(CONNECTED, 10)
         proc.wait_for_line("[DBG] watching ", 10)
@@ -242,7 +246,7 @@ async def test_without_nats_edits_are_served(
 async def test_invalid_or_misnamed_jwt_is_not_announced(
     tmp_path: Path, tmp_store: Path, any_trust: Trust, plain_nats: NatsServer, http: httpx.AsyncClient
 ) -> None:
-    """SPEC 4.5: the changed file is decoded as an account JWT first; failures are logged at INFO and
+    """the changed file is decoded as an account JWT first; failures are logged at INFO and
     nothing is sent (a half-written or misnamed file must not reach the nats-servers)."""
     a, b = any_trust.pub("A"), any_trust.pub("B")
     (tmp_store / f"{a}.jwt").write_text(any_trust.account_jwt("A"))
@@ -251,8 +255,10 @@ async def test_invalid_or_misnamed_jwt_is_not_announced(
         since = proc.mark()
         (tmp_store / f"{a}.jwt").write_text("garbage")
         await asyncio.to_thread(
-            proc.wait_for_line, f"[INF] error trying to send notification from file change for {a[:8]}",
-            5, since=since,
+            proc.wait_for_line,
+            f"[INF] error trying to send notification from file change for {a[:8]}",
+            5,
+            since=since,
         )
         (tmp_store / f"{b}.jwt").write_text(any_trust.account_jwt("C"))  # B's file holds C's JWT
         user = any_trust.user_jwt("a")

@@ -200,7 +200,7 @@ def test_corrupt_store_file_is_a_500_for_that_account_only(tmp_path: Path, corru
             for name in ("A", "C"):  # every other account is unaffected
                 other = get(client, proc, trust.pub(name))
                 assert other.status_code == 200 and other.text == jwts[name]
-        # the decoded view is a debugging aid that does not verify signatures (SPEC 5.5)
+        # the decoded view is a debugging aid that does not verify signatures
         decoded = get(client, proc, bad, "?decode=true")
         assert decoded.status_code == (200 if corruption == "forged-signature" else 500)
         assert client.get(f"{proc.url}/jwt/v1/pack").status_code == 200

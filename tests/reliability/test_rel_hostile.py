@@ -35,7 +35,7 @@ from tests.reliability.rel_helpers import (
 from tests.support.procs import ServerProcess
 from tests.support.trust import Trust
 
-MAX_BODY = 1 << 20  # the default request body limit (SPEC 5.1)
+MAX_BODY = 1 << 20  # the default request body limit
 BAD_JWT = "bad JWT in request"
 BAD_ACT = "bad activation JWT in request"
 
@@ -94,7 +94,7 @@ class Case:
     request: bytes
     status: int | tuple[int, ...]
     reason: str | None  # the exact one-line body; None: any (protocol-level rejections)
-    issues: tuple[str, ...] = ()  # validation issue lines following the reason (SPEC 5.6 step 8)
+    issues: tuple[str, ...] = ()  # validation issue lines following the reason
 
 
 Builder = Callable[[Hostile], Case]

@@ -1,4 +1,4 @@
-"""Helpers for replica tests: primary/replica processes (SPEC 7) and a scripted fake primary.
+"""Helpers for replica tests: primary/replica processes and a scripted fake primary.
 
 Everything runs on 127.0.0.1 with bounded waits; processes are stopped at teardown (the reaper in
 tests/conftest.py catches any a failing test leaves behind).
@@ -153,4 +153,3 @@ class FakePrimary:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
-

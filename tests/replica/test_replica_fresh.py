@@ -1,7 +1,6 @@
-"""Replica freshness (SPEC 7.3, 7.4) in-process: a real primary process, our Core + Replica here.
+"""Replica freshness in-process: a real primary process, our Core + Replica here.
 
-In-process so the one-hour freshness can be shortened (checklist 132, second half: the replica
-re-fetches once its freshness has lapsed) and primary contacts can be counted.
+In-process so the one-hour freshness can be shortened and primary contacts can be counted.
 """
 
 from __future__ import annotations
@@ -140,8 +139,11 @@ async def test_progress_is_logged_for_large_packs(
     rep = attach(core, fake.url)
     assert await rep.initial_import(4) == 4  # our own max caps what a generous primary sends
     err = capsys.readouterr().err
-    for line in ("imported 2 of 4 JWTs from primary", "imported 4 of 4 JWTs from primary",
-                 "initial JWT pack from primary: 4 received, 4 stored"):
+    for line in (
+        "imported 2 of 4 JWTs from primary",
+        "imported 4 of 4 JWTs from primary",
+        "initial JWT pack from primary: 4 received, 4 stored",
+    ):
         assert line in err
     assert fake.requests == ["/jwt/v1/pack?max=4"]
 
@@ -149,8 +151,13 @@ async def test_progress_is_logged_for_large_packs(
 async def test_primary_refusing_max_is_asked_again_without(
     attach: Attach, fake_primary: Callable[[Handler], FakePrimary]
 ) -> None:
-    fake = fake_primary(lambda path: (400, b'bad max parameter "9", no more than 5 are allowed\n', 0)
-                        if "max=" in path else (200, b"", 0))
+    fake = fake_primary(
+        lambda path: (
+            (400, b'bad max parameter "9", no more than 5 are allowed\n', 0)
+            if "max=" in path
+            else (200, b"", 0)
+        )
+    )
     rep = attach(make_core(), fake.url)
     assert await rep.initial_import(9) == 0
     assert fake.requests == ["/jwt/v1/pack?max=9", "/jwt/v1/pack"]

@@ -1,4 +1,4 @@
-"""GET through a replica (SPEC 7.1, 7.3, 7.4): fetch, store, fall back, validate, Cache-Control.
+"""GET through a replica: fetch, store, fall back, validate, Cache-Control.
 
 Checklist 131, 135, 136 (132 is in test_replica_nats.py and test_replica_fresh.py).
 """

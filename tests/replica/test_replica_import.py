@@ -1,4 +1,4 @@
-"""Replica startup (SPEC 7.1, 7.2): initial pack import, a primary that is down, odd primary URLs.
+"""Replica startup: initial pack import, a primary that is down, odd primary URLs.
 
 Checklist 128, 129, 130, 133, 134.
 """

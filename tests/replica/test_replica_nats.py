@@ -1,4 +1,4 @@
-"""Replica refresh over NATS (SPEC 6.4, 7.3; checklist 132, first half).
+"""Replica refresh over NATS.
 
 Primary and replica both connect to a real nats-server (operator mode) as a system-account user.
 A JWT the replica holds as *fresh* can only change through the primary's notification, so seeing
@@ -63,9 +63,7 @@ def test_fresh_account_is_updated_by_notification(cluster: Cluster, nats_factory
     assert cluster.account(replica, key).text == second
 
 
-def test_notification_for_an_unseen_account_is_stored(
-    cluster: Cluster, nats_factory: NatsFactory
-) -> None:
+def test_notification_for_an_unseen_account_is_stored(cluster: Cluster, nats_factory: NatsFactory) -> None:
     primary, replica = start_pair(cluster, nats_factory)
     key = cluster.trust.pub("B")
     jwt = cluster.post_account(primary, "B")
@@ -76,9 +74,7 @@ def test_notification_for_an_unseen_account_is_stored(
     assert "stale-while-revalidate=3600" in resp.headers["cache-control"]
 
 
-def test_fresh_activation_is_updated_by_notification(
-    cluster: Cluster, nats_factory: NatsFactory
-) -> None:
+def test_fresh_activation_is_updated_by_notification(cluster: Cluster, nats_factory: NatsFactory) -> None:
     primary, replica = start_pair(cluster, nats_factory)
     key = activation_hash(cluster.trust.pub("A"), cluster.trust.pub("B"), "feed.>")
     first = cluster.trust.activation_jwt("A", "B", "feed.>", iat=int(time.time()) - 10)

@@ -47,7 +47,7 @@ class Minter:
 
 
 def activation_hash(seed_text: str) -> str:
-    """A syntactically valid activation hash (SPEC 5.9 shape: base32 of a SHA-256, `====` padded)."""
+    """A syntactically valid activation hash."""
     return base64.b32encode(hashlib.sha256(seed_text.encode()).digest()).decode()
 
 

@@ -1,4 +1,4 @@
-"""The configuration example of SPEC 2, shared by the parser and the settings tests."""
+"""A full configuration example (every key), shared by the parser and the settings tests."""
 
 SPEC_EXAMPLE = """\
 # account server

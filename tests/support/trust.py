@@ -47,7 +47,6 @@ NKEYs are sensitive and should be treated as secrets.
 STANDARD_CLAIMS = frozenset({"jti", "iat", "iss", "name", "sub", "exp", "nbf", "aud"})
 
 
-
 def format_creds(jwt: str, seed: str) -> str:
     return CREDS_TEMPLATE.format(jwt=jwt, seed=seed)
 
