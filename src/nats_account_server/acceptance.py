@@ -53,6 +53,8 @@ class Refused(Exception):
 def blocking(tok: Token, *, now: int | None = None, times: bool = True) -> tuple[str, ...]:
     """The issue texts that refuse `tok` (with `times=False`, time checks do not count)."""
     found: list[Issue] = issues_of(tok, int(time.time()) if now is None else now)
+    if not found:
+        return ()
     return tuple(i.text for i in found if i.blocks and (times or i.kind != TIME))
 
 

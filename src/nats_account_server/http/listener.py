@@ -75,7 +75,7 @@ def bind(host: str, port: int, write_timeout_ms: int) -> socket.socket:
     return sock
 
 
-class _Embedded(Server):  # type: ignore[misc]
+class _Embedded(Server):
     """granian's embedded server, serving on a socket we bound (granian closes its copy on stop)."""
 
     def __init__(self, *args: Any, fd: int, **kwargs: Any) -> None:
@@ -189,7 +189,7 @@ class Listener:
                 await self._guard
             self._guard = None
         if self._server is not None and self._task is not None:
-            self._server.stop()
+            self._server.stop()  # type: ignore[no-untyped-call]
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._task, 10)
         self._server = None

@@ -20,7 +20,7 @@ from . import gojson
 from .claims import PAYLOAD_TEXT
 from .gojson import DecodeError, Field, Object, read_int, read_into, read_str, read_strings, schema
 from .gotext import go_quote
-from .layouts import AccountClaims, ActivationClaims, Claims, OperatorClaims, read_claims
+from .layouts import V2_NATS_NAMES, AccountClaims, ActivationClaims, Claims, OperatorClaims, read_claims
 from .nkeys import has_role
 from .nkeys import verify as verify_signature
 
@@ -96,22 +96,23 @@ class Token:
 
 
 # ---------------------------------------------------------------- segments
-_URLSAFE = bytes.maketrans(b"-_", b"+/")
+# `-_` become the standard alphabet's `+/`; `+`, `/` and `=` become a character outside it, so the
+# strict decoder refuses them (and CR, LF and any other character) and the slow path names the error
+_URLSAFE = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")  # by length % 4 (1 is refused before)
 _NOT_B64URL = re.compile(r"[^A-Za-z0-9_\-]")
 
 
 def b64decode_segment(segment: str) -> bytes:
     """Unpadded base64url: CR and LF are skipped, `=` and any other character are errors."""
-    if "\r" in segment or "\n" in segment:
-        segment = segment.replace("\r", "").replace("\n", "")
-    # `+`, `/` and `=` would pass the standard alphabet below; anything else outside it fails there
-    if len(segment) % 4 != 1 and "+" not in segment and "/" not in segment and "=" not in segment:
+    if len(segment) % 4 != 1:
         try:
             data = segment.encode("ascii").translate(_URLSAFE) + _PADDING[len(segment) % 4]
             return binascii.a2b_base64(data, strict_mode=True)
         except (binascii.Error, ValueError):  # UnicodeEncodeError is a ValueError
             pass
+    if "\r" in segment or "\n" in segment:
+        return b64decode_segment(segment.replace("\r", "").replace("\n", ""))
     bad = _NOT_B64URL.search(segment)
     return _b64_error(bad.start() if bad is not None else len(segment) - 1)
 
@@ -199,8 +200,18 @@ def _read(payload: Any, target: Any, fields: gojson.Schema) -> None:
         raise JWTError(str(exc)) from None
 
 
+_PLAIN_TOP = frozenset(("jti", "iat", "iss", "name", "sub", "exp", "nbf", "aud", "nats"))
+
+
 def identify(payload: Any) -> tuple[int, str]:
     """(version, kind): v1 when a top-level `type` is set (its value is the kind), else `nats`'s."""
+    if type(payload) is dict and payload.keys() <= _PLAIN_TOP:
+        # the common v2 shape: only exact member names, so no other name folds onto these
+        nats = payload.get("nats")
+        if type(nats) is dict and nats.keys() <= V2_NATS_NAMES:
+            version, kind = nats.get("version"), nats.get("type")
+            if type(version) is int and type(kind) is str and gojson.INT64[0] <= version <= gojson.INT64[1]:
+                return version, kind
     ident = _Id()
     _read(payload, ident, _ID)
     if ident.type:

@@ -18,7 +18,7 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
@@ -86,7 +86,12 @@ _DECODER = json.JSONDecoder(
 )
 
 
-_NAME_END = re.compile(rb'"[ \t\r\n]*:')
+_SPACED_NAME_END = re.compile(rb'"[ \t\r\n]+:')
+
+
+def _name_ends(data: bytes) -> int:
+    """Places where a member name may end (`"` then `:`); at least the number of names in the text."""
+    return data.count(b'":') + len(_SPACED_NAME_END.findall(data))
 
 
 def _names(value: Any) -> int:
@@ -115,7 +120,7 @@ def loads(data: bytes) -> Any:
             pass
         else:
             try:
-                unique = type(value) is not dict or _names(value) == len(_NAME_END.findall(data))
+                unique = type(value) is not dict or _names(value) == _name_ends(data)
             except RecursionError:
                 unique = False
             if unique:
@@ -231,36 +236,35 @@ UINT64: Final = (0, 2**64 - 1)
 UINT8: Final = (0, 255)
 
 
-def integer(bounds: tuple[int, int], go_type: str) -> Reader:
-    low, high = bounds
+@dataclass(frozen=True, slots=True)
+class Scalar:
+    """A reader of one scalar type: null keeps the value, a value of the type (in range) replaces it."""
 
-    def read(value: Any, current: Any, where: str) -> Any:
+    py_type: type
+    go_type: str
+    bounds: tuple[int, int] | None = None
+
+    def __call__(self, value: Any, current: Any, where: str) -> Any:
         if value is None:
             return current
-        if type(value) is not int or not low <= value <= high:
-            raise type_error(value, where, go_type)
+        if type(value) is not self.py_type or not self._within(value):
+            raise type_error(value, where, self.go_type)
         return value
 
-    return read
+    def _within(self, value: Any) -> bool:
+        return self.bounds is None or self.bounds[0] <= value <= self.bounds[1]
 
 
-def _scalar(py_type: type, go_type: str) -> Reader:
-    def read(value: Any, current: Any, where: str) -> Any:
-        if value is None:
-            return current
-        if type(value) is not py_type:
-            raise type_error(value, where, go_type)
-        return value
-
-    return read
+def integer(bounds: tuple[int, int], go_type: str) -> Scalar:
+    return Scalar(int, go_type, bounds)
 
 
 read_int64: Final = integer(INT64, "int64")
 read_int: Final = integer(INT64, "int")
 read_uint: Final = integer(UINT64, "uint")
 read_uint8: Final = integer(UINT8, "uint8")
-read_str: Final = _scalar(str, "string")
-read_bool: Final = _scalar(bool, "bool")
+read_str: Final = Scalar(str, "string")
+read_bool: Final = Scalar(bool, "bool")
 
 
 def read_strings(value: Any, current: Any, where: str) -> Any:
@@ -289,6 +293,9 @@ def read_int64_map(value: Any, current: Any, where: str) -> Any:
     return out
 
 
+Apply = Callable[[Any, Any], None]
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """One member of a Go structure: its JSON name, the attribute it fills and how it is read."""
@@ -297,6 +304,61 @@ class Field:
     attr: str
     read: Reader
     inline: Schema | None = None  # members of a nested object that belong to the target itself
+    apply: Apply = field(init=False, repr=False, compare=False)  # (target, JSON value) -> None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "apply", _applier(self))
+
+
+def _applier(f: Field) -> Apply:
+    """The one step that reads a member into its target, chosen once per field."""
+    name, attr, read, inline = f.name, f.attr, f.read, f.inline
+    if inline is not None:
+
+        def apply_inline(target: Any, item: Any) -> None:
+            if item is not None:
+                read_into(item, target, inline, name)
+
+        return apply_inline
+    if isinstance(read, Scalar):
+        return _apply_scalar(read, name, attr) if attr else _check_only(read, name)
+    if attr:
+
+        def apply(target: Any, item: Any) -> None:
+            setattr(target, attr, read(item, getattr(target, attr), name))
+
+        return apply
+    return _check_only(read, name)
+
+
+def _apply_scalar(read: Scalar, name: str, attr: str) -> Apply:
+    """The hot case, checked in place: most members are strings and integers."""
+    py_type, go_type = read.py_type, read.go_type
+    low, high = read.bounds or (0, 0)
+    if read.bounds is None:
+
+        def apply_scalar(target: Any, item: Any) -> None:
+            if item is not None:
+                if type(item) is not py_type:
+                    raise type_error(item, name, go_type)
+                setattr(target, attr, item)
+
+        return apply_scalar
+
+    def apply_integer(target: Any, item: Any) -> None:
+        if item is not None:
+            if type(item) is not int or not low <= item <= high:
+                raise type_error(item, name, go_type)
+            setattr(target, attr, item)
+
+    return apply_integer
+
+
+def _check_only(read: Reader, name: str) -> Apply:
+    def apply_check(target: Any, item: Any) -> None:  # read for its type check only, then dropped
+        read(item, read(None, None, name), name)
+
+    return apply_check
 
 
 def schema(*fields: Field) -> Schema:
@@ -305,21 +367,15 @@ def schema(*fields: Field) -> Schema:
 
 def read_into(value: Any, target: Any, fields: Schema, where: str) -> None:
     """Decode a JSON object into `target` (merging: members not in the object keep their values)."""
-    if isinstance(value, dict):  # parsed by orjson: names were unique
+    if type(value) is dict:  # parsed by orjson: names were unique
         value = value.items()
-    elif not isinstance(value, Object):
+    elif type(value) is not Object:
         raise type_error(value, where, type(target).__name__)
+    get = fields.get
     for name, item in value:
-        field = fields.get(name) or fields.get(fold(name))
-        if field is None:
-            continue
-        if field.inline is not None:
-            if item is not None:
-                read_into(item, target, field.inline, field.name)
-        elif field.attr:
-            setattr(target, field.attr, field.read(item, getattr(target, field.attr), field.name))
-        else:  # read for its type check only, then dropped
-            field.read(item, field.read(None, None, field.name), field.name)
+        f = get(name) or get(fold(name))
+        if f is not None:
+            f.apply(target, item)
 
 
 def structure(fields: Schema) -> Reader:

@@ -49,7 +49,7 @@ from .gojson import (
     structure,
 )
 
-__all__ = ["AccountClaims", "ActivationClaims", "Claims", "OperatorClaims", "read_claims"]
+__all__ = ["V2_NATS_NAMES", "AccountClaims", "ActivationClaims", "Claims", "OperatorClaims", "read_claims"]
 
 
 @dataclass(slots=True)
@@ -192,6 +192,13 @@ _LAYOUTS: dict[str, tuple[type[Claims], Schema, Schema]] = {
     "activation": (ActivationClaims, _ACTIVATION_V2, _ACTIVATION_V1),
     "operator": (OperatorClaims, _OPERATOR_V2, _OPERATOR_V1),
 }
+
+
+#: Every member name a v2 `nats` object of a hosted kind knows, as written (lowercase: none folds
+#: onto another).
+V2_NATS_NAMES = frozenset(
+    name for layout in (_ACCOUNT_V2, _ACTIVATION_V2, _OPERATOR_V2) for name in layout["nats"].inline or {}
+)
 
 
 def read_claims(payload: Object, kind: str, version: int) -> Claims:

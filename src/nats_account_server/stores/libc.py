@@ -23,7 +23,8 @@ def function(name: str, *argtypes: Any) -> Callable[..., int] | None:
         return None
     fn.argtypes = list(argtypes)
     fn.restype = ctypes.c_int
-    return fn
+    found: Callable[..., int] = fn
+    return found
 
 
 def last_error(*args: Any) -> OSError:
