@@ -14,11 +14,11 @@ from enum import Enum
 
 import httpx
 
-from nats_account_server.acceptance import Refused, accept
-from nats_account_server.cache import Entry, cache_control
-from nats_account_server.core import Core, Failure
+from nats_account_server.core.acceptance import Refused, accept
+from nats_account_server.core.cache import Entry, cache_control
+from nats_account_server.core.kinds import Kind
+from nats_account_server.core.service import Core, Failure
 from nats_account_server.jwt import is_account_key, is_activation_hash
-from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
 from nats_account_server.stores import StoreError
 

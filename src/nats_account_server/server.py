@@ -18,19 +18,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nats_account_server import __version__
-from nats_account_server.acceptance import Refused, accept
 from nats_account_server.config import ConfigError, Settings, settings_to_dump
-from nats_account_server.core import Core
+from nats_account_server.core.acceptance import Refused, accept
+from nats_account_server.core.kinds import Kind, kind_of
+from nats_account_server.core.notifier import Notifier
+from nats_account_server.core.service import Core
+from nats_account_server.core.trust import Trust, TrustError, load_trust
 from nats_account_server.http.app import App
 from nats_account_server.http.listener import Listener, ListenError
 from nats_account_server.jwt import JWTError, decode_account
-from nats_account_server.kinds import Kind, kind_of
 from nats_account_server.log import log, short_key
-from nats_account_server.notifier import Notifier
 from nats_account_server.stores import DirectoryStore, MemoryStore, NscStore, Store, StoreError
 from nats_account_server.stores.fileindex import FileIndexCache
 from nats_account_server.stores.marks import Marks
-from nats_account_server.trust import Trust, TrustError, load_trust
 
 if TYPE_CHECKING:
     from nats_account_server.cli import Flags
@@ -218,7 +218,7 @@ class Instance:
         if not s.nats.servers:
             log.info("NATS is not configured, server will not fire notifications on update")
             return
-        from nats_account_server.nats.bridge import NatsBridge
+        from nats_account_server.natsio.bridge import NatsBridge
 
         self.bridge = NatsBridge(s, core, on_closed=self.on_nats_closed)
         core.notifier = self.bridge

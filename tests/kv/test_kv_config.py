@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from nats_account_server.config import ConfigError, KVSettings, Settings, load_settings
+from nats_account_server.core.trust import Trust
 from nats_account_server.server import StartupError, build_store
 from nats_account_server.stores.kv import DEFAULT_BUCKET, KVStore
-from nats_account_server.trust import Trust
 
 
 def load(tmp_path: Path, text: str) -> Settings:

@@ -13,13 +13,13 @@ from kv_cluster import JSCluster
 from kv_helpers import eventually, kv_client, kv_contents
 
 from nats_account_server.config import KVSettings
-from nats_account_server.core import Core, Saved
+from nats_account_server.core.kinds import Kind
+from nats_account_server.core.service import Core, Saved
+from nats_account_server.core.trust import load_trust
 from nats_account_server.jwt import activation_hash, decode_account
 from nats_account_server.jwt.encode import new_keypair
-from nats_account_server.kinds import Kind
 from nats_account_server.stores import StoreError, StoreUnavailable
 from nats_account_server.stores.kv import KVStore
-from nats_account_server.trust import load_trust
 from tests.support.natsserver import NatsServer
 from tests.support.ports import free_port
 from tests.support.trust import Trust

@@ -20,7 +20,7 @@ import nats
 import pytest
 from nats.aio.msg import Msg
 
-from nats_account_server.notifier import account_subject
+from nats_account_server.core.notifier import account_subject
 from tests.reliability.rel_helpers import iat_of, server_config, start
 from tests.support.natsserver import NatsServer
 from tests.support.trust import Trust

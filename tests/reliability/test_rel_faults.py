@@ -18,8 +18,8 @@ import nats
 import pytest
 from nats.aio.msg import Msg
 
+from nats_account_server.core.notifier import account_subject
 from nats_account_server.log import short_key
-from nats_account_server.notifier import account_subject
 from tests.reliability.rel_helpers import (
     iat_of,
     other_files,

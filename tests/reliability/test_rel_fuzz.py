@@ -18,13 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nats_account_server.config import ConfigError, Settings, load_settings, settings_from_tree
-from nats_account_server.core import Core
+from nats_account_server.core.pack import parse_pack_line
+from nats_account_server.core.service import Core
+from nats_account_server.core.trust import Trust as ServerTrust
+from nats_account_server.core.trust import load_trust
+from nats_account_server.core.uploads import post_account, post_activation
 from nats_account_server.jwt import decode
-from nats_account_server.merge import parse_pack_line
 from nats_account_server.stores import MemoryStore
-from nats_account_server.trust import Trust as ServerTrust
-from nats_account_server.trust import load_trust
-from nats_account_server.uploads import post_account, post_activation
 from tests.support.trust import Trust
 
 HANG = 5.0  # seconds: any single example slower than this counts as a hang

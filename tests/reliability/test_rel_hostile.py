@@ -21,8 +21,8 @@ from typing import Any
 import nkeys
 import pytest
 
+from nats_account_server.core.uploads import ACTIVATION_ISSUES_HEADER, ISSUES_HEADER
 from nats_account_server.jwt.encode import V1_HEADER, V2_HEADER, encode, encode_raw, new_keypair
-from nats_account_server.uploads import ACTIVATION_ISSUES_HEADER, ISSUES_HEADER
 from tests.reliability.rel_helpers import (
     FileTrace,
     RawReply,

@@ -14,12 +14,12 @@ import pytest
 from replica.helpers import Cluster, FakePrimary, Handler
 
 from nats_account_server import replica as replica_module
-from nats_account_server.cache import make_entry
-from nats_account_server.core import Core
-from nats_account_server.kinds import Kind
+from nats_account_server.core.cache import make_entry
+from nats_account_server.core.kinds import Kind
+from nats_account_server.core.service import Core
+from nats_account_server.core.trust import Trust, load_trust
 from nats_account_server.replica import Replica
 from nats_account_server.stores import MemoryStore, StoreError
-from nats_account_server.trust import Trust, load_trust
 from tests.support.ports import free_port
 
 Attach = Callable[..., Replica]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from store_helpers import Minter, make_nsc, write_nsc_account
 
-from nats_account_server.cache import make_entry
+from nats_account_server.core.cache import make_entry
 from nats_account_server.stores import DirectoryStore, NscStore
 from nats_account_server.stores.fileindex import FileIndexCache
 

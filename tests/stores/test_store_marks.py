@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from store_helpers import Minter
 
-from nats_account_server.cache import make_entry
+from nats_account_server.core.cache import make_entry
 from nats_account_server.stores import DirectoryStore
 from nats_account_server.stores.fileindex import FileIndexCache
 from nats_account_server.stores.marks import KEY_FILE, XATTR, Marks, mark_file, read_marked

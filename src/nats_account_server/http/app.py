@@ -10,7 +10,10 @@ import asyncio
 import re
 from typing import Any
 
-from nats_account_server.core import Core, Failure
+from nats_account_server.core.kinds import Kind
+from nats_account_server.core.pack import format_pack
+from nats_account_server.core.service import Core, Failure
+from nats_account_server.core.uploads import post_account, post_activation
 from nats_account_server.http.deadlines import Deadlines
 from nats_account_server.http.help import HELP
 from nats_account_server.http.jwts import get_jwt_safe
@@ -25,10 +28,7 @@ from nats_account_server.http.responses import (
     plain,
 )
 from nats_account_server.jwt import JWTError, decoded_view
-from nats_account_server.kinds import Kind
 from nats_account_server.log import log
-from nats_account_server.merge import format_pack
-from nats_account_server.uploads import post_account, post_activation
 
 ACCOUNTS = "/jwt/v1/accounts/"
 ACCOUNTS_LEN = len(ACCOUNTS)

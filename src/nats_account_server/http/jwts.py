@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 
-from nats_account_server.cache import Entry, cache_control
-from nats_account_server.core import Core, Failure, cache_key
+from nats_account_server.core.cache import Entry, cache_control
+from nats_account_server.core.kinds import Kind
+from nats_account_server.core.service import Core, Failure, cache_key
 from nats_account_server.http.responses import (
     JWT,
     TEXT,
@@ -20,7 +21,6 @@ from nats_account_server.http.responses import (
     plain,
 )
 from nats_account_server.jwt import JWTError, decoded_view, peek_claims
-from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
 
 

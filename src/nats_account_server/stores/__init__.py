@@ -5,7 +5,7 @@ The watcher is imported on first use: a writable server starts it after it serve
 
 from typing import TYPE_CHECKING, Any
 
-from .base import (
+from ..core.store import (
     AsyncSaveStore,
     GroupSaveStore,
     ReadOnlyError,

@@ -14,9 +14,9 @@ import stat
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from ..core.store import ReadOnlyError, StoreError, is_store_key
 from ..jwt import is_account_key
 from ..log import log
-from .base import ReadOnlyError, StoreError, is_store_key
 from .durable import GroupSync, fsync_dir
 from .spares import SPARE_DIR, Spares, exchange, unlink_quietly, unsupported
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from itertools import islice
 from typing import Protocol
 
-from ..cache import Entry, ResponseCache
+from ..core.cache import Entry, ResponseCache
 from ..log import log
 from .directory import read_stamped
 from .marks import Marks, mark_file, read_marked

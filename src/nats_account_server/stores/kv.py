@@ -33,9 +33,9 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from ..clientoptions import server_urls, tls_context
+from ..core.store import ReadOnlyError, StoreError, StoreUnavailable, is_store_key
 from ..log import log, short_key
-from ..nats.options import server_urls, tls_context
-from .base import ReadOnlyError, StoreError, StoreUnavailable, is_store_key
 from .kvwatch import KVView, KVWatch
 
 if TYPE_CHECKING:

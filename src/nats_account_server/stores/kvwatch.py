@@ -19,9 +19,9 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
+from ..core.store import StoreUnavailable, is_store_key
 from ..jwt import is_account_key
 from ..log import log, short_key
-from .base import StoreUnavailable, is_store_key
 
 __all__ = ["KVView", "KVWatch"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from ..core.store import ReadOnlyError, StoreError, is_store_key
 from ..jwt import is_account_key
-from .base import ReadOnlyError, StoreError, is_store_key
 
 __all__ = ["MemoryStore"]
 

@@ -14,9 +14,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from ..core.store import ReadOnlyError, StoreError
 from ..jwt import JWTError, decode_account, is_account_key, peek_claims
 from ..log import log
-from .base import ReadOnlyError, StoreError
 
 __all__ = ["NscStore"]
 

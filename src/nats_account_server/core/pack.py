@@ -5,10 +5,10 @@ Parsing and checking a line is pure, so its rules are tested without servers.
 
 from __future__ import annotations
 
-from nats_account_server.acceptance import Refused, accept
+from nats_account_server.core.acceptance import Refused, accept
+from nats_account_server.core.kinds import Kind, kind_of
+from nats_account_server.core.trust import Trust
 from nats_account_server.jwt import Token
-from nats_account_server.kinds import Kind, kind_of
-from nats_account_server.trust import Trust
 
 
 def format_pack(items: list[tuple[str, str]]) -> str:

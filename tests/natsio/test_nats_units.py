@@ -13,17 +13,17 @@ from pathlib import Path
 import pytest
 from nats_helpers import client, eventually, flushed
 
+from nats_account_server.clientoptions import server_urls
 from nats_account_server.config import Settings
-from nats_account_server.core import Core
+from nats_account_server.core.notifier import NoResponders, NotConnected, RequestTimeout
+from nats_account_server.core.service import Core
+from nats_account_server.core.trust import load_trust
 from nats_account_server.jwt import activation_hash
-from nats_account_server.nats.bridge import NatsBridge
-from nats_account_server.nats.options import server_urls
-from nats_account_server.nats.responders import Responders
-from nats_account_server.nats.storehash import ZERO, StoreHash, scan
-from nats_account_server.nats.sync import Sync
-from nats_account_server.notifier import NoResponders, NotConnected, RequestTimeout
+from nats_account_server.natsio.bridge import NatsBridge
+from nats_account_server.natsio.responders import Responders
+from nats_account_server.natsio.storehash import ZERO, StoreHash, scan
+from nats_account_server.natsio.sync import Sync
 from nats_account_server.stores import MemoryStore
-from nats_account_server.trust import load_trust
 from tests.support.natsserver import NatsServer
 from tests.support.trust import Trust
 

@@ -3,7 +3,7 @@
 Channels that carry new JWTs (HTTP uploads, NATS claim updates) refuse anything nats-server would
 refuse, time checks included; channels that carry copies of stored JWTs (pack merges, replica
 imports and fetches, KV entries, lookup answers) apply the same rule without the time checks.
-Answers to our NATS lookups are tested against a real nats-server in tests/nats/test_nats_protocol.py.
+Answers to our NATS lookups are tested against a real nats-server in tests/natsio/test_nats_protocol.py.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from nats_account_server.core import Core
-from nats_account_server.kinds import Kind
-from nats_account_server.merge import parse_pack_line
-from nats_account_server.nats.responders import UPDATE_ANY, Rejected, check_account_update
+from nats_account_server.core.kinds import Kind
+from nats_account_server.core.pack import parse_pack_line
+from nats_account_server.core.service import Core
+from nats_account_server.core.trust import Trust, load_trust
+from nats_account_server.core.uploads import ISSUES_HEADER, post_account
+from nats_account_server.natsio.responders import UPDATE_ANY, Rejected, check_account_update
 from nats_account_server.replica import Replica
 from nats_account_server.server import vetting
 from nats_account_server.stores import MemoryStore
-from nats_account_server.trust import Trust, load_trust
-from nats_account_server.uploads import ISSUES_HEADER, post_account
 from tests.support.trust import Trust as Material
 
 NOW = int(time.time())

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nats_account_server.acceptance import Refused, accept_activation, blocking
-from nats_account_server.core import Core, Failure, Saved
+from nats_account_server.core.acceptance import Refused, accept_activation, blocking
+from nats_account_server.core.kinds import Kind
+from nats_account_server.core.notifier import NoResponders, NotConnected, RequestTimeout
+from nats_account_server.core.service import Core, Failure, Saved
 from nats_account_server.jwt import JWTError, Token, decode, decode_account, is_account_key, is_operator_key
-from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
-from nats_account_server.notifier import NoResponders, NotConnected, RequestTimeout
 from nats_account_server.stores import StoreUnavailable
 
 ISSUES_HEADER = (

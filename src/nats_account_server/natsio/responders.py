@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nats_account_server import __version__
-from nats_account_server.acceptance import Refused, accept_account, accept_activation
-from nats_account_server.core import Core, Failure, Saved
+from nats_account_server.core.acceptance import Refused, accept_account, accept_activation
+from nats_account_server.core.kinds import Kind
+from nats_account_server.core.service import Core, Failure, Saved
 from nats_account_server.jwt import JWTError, Token, decode_account, decode_activation, is_account_key
 from nats_account_server.jwt.nkeys import encode_public_key
-from nats_account_server.kinds import Kind
 from nats_account_server.log import log, short_key
 
 Publish = Callable[[str, bytes], Awaitable[None]]

@@ -12,11 +12,11 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
-from nats_account_server.core import Core
+from nats_account_server.core.service import Core
 from nats_account_server.jwt import is_account_key
 from nats_account_server.log import log
-from nats_account_server.nats.responders import Publish
-from nats_account_server.nats.storehash import StoreHash, is_expired, jwt_exp, scan
+from nats_account_server.natsio.responders import Publish
+from nats_account_server.natsio.storehash import StoreHash, is_expired, jwt_exp, scan
 
 PACK = "$SYS.REQ.CLAIMS.PACK"
 QUEUE = "responder"

@@ -20,13 +20,13 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from nats_account_server.core import Core
+from nats_account_server.clientoptions import server_urls, tls_context
+from nats_account_server.core.notifier import NoResponders, NotConnected, RequestTimeout
+from nats_account_server.core.service import Core
 from nats_account_server.log import log
-from nats_account_server.nats import responders as rs
-from nats_account_server.nats.options import server_urls, tls_context
-from nats_account_server.nats.responders import Responders
-from nats_account_server.nats.sync import PACK, QUEUE, Sync
-from nats_account_server.notifier import NoResponders, NotConnected, RequestTimeout
+from nats_account_server.natsio import responders as rs
+from nats_account_server.natsio.responders import Responders
+from nats_account_server.natsio.sync import PACK, QUEUE, Sync
 
 if TYPE_CHECKING:
     from nats_account_server.config import Settings

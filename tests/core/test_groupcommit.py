@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from nats_account_server.groupcommit import GroupCommit
+from nats_account_server.core.groupcommit import GroupCommit
 
 
 @pytest.fixture

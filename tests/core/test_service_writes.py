@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from nats_account_server.core import Core, Saved
+from nats_account_server.core.kinds import Kind
+from nats_account_server.core.service import Core, Saved
+from nats_account_server.core.trust import load_trust
 from nats_account_server.jwt import decode_account
-from nats_account_server.kinds import Kind
 from nats_account_server.stores import DirectoryStore, StoreError
-from nats_account_server.trust import load_trust
 from tests.support.trust import Trust as Fixture
 
 

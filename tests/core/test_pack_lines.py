@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from nats_account_server.core import Core
+from nats_account_server.core.kinds import Kind
+from nats_account_server.core.pack import format_pack, parse_pack_line
+from nats_account_server.core.service import Core
+from nats_account_server.core.trust import Trust, load_trust
 from nats_account_server.jwt import activation_hash, decode_account
-from nats_account_server.kinds import Kind
-from nats_account_server.merge import format_pack, parse_pack_line
 from nats_account_server.stores import MemoryStore
-from nats_account_server.trust import Trust, load_trust
 from tests.support.trust import Trust as Fixture
 
 

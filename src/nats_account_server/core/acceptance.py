@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import time
 
+from nats_account_server.core.kinds import Kind
+from nats_account_server.core.trust import Trust
 from nats_account_server.jwt import (
     JWTError,
     Token,
@@ -31,9 +33,7 @@ from nats_account_server.jwt import (
     is_account_key,
 )
 from nats_account_server.jwt.checks import TIME, Issue, issues_of
-from nats_account_server.kinds import Kind
 from nats_account_server.log import short_key
-from nats_account_server.trust import Trust
 
 __all__ = ["Refused", "accept", "accept_account", "accept_activation", "blocking"]
 

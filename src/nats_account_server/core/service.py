@@ -15,16 +15,22 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from nats_account_server.acceptance import Refused, accept_account
-from nats_account_server.cache import Cache, Entry, ResponseCache, make_entry
-from nats_account_server.groupcommit import JOBS, GroupCommit
+from nats_account_server.core.acceptance import Refused, accept_account
+from nats_account_server.core.cache import Cache, Entry, ResponseCache, make_entry
+from nats_account_server.core.groupcommit import JOBS, GroupCommit
+from nats_account_server.core.kinds import Kind, decode_kind
+from nats_account_server.core.notifier import (
+    NoNats,
+    Notifier,
+    account_subject,
+    activation_subject,
+    lookup_subject,
+)
+from nats_account_server.core.pack import parse_pack_line
+from nats_account_server.core.trust import Trust
 from nats_account_server.jwt import JWTError, Token, is_account_key, peek_claims
-from nats_account_server.kinds import Kind, decode_kind
 from nats_account_server.log import log, short_key
-from nats_account_server.merge import parse_pack_line
-from nats_account_server.notifier import NoNats, Notifier, account_subject, activation_subject, lookup_subject
 from nats_account_server.stores import AsyncSaveStore, GroupSaveStore, Store, StoreError
-from nats_account_server.trust import Trust
 
 if TYPE_CHECKING:
     from nats_account_server.replica import Replica
