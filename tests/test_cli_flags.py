@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from nats_account_server.cli import (
+from nats_account_server.cli import main
+from nats_account_server.config import ConfigError
+from nats_account_server.flags import (
     Flags,
     HelpRequested,
     UsageError,
     build_settings,
     expand_path,
-    main,
     parse_flags,
     split_hostport,
     usage,
 )
-from nats_account_server.config import ConfigError
 
 ALL_FLAGS = (
     "-c",

@@ -1,8 +1,9 @@
-"""Replica mode: a local store kept in step with a primary account server over HTTP.
+"""Replica mode: the core's source is a primary account server in front of the local store.
 
 A replica serves its local copy while the primary's answer is "fresh" (one hour after a fetch or a
 NATS update), asks the primary otherwise, and keeps serving the local copy when the primary is down,
-so a fleet of replicas behind a load balancer survives primary outages.
+so a fleet of replicas behind a load balancer survives primary outages. What the primary sends is
+judged by the one acceptance rule (as a stored copy) before it is stored or served.
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections.abc import Callable
 from enum import Enum
+from typing import Protocol
 
 import httpx
 
 from nats_account_server.core.acceptance import Refused, accept
 from nats_account_server.core.cache import Entry, cache_control
 from nats_account_server.core.kinds import Kind
-from nats_account_server.core.service import Core, Failure
+from nats_account_server.core.service import Failure
+from nats_account_server.core.source import Loaded, Local
+from nats_account_server.core.trust import Trust
 from nats_account_server.jwt import is_account_key, is_activation_hash
 from nats_account_server.log import log, short_key
 from nats_account_server.stores import StoreError
@@ -38,11 +43,19 @@ def _status_line(resp: httpx.Response) -> str:
     return f"{resp.status_code} {resp.reason_phrase}".strip()
 
 
-class Replica:
-    """The primary connection plus the per-key freshness promises of a replica."""
+class Merging(Local, Protocol):
+    """The core as the startup import needs it: it also merges a pack under the newer-wins rule."""
 
-    def __init__(self, core: Core, primary_url: str, timeout: float = 5.0) -> None:
-        self.core = core
+    async def merge(self, body: list[str], progress: Callable[[int, int], None] | None = None) -> int: ...
+
+
+class Replica:
+    """The core's source in replica mode: the primary connection and per-key freshness promises."""
+
+    settled = False  # a ready response is only served as is while the primary's promise holds
+
+    def __init__(self, primary_url: str, trust: Trust, timeout: float = 5.0) -> None:
+        self.trust = trust
         self.primary = primary_url
         self.base = primary_url.rstrip("/")
         # system trust store (as Go's client), one idle connection per host (as the original)
@@ -59,7 +72,7 @@ class Replica:
 
     # ------------------------------------------------------------- freshness
 
-    def mark_fresh(self, key: str) -> None:
+    def vouch(self, key: str) -> None:
         """The primary (HTTP answer or NATS update) just vouched for our copy of `key`."""
         now = time.monotonic()
         if len(self._fresh) >= self._prune_at:  # forget lapsed promises, amortised
@@ -85,28 +98,33 @@ class Replica:
 
     # ------------------------------------------------------------ GET (7.3)
 
-    def _local(self, key: str) -> str | None:
+    @staticmethod
+    def _local(store: Local, key: str) -> str | None:
         try:
-            return self.core.load_local(key) or None
+            return store.load_local(key) or None
         except Failure:
             return None  # logged by the core; the primary may still have it
 
-    async def load(self, kind: Kind, key: str) -> str | None:
+    async def load(self, kind: Kind, key: str, local: Local, *, absent: bool = False) -> Loaded | None:
         """The JWT to serve for `key`: fresh local copy, else the primary's, else the local copy."""
+        jwt = await self.fetch(kind, key, local)
+        return Loaded(jwt, True) if jwt else None
+
+    async def fetch(self, kind: Kind, key: str, local: Local) -> str | None:
         valid = is_account_key(key) if kind is Kind.ACCOUNT else is_activation_hash(key)
         if not valid:
             return None  # never build a primary URL from something that is not a key
-        local = self._local(key)
-        if local and self.fresh_until(key):
-            return local
+        copy = self._local(local, key)
+        if copy and self.fresh_until(key):
+            return copy
         if self._down_until > time.monotonic():
             # a down (or black-holed) primary must not cost every request a full timeout
-            return local
+            return copy
         flight_key = (kind, key)
         flight = self._flights.get(flight_key)
         if flight is None:
             # one primary request per key, however many clients ask at the same time
-            flight = asyncio.ensure_future(self._fetch(kind, key, local))
+            flight = asyncio.ensure_future(self._fetch(kind, key, copy, local))
             self._flights[flight_key] = flight
             flight.add_done_callback(lambda _f: self._flights.pop(flight_key, None))
         outcome, jwt = await asyncio.shield(flight)
@@ -114,9 +132,11 @@ class Replica:
             return jwt
         if outcome is Outcome.NOT_FOUND:
             return None
-        return local or self._local(key)
+        return copy or self._local(local, key)
 
-    async def _fetch(self, kind: Kind, key: str, local: str | None) -> tuple[Outcome, str | None]:
+    async def _fetch(
+        self, kind: Kind, key: str, copy: str | None, local: Local
+    ) -> tuple[Outcome, str | None]:
         url = f"{self.base}/jwt/v1/{kind.value}/{key}"
         try:
             resp = await self.client.get(url)
@@ -139,28 +159,28 @@ class Replica:
         if problem:
             log.error(f"{short_key(key)} - primary sent an invalid JWT - {problem}")
             return Outcome.ERROR, None
-        if jwt != local:
+        if jwt != copy:
             try:
-                await self.core.save(key, jwt)
+                await local.save(key, jwt)
             except (StoreError, OSError) as exc:
                 # serve the primary's answer, but do not promise freshness for a copy we lack
                 log.error(f"{short_key(key)} - error saving JWT from primary - {exc}")
                 return Outcome.FOUND, jwt
-        self.mark_fresh(key)
+        self.vouch(key)
         log.trace(f"{short_key(key)} - loaded JWT from primary")
         return Outcome.FOUND, jwt
 
     def check(self, kind: Kind, key: str, jwt: str) -> str | None:
         """Why the primary's answer must not be stored or served (None when it is acceptable)."""
         try:
-            accept(self.core.trust, kind, jwt, key, stored=True)
+            accept(self.trust, kind, jwt, key, stored=True)
         except Refused as exc:
             return str(exc)
         return None
 
     # ---------------------------------------------------- startup import (7.2)
 
-    async def initial_import(self, max_items: int) -> int:
+    async def initial_import(self, local: Merging, max_items: int) -> int:
         """Fill the local store from the primary's pack; a missing primary is not fatal."""
         if max_items == 0:
             log.info("skipping initial JWT pack from primary, config has MaxReplicationPack of 0")
@@ -185,9 +205,9 @@ class Replica:
         lines = [line for line in resp.content.decode("utf-8", errors="replace").split("\n") if line.strip()]
         if max_items > 0:
             lines = lines[:max_items]
-        return await self._merge(lines)
+        return await self._merge(local, lines)
 
-    async def _merge(self, lines: list[str]) -> int:
+    async def _merge(self, local: Merging, lines: list[str]) -> int:
         """Merge through the core, logging progress so a large pack is not a silent pause."""
         total = len(lines)
 
@@ -195,9 +215,9 @@ class Replica:
             if total > PROGRESS_EVERY and (done % PROGRESS_EVERY == 0 or done == total):
                 log.info(f"imported {done} of {total} JWTs from primary")
 
-        saved = await self.core.merge(lines, progress)
+        saved = await local.merge(lines, progress)
         log.info(f"initial JWT pack from primary: {total} received, {saved} stored")
         return saved
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         await self.client.aclose()

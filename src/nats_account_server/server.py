@@ -1,6 +1,6 @@
 """The one life-cycle owner: builds an instance from settings, runs it, handles signals.
 
-`cli` parses flags, `config` holds settings, this module starts and stops everything. SIGHUP
+`flags` parses the command line, `config` holds settings, this module starts and stops everything. SIGHUP
 rebuilds a fresh instance from the same flags (so the config file is re-read); the running
 instance is always the one SIGINT/SIGTERM stops (the originals kept a stale reference).
 """
@@ -14,30 +14,31 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from nats_account_server import __version__
 from nats_account_server.config import ConfigError, Settings, settings_to_dump
-from nats_account_server.core.acceptance import Refused, accept
-from nats_account_server.core.kinds import Kind, kind_of
-from nats_account_server.core.notifier import Notifier
+from nats_account_server.core.acceptance import vetting
+from nats_account_server.core.cache import Cache, ResponseCache
+from nats_account_server.core.kinds import Kind
+from nats_account_server.core.lifecycle import StartupError
 from nats_account_server.core.service import Core
-from nats_account_server.core.trust import Trust, TrustError, load_trust
+from nats_account_server.core.store import Store, StoreError, Watcher
+from nats_account_server.core.trust import TrustError, load_trust
 from nats_account_server.http.app import App
 from nats_account_server.http.listener import Listener, ListenError
 from nats_account_server.jwt import JWTError, decode_account
 from nats_account_server.log import log, short_key
-from nats_account_server.stores import DirectoryStore, MemoryStore, NscStore, Store, StoreError
-from nats_account_server.stores.fileindex import FileIndexCache
-from nats_account_server.stores.marks import Marks
+from nats_account_server.stores import DirectoryStore, MemoryStore, NscStore
 
 if TYPE_CHECKING:
-    from nats_account_server.cli import Flags
+    from nats_account_server.core.trust import Trust
+    from nats_account_server.flags import Flags
+    from nats_account_server.natsio.bridge import NatsBridge
+    from nats_account_server.replica import Replica
 
-
-class StartupError(Exception):
-    """Anything that must stop startup with exit status 1."""
+__all__ = ["Instance", "StartupError", "build_store", "run", "serve"]
 
 
 def build_store(settings: Settings, trust: Trust) -> Store:
@@ -65,22 +66,6 @@ def build_store(settings: Settings, trust: Trust) -> Store:
     return MemoryStore(readonly=st.readonly)
 
 
-def vetting(trust: Trust) -> Callable[[str, str], str | None]:
-    """The acceptance rule for entries others wrote to a shared store (a stored copy: no time checks)."""
-
-    def vet(key: str, jwt: str) -> str | None:
-        kind = kind_of(key)
-        if kind is None:
-            return "not an account key or activation hash"
-        try:
-            accept(trust, kind, jwt, key, stored=True)
-        except Refused as exc:
-            return str(exc)
-        return None
-
-    return vet
-
-
 def resolver_url(host: str, port: int, tls: bool) -> str:
     shown = host or "127.0.0.1"
     if ":" in shown:
@@ -89,19 +74,61 @@ def resolver_url(host: str, port: int, tls: bool) -> str:
 
 
 class Instance:
-    """One running account server: store, core, NATS, watcher, replica and HTTP listener."""
+    """One running account server. `start` builds each part once, with its final collaborators, and
+    registers how to stop it; `stop` unwinds them in reverse: HTTP stops accepting first, so every
+    accepted upload is still announced before NATS disconnects, and the store closes last."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.listener: Listener | None = None
         self.core: Core | None = None
-        self.bridge: Any = None
-        self.replica: Any = None
-        self.tasks: list[asyncio.Task[Any]] = []
         self.stopping = asyncio.Event()
         self.fatal: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._parts = contextlib.AsyncExitStack()
 
     async def start(self) -> None:
+        s = self.settings
+        self._log_start()
+        try:
+            trust = load_trust(s.operatorjwtpath, s.systemaccountjwtpath)
+        except TrustError as exc:
+            raise StartupError(str(exc)) from exc
+        self._log_trust(trust)
+        store = build_store(s, trust)
+        log.info(store.description)
+        bridge = self._bridge()
+        source = self._replica(trust)
+        # a replica's responses carry the primary's freshness: a plain map of them, whatever the store
+        cache: Cache = ResponseCache(s.cachesize) if source is not None else store.make_cache(s.cachesize)
+        self.core = core = Core(
+            store,
+            trust,
+            bridge,
+            source=source,
+            cache=cache,
+            lookup_timeout=s.signrequesttimeout / 1000,
+            max_pack=s.maxreplicationpack,
+        )
+        parts = self._parts
+        parts.callback(self._close_core, core)
+        try:
+            await store.start(core.changed)
+        except StoreError as exc:
+            raise StartupError(str(exc)) from exc
+        parts.push_async_callback(_quietly, store.stop)
+        if bridge is not None:
+            parts.push_async_callback(self._stop_bridge, bridge)
+            await bridge.start(core)
+        if source is not None:
+            parts.push_async_callback(_quietly, source.stop)
+            await source.initial_import(core, s.maxreplicationpack)
+        watcher = store.watcher(self.on_file_change, self.on_file_delete)
+        if watcher is not None and store.readonly:  # announced changes: watch before we say we are running
+            self._watch(watcher)
+        await self._serve_http(core, writable=not store.readonly and not s.primary)
+        if watcher is not None and not store.readonly:  # cache upkeep only: never delays serving
+            self._watch(watcher)
+
+    def _log_start(self) -> None:
         s = self.settings
         log.info(f"starting NATS Account server, version {__version__}")
         log.info(f"server time is {time.strftime('%a %b %e %H:%M:%S %Z %Y')}")
@@ -115,10 +142,9 @@ class Instance:
             log.info(f"loading operator from {s.operatorjwtpath}")
         if s.systemaccountjwtpath:
             log.info(f"loading system account from {s.systemaccountjwtpath}")
-        try:
-            trust = load_trust(s.operatorjwtpath, s.systemaccountjwtpath)
-        except TrustError as exc:
-            raise StartupError(str(exc)) from exc
+
+    @staticmethod
+    def _log_trust(trust: Trust) -> None:
         if trust.operator is not None:
             log.info(f"Operator: {trust.operator.sub}")
             log.info(f"Operator Name: {trust.operator.name}")
@@ -127,38 +153,25 @@ class Instance:
         if trust.system_account is not None:
             log.info(f"System Account: {trust.system_account.sub}")
             log.info(f"System Account Name: {trust.system_account.name}")
-        store = build_store(s, trust)
-        log.info(store.description)
-        self.core = core = Core(
-            store,
-            trust,
-            lookup_timeout=s.signrequesttimeout / 1000,
-            max_pack=s.maxreplicationpack,
-            cache_size=s.cachesize,
-        )
-        if isinstance(store, (DirectoryStore, NscStore)) and not s.primary:
-            # a compact index keeps 100k accounts in ~20 MiB; hand-edited (read-only) stores check the
-            # file on every GET, writable ones keep busy accounts ready (the watcher drops edits) and
-            # seal verified files (stores/marks.py): then nothing per account stays in memory;
-            # a replica's entries carry the primary's freshness instead
-            size = core.cache.capacity
-            if isinstance(store, DirectoryStore) and not store.readonly:
-                marks = Marks.open(store.root)
-                core.cache = FileIndexCache(store, size, hot=True, marks=marks)  # echo: see watch()
-            else:
-                core.cache = FileIndexCache(store, size)
-        await self.start_kv(core)
-        await self.start_nats(core)
-        if s.primary:
-            from nats_account_server.replica import Replica
 
-            self.replica = Replica(core, s.primary, timeout=s.replicationtimeout / 1000)
-            core.replica = self.replica
-            await self.replica.initial_import(s.maxreplicationpack)
-        watched = store if isinstance(store, (DirectoryStore, NscStore)) else None
-        if watched is not None and watched.readonly:  # announced changes: watch before we say we are running
-            self.watch(watched)
-        writable = not store.readonly and not s.primary
+    def _bridge(self) -> NatsBridge | None:
+        if not self.settings.nats.servers:
+            log.info("NATS is not configured, server will not fire notifications on update")
+            return None
+        from nats_account_server.natsio.bridge import NatsBridge
+
+        return NatsBridge(self.settings, on_closed=self.on_nats_closed)
+
+    def _replica(self, trust: Trust) -> Replica | None:
+        s = self.settings
+        if not s.primary:
+            return None
+        from nats_account_server.replica import Replica
+
+        return Replica(s.primary, trust, timeout=s.replicationtimeout / 1000)
+
+    async def _serve_http(self, core: Core, *, writable: bool) -> None:
+        s = self.settings
         app = App(
             core,
             writable=writable,
@@ -167,7 +180,7 @@ class Instance:
             sign_subject=s.signrequestsubject,
             sign_timeout=s.signrequesttimeout / 1000,
         )
-        self.listener = Listener(
+        listener = Listener(
             app,
             s.http.host,
             s.http.port,
@@ -177,52 +190,34 @@ class Instance:
             write_timeout_ms=s.http.writetimeout,
         )
         try:
-            bound = await self.listener.start()
+            bound = await listener.start()
         except ListenError as exc:
             raise StartupError(str(exc)) from exc
+        self._parts.push_async_callback(self._stop_http, listener)
         log.info(f"{'https' if bound.tls else 'http'} listening on port {bound.port}")
         log.info("nats-account-server is running")
         log.info("configure the nats-server with:")
         log.info(f"  resolver: URL({resolver_url(s.http.host, bound.port, bound.tls)})")
-        if watched is not None and not watched.readonly:  # cache upkeep only: never delays serving
-            self.watch(watched)
 
-    def watch(self, store: DirectoryStore | NscStore) -> None:
-        from nats_account_server.stores.watch import StoreWatcher
+    def _watch(self, watcher: Watcher) -> None:
+        task = asyncio.create_task(watcher.run(self.stopping))
+        self._parts.push_async_callback(_cancel, task)
 
-        assert self.core is not None
-        watcher = StoreWatcher(
-            store, self.on_file_change, on_delete=self.on_file_delete, track_content=store.readonly
-        )
-        cache, echoes = self.core.cache, watcher.hears_attributes
-        if echoes and isinstance(cache, FileIndexCache) and isinstance(store, DirectoryStore):
-            # a verified mark's attribute event is our echo; where no such event comes, a stamp kept
-            # for it would only wait in memory
-            cache.echo = store.remember_own
-        self.tasks.append(asyncio.create_task(watcher.run(self.stopping)))
+    @staticmethod
+    async def _stop_http(listener: Listener) -> None:
+        log.info("stopping http server")
+        await listener.stop()
+        log.info("http server stopped")
 
-    async def start_kv(self, core: Core) -> None:
-        """A KV store serves once its local view has caught up; later remote writes drop cached
-        responses and update the sync hash through `core.changed` (never re-published on NATS)."""
-        start = getattr(core.store, "start", None)
-        if start is None:
-            return
-        core.store.on_remote_change = core.changed  # type: ignore[attr-defined]
-        try:
-            await start()
-        except StoreError as exc:
-            raise StartupError(str(exc)) from exc
+    @staticmethod
+    async def _stop_bridge(bridge: NatsBridge) -> None:
+        await _quietly(bridge.stop)
+        log.info("disconnected from NATS")
 
-    async def start_nats(self, core: Core) -> None:
-        s = self.settings
-        if not s.nats.servers:
-            log.info("NATS is not configured, server will not fire notifications on update")
-            return
-        from nats_account_server.natsio.bridge import NatsBridge
-
-        self.bridge = NatsBridge(s, core, on_closed=self.on_nats_closed)
-        core.notifier = self.bridge
-        await self.bridge.start()
+    @staticmethod
+    def _close_core(core: Core) -> None:
+        core.close()
+        log.info("closed JWT store")
 
     def on_nats_closed(self) -> None:
         log.error("nats connection closed, shutting down bridge")
@@ -234,10 +229,7 @@ class Instance:
         core = self.core
         assert core is not None
         core.changed(key, jwt)
-        if not core.store.readonly:
-            return
-        notifier: Notifier = core.notifier
-        if not notifier.connected:
+        if not core.store.readonly or not core.notifier.connected:
             return
         try:
             sub = decode_account(jwt).sub  # only valid account JWTs are announced
@@ -258,33 +250,23 @@ class Instance:
     async def stop(self) -> None:
         log.info("stopping account server")
         self.stopping.set()
-        if self.bridge is not None:
-            with contextlib.suppress(Exception):
-                await self.bridge.stop()
-            log.info("disconnected from NATS")
-        if self.listener is not None:
-            log.info("stopping http server")
-            await self.listener.stop()
-            log.info("http server stopped")
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(BaseException):
-                await task
-        if self.replica is not None:
-            with contextlib.suppress(Exception):
-                await self.replica.close()
-        if self.core is not None:
-            aclose = getattr(self.core.store, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
-            self.core.close()
-            log.info("closed JWT store")
+        await self._parts.aclose()
+
+
+async def _quietly(stop: Callable[[], Awaitable[None]]) -> None:
+    """A part that fails to stop must not keep the later ones from stopping."""
+    with contextlib.suppress(Exception):
+        await stop()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
 
 
 def configure(flags: Flags) -> Settings:
-    from nats_account_server.cli import build_settings
+    from nats_account_server.flags import build_settings
 
     settings = build_settings(flags)
     log.configure(settings.logging)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from nats_account_server.core.acceptance import vetting
 from nats_account_server.core.kinds import Kind
 from nats_account_server.core.pack import parse_pack_line
 from nats_account_server.core.service import Core
@@ -21,7 +22,6 @@ from nats_account_server.core.trust import Trust, load_trust
 from nats_account_server.core.uploads import ISSUES_HEADER, post_account
 from nats_account_server.natsio.responders import UPDATE_ANY, Rejected, check_account_update
 from nats_account_server.replica import Replica
-from nats_account_server.server import vetting
 from nats_account_server.stores import MemoryStore
 from tests.support.trust import Trust as Material
 
@@ -132,7 +132,7 @@ def test_pack_merge(setup: tuple[Material, Trust, dict[str, str]]) -> None:
 
 async def test_replica_fetch(setup: tuple[Material, Trust, dict[str, str]]) -> None:
     t, trust, jwts = setup
-    replica = Replica(Core(MemoryStore(), trust), "http://127.0.0.1:9/jwt/v1")
+    replica = Replica("http://127.0.0.1:9/jwt/v1", trust)
     try:
         assert (
             _outcomes(lambda jwt: replica.check(Kind.ACCOUNT, t.pub("A"), jwt) is None, jwts)

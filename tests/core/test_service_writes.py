@@ -125,10 +125,13 @@ async def test_a_miss_the_marked_index_saw_is_not_looked_up_twice(fx: Fixture, t
             return super().load(key)
 
     store = CountingStore(tmp_path / "store")
-    core = Core(store, load_trust(str(fx.operator_jwt_path), str(fx.system_account_jwt_path)))
     marks = Marks.open(store.root)
     assert marks is not None
-    core.cache = FileIndexCache(store, 100, hot=True, marks=marks)
+    core = Core(
+        store,
+        load_trust(str(fx.operator_jwt_path), str(fx.system_account_jwt_path)),
+        cache=FileIndexCache(store, 100, hot=True, marks=marks),
+    )
     missing = fx.pub("A1")
     assert core.cache.get(missing) is None and core.cache.absent == missing
     assert await core.entry(Kind.ACCOUNT, missing, missed=True) is None

@@ -44,7 +44,7 @@ async def open_store(cluster: JSCluster, bucket: str) -> AsyncIterator[OpenStore
 
     yield _open
     for store in stores:
-        await store.aclose()
+        await store.stop()
 
 
 def recorder(store: KVStore) -> Changes:
@@ -148,7 +148,7 @@ async def test_kv_unreachable_at_startup_fails_within_connecttimeout(tmp_path: P
     with pytest.raises(StoreUnavailable, match="unable to connect to the JetStream KV servers"):
         await store.start()
     assert time.monotonic() - start < 3
-    await store.aclose()
+    await store.stop()
 
 
 async def test_kv_single_node_down_then_back(
@@ -180,7 +180,7 @@ async def test_kv_single_node_down_then_back(
         await eventually(saved, timeout=15, interval=0.2)
         assert store.load(b) == jwt_b
     finally:
-        await store.aclose()
+        await store.stop()
 
 
 def kv_user_permissions(bucket: str) -> str:
@@ -229,8 +229,8 @@ async def test_kv_works_with_least_privilege_user(
         assert two.load(a) == newest
         await eventually(lambda: one.load(a) == newest, timeout=2)
     finally:
-        await one.aclose()
-        await two.aclose()
+        await one.stop()
+        await two.stop()
 
 
 async def test_kv_start_loads_a_big_bucket_before_serving(
@@ -257,7 +257,7 @@ async def test_kv_entries_written_by_others_pass_the_acceptance_rule(
 ) -> None:
     """Anyone with rights on the bucket can write it: a foreign, forged or misfiled entry is not served
     (kept as a removal, so the next write's revision is right), a valid one is, an expired one too."""
-    from nats_account_server.server import vetting
+    from nats_account_server.core.acceptance import vetting
 
     store = await open_store()  # without the rule
     vetted = KVStore(
@@ -281,4 +281,4 @@ async def test_kv_entries_written_by_others_pass_the_acceptance_rule(
         assert {k for k, _ in vetted.pack()} == {a, c}
         assert store.load(b) == forged  # a store without the rule keeps what the bucket holds
     finally:
-        await vetted.aclose()
+        await vetted.stop()

@@ -15,8 +15,9 @@ from nats_helpers import client, eventually, flushed
 
 from nats_account_server.clientoptions import server_urls
 from nats_account_server.config import Settings
-from nats_account_server.core.notifier import NoResponders, NotConnected, RequestTimeout
+from nats_account_server.core.notifier import NoNats, NoResponders, NotConnected, RequestTimeout
 from nats_account_server.core.service import Core
+from nats_account_server.core.source import LocalSource
 from nats_account_server.core.trust import load_trust
 from nats_account_server.jwt import activation_hash
 from nats_account_server.natsio.bridge import NatsBridge
@@ -64,9 +65,18 @@ class Sent:
         return json.loads(self.items[index][1])
 
 
-def make_core(trust: Trust | None) -> Core:
-    path = str(trust.operator_jwt_path) if trust is not None else ""
-    return Core(MemoryStore(), load_trust(path, ""))
+def make_core(trust: Trust | None, vouched: list[str] | None = None) -> Core:
+    """A core on a memory store; with `vouched`, its source records what it is told is fresh."""
+    anchor = load_trust(str(trust.operator_jwt_path) if trust is not None else "", "")
+    if vouched is None:
+        return Core(MemoryStore(), anchor)
+    recorded = vouched
+
+    class Recording(LocalSource):
+        def vouch(self, key: str) -> None:
+            recorded.append(key)
+
+    return Core(MemoryStore(), anchor, source=Recording(anchor, NoNats()))
 
 
 # ---------------------------------------------------------------------------- store hash
@@ -167,14 +177,8 @@ async def test_update_handler_rules(trust: Trust, tmp_path: Path) -> None:
 
 
 async def test_activation_and_replica_handlers(trust: Trust) -> None:
-    core = make_core(trust)
     fresh: list[str] = []
-
-    class FakeReplica:
-        def mark_fresh(self, key: str) -> None:
-            fresh.append(key)
-
-    core.replica = FakeReplica()  # type: ignore[assignment]
+    core = make_core(trust, fresh)
     sent = Sent()
     r = Responders(core, sent)
     act = trust.activation_jwt("A", "B", "svc.>")
@@ -250,12 +254,12 @@ def test_server_urls_split_commas() -> None:
 async def test_bridge_notifier_errors_and_options(plain_nats: NatsServer, trust: Trust) -> None:
     core = make_core(trust)
     closed: list[bool] = []
-    bridge = NatsBridge(settings_for(plain_nats.url), core, on_closed=lambda: closed.append(True))
+    bridge = NatsBridge(settings_for(plain_nats.url), on_closed=lambda: closed.append(True))
     assert bridge.configured and not bridge.connected
     with pytest.raises(NotConnected):
         await bridge.request("x", b"", 0.2)
     assert await bridge.request_many("x", b"", 0.2) is None
-    await bridge.start()
+    await bridge.start(core)
     try:
         assert bridge.connected
         nc = bridge._nc
@@ -288,9 +292,9 @@ async def test_bridge_start_returns_quickly_when_nats_is_down(trust: Trust) -> N
     from tests.support.ports import free_port
 
     core = make_core(trust)
-    bridge = NatsBridge(settings_for(f"nats://127.0.0.1:{free_port()}"), core, on_closed=lambda: None)
+    bridge = NatsBridge(settings_for(f"nats://127.0.0.1:{free_port()}"), on_closed=lambda: None)
     started = time.monotonic()
-    await bridge.start()
+    await bridge.start(core)
     assert time.monotonic() - started < 1.5 and not bridge.connected
     await asyncio.sleep(0.3)
     await bridge.stop()
@@ -299,19 +303,13 @@ async def test_bridge_start_returns_quickly_when_nats_is_down(trust: Trust) -> N
 async def test_bridge_replica_mode_subscriptions(
     plain_nats: NatsServer, trust: Trust, nats_factory: Callable[..., NatsServer]
 ) -> None:
-    core = make_core(trust)
     fresh: list[str] = []
-
-    class FakeReplica:
-        def mark_fresh(self, key: str) -> None:
-            fresh.append(key)
-
+    core = make_core(trust, fresh)
     settings = settings_for(plain_nats.url)
     settings.primary = "http://127.0.0.1:1"
-    bridge = NatsBridge(settings, core, on_closed=lambda: None)
+    bridge = NatsBridge(settings, on_closed=lambda: None)
+    await bridge.start(core)
     assert bridge.sync is None
-    core.replica = FakeReplica()  # type: ignore[assignment]  # server.py sets it after start
-    await bridge.start()
     try:
         jwt = trust.account_jwt("A")
         async with client(plain_nats.url) as nc:

@@ -22,27 +22,25 @@ from nats_account_server.replica import Replica
 from nats_account_server.stores import MemoryStore, StoreError
 from tests.support.ports import free_port
 
-Attach = Callable[..., Replica]
-
-
-def make_core(cluster: Cluster | None = None) -> Core:
-    trust = load_trust(str(cluster.trust.operator_jwt_path), "") if cluster else Trust()
-    return Core(MemoryStore(), trust)
+Attach = Callable[..., tuple[Core, Replica]]
 
 
 @pytest.fixture
-async def attach() -> AsyncIterator[Callable[[Core, str], Replica]]:
+async def attach() -> AsyncIterator[Attach]:
+    """A core whose source is a replica of the primary at `url` (as the server builds it)."""
     made: list[Replica] = []
 
-    def _attach(core: Core, url: str, timeout: float = 2.0) -> Replica:
-        rep = Replica(core, url, timeout=timeout)
-        core.replica = rep
+    def _attach(
+        url: str, cluster: Cluster | None = None, *, store: MemoryStore | None = None, timeout: float = 2.0
+    ) -> tuple[Core, Replica]:
+        trust = load_trust(str(cluster.trust.operator_jwt_path), "") if cluster else Trust()
+        rep = Replica(url, trust, timeout=timeout)
         made.append(rep)
-        return rep
+        return Core(store if store is not None else MemoryStore(), trust, source=rep), rep
 
     yield _attach
     for rep in made:
-        await rep.close()
+        await rep.stop()
 
 
 def count_gets(rep: Replica) -> list[str]:
@@ -66,8 +64,7 @@ async def test_refetch_after_freshness_lapses(
     primary = cluster.primary()
     key = cluster.trust.pub("A")
     first = cluster.post_account(primary, "A", iat=int(time.time()) - 10)
-    core = make_core(cluster)
-    rep = attach(core, primary.url)
+    core, rep = attach(primary.url, cluster)
     gets = count_gets(rep)
     entry = await core.entry(Kind.ACCOUNT, key)
     assert entry is not None and entry.jwt == first and entry.fresh_until > time.monotonic()
@@ -93,10 +90,11 @@ async def test_refetch_after_freshness_lapses(
 async def test_concurrent_gets_share_one_primary_request(cluster: Cluster, attach: Attach) -> None:
     primary = cluster.primary()
     jwt = cluster.post_account(primary, "A")
-    core = make_core(cluster)
-    rep = attach(core, primary.url)
+    core, rep = attach(primary.url, cluster)
     gets = count_gets(rep)
-    results = await asyncio.gather(*(rep.load(Kind.ACCOUNT, cluster.trust.pub("A")) for _ in range(20)))
+    results = await asyncio.gather(
+        *(rep.fetch(Kind.ACCOUNT, cluster.trust.pub("A"), core) for _ in range(20))
+    )
     assert results == [jwt] * 20 and len(gets) == 1
 
 
@@ -104,23 +102,21 @@ async def test_imported_keys_are_not_fresh(cluster: Cluster, attach: Attach) -> 
     """7.2: the first GET after the import still consults the primary."""
     primary = cluster.primary()
     jwt = cluster.post_account(primary, "A")
-    core = make_core(cluster)
-    rep = attach(core, primary.url + "/")
-    assert await rep.initial_import(100) == 1
+    core, rep = attach(primary.url + "/", cluster)
+    assert await rep.initial_import(core, 100) == 1
     key = cluster.trust.pub("A")
     assert core.store.load(key) == jwt and rep.fresh_until(key) == 0
     gets = count_gets(rep)
-    assert await rep.load(Kind.ACCOUNT, key) == jwt
+    assert await rep.fetch(Kind.ACCOUNT, key, core) == jwt
     assert gets == [f"{primary.url}/jwt/v1/accounts/{key}"] and rep.fresh_until(key) > 0
 
 
 async def test_down_primary_costs_one_attempt_then_local_copies(attach: Attach) -> None:
-    core = make_core()
-    rep = attach(core, f"http://127.0.0.1:{free_port()}")
+    core, rep = attach(f"http://127.0.0.1:{free_port()}")
     gets = count_gets(rep)
     key = "ACATS5YOVB6ROX2WUNKGNQ2MP3GMXDMKSG2O4N5CLX3A6W4PZGZZIL2R"
-    assert await rep.load(Kind.ACCOUNT, key) is None
-    assert await rep.load(Kind.ACCOUNT, key) is None
+    assert await rep.fetch(Kind.ACCOUNT, key, core) is None
+    assert await rep.fetch(Kind.ACCOUNT, key, core) is None
     assert len(gets) == 1  # the second request did not wait for the primary again
 
 
@@ -135,9 +131,8 @@ async def test_progress_is_logged_for_large_packs(
     names = cluster.add_accounts(5)
     body = "\n".join(f"{cluster.trust.pub(n)}|{cluster.trust.account_jwt(n)}" for n in names)
     fake = fake_primary(lambda path: (200, body.encode(), 0))
-    core = make_core(cluster)
-    rep = attach(core, fake.url)
-    assert await rep.initial_import(4) == 4  # our own max caps what a generous primary sends
+    core, rep = attach(fake.url, cluster)
+    assert await rep.initial_import(core, 4) == 4  # our own max caps what a generous primary sends
     err = capsys.readouterr().err
     for line in (
         "imported 2 of 4 JWTs from primary",
@@ -158,8 +153,8 @@ async def test_primary_refusing_max_is_asked_again_without(
             else (200, b"", 0)
         )
     )
-    rep = attach(make_core(), fake.url)
-    assert await rep.initial_import(9) == 0
+    core, rep = attach(fake.url)
+    assert await rep.initial_import(core, 9) == 0
     assert fake.requests == ["/jwt/v1/pack?max=9", "/jwt/v1/pack"]
 
 
@@ -167,9 +162,10 @@ async def test_primary_refusing_max_is_asked_again_without(
 
 
 async def test_cache_control_rules(attach: Attach) -> None:
-    rep = attach(make_core(), "http://127.0.0.1:1/")
+    core, rep = attach("http://127.0.0.1:1/")
     now = time.time()
     future = make_entry("x", "J", int(now) + 1000)
+    future.fresh_until = 0.0  # the primary never vouched for it
     assert rep.cache_control(future) is None  # not fresh: no header at all
     future.fresh_until = time.monotonic() + 100.5
     control = rep.cache_control(future)
@@ -186,13 +182,13 @@ async def test_cache_control_rules(attach: Attach) -> None:
         assert rep.cache_control(entry) == expected
 
 
-async def test_mark_fresh_and_fresh_until(attach: Attach, monkeypatch: pytest.MonkeyPatch) -> None:
-    rep = attach(make_core(), "http://127.0.0.1:1")
+async def test_vouch_and_fresh_until(attach: Attach, monkeypatch: pytest.MonkeyPatch) -> None:
+    core, rep = attach("http://127.0.0.1:1")
     assert rep.fresh_until("K") == 0
-    rep.mark_fresh("K")
+    rep.vouch("K")
     assert 3599 < rep.fresh_until("K") - time.monotonic() <= 3600
     monkeypatch.setattr(replica_module, "FRESH_FOR", -1.0)
-    rep.mark_fresh("K")
+    rep.vouch("K")
     assert rep.fresh_until("K") == 0
     assert rep.base == "http://127.0.0.1:1"
 
@@ -216,9 +212,8 @@ async def test_import_skips_bad_lines_and_failed_saves(
                 raise StoreError("disk full")
             super().save(key, jwt)
 
-    core = Core(FlakyStore(), load_trust(str(cluster.trust.operator_jwt_path), ""))
-    rep = attach(core, fake.url)
-    assert await rep.initial_import(100) == 2
+    core, rep = attach(fake.url, cluster, store=FlakyStore())
+    assert await rep.initial_import(core, 100) == 2
     assert core.store.load(cluster.trust.pub(names[0])) and core.store.load(cluster.trust.pub(names[2]))
     err = capsys.readouterr().err
     assert err.count("skipping pack line") == 2 and "error saving JWT from pack - disk full" in err

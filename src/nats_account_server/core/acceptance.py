@@ -21,8 +21,9 @@ bucket). The channels differ only where a reason forces them to, each stated her
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from nats_account_server.core.kinds import Kind
+from nats_account_server.core.kinds import Kind, kind_of
 from nats_account_server.core.trust import Trust
 from nats_account_server.jwt import (
     JWTError,
@@ -35,7 +36,7 @@ from nats_account_server.jwt import (
 from nats_account_server.jwt.checks import TIME, Issue, issues_of
 from nats_account_server.log import short_key
 
-__all__ = ["Refused", "accept", "accept_account", "accept_activation", "blocking"]
+__all__ = ["Refused", "accept", "accept_account", "accept_activation", "blocking", "vetting"]
 
 
 EXPIRED = "claim is expired"
@@ -110,3 +111,20 @@ def accept(trust: Trust, kind: Kind, jwt: str, key: str | None, *, stored: bool 
     if kind is Kind.ACCOUNT:
         return accept_account(trust, jwt, key, stored=stored)
     return accept_activation(jwt, key, stored=stored)[1]
+
+
+def vetting(trust: Trust) -> Callable[[str, str], str | None]:
+    """The rule for entries others wrote to a shared store (a stored copy: no time checks), as a
+    function from (key, JWT) to why the entry is refused, or None when it is accepted."""
+
+    def vet(key: str, jwt: str) -> str | None:
+        kind = kind_of(key)
+        if kind is None:
+            return "not an account key or activation hash"
+        try:
+            accept(trust, kind, jwt, key, stored=True)
+        except Refused as exc:
+            return str(exc)
+        return None
+
+    return vet

@@ -6,6 +6,7 @@ is computed per request. Entries are dropped by our own writes and by the store 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,8 +33,9 @@ class Entry:
     jti: str
     etag: str
     exp: int
-    # replica mode: monotonic deadline of the primary's freshness promise (0 = not fresh)
-    fresh_until: float = 0.0
+    # monotonic deadline until which the response may be served as is: for ever from the local
+    # store (changes drop it), a while after the primary vouched for it on a replica (0: not fresh)
+    fresh_until: float = math.inf
     # the hot path's ready header lists; rebuilt when the second (and so max-age) changes
     _second: int = field(default=-1, repr=False)
     _ok: Headers = field(default_factory=list, repr=False)

@@ -1,8 +1,8 @@
-"""The account server's core: reads, notifications and the pack, with no notion of HTTP.
+"""The account server's core: reads, writes, notifications and the pack, with no notion of HTTP.
 
-Transports (HTTP routes, NATS responders) call in here; the core asks the store, the
-response cache, the primary (replica mode) and NATS. Accounts and activations share one code
-path, parameterised by `Kind`.
+Transports (HTTP routes, NATS responders) call in here; the core asks its response cache, its
+source (the store with NATS lookups, or a replica's primary) and the store, and publishes through
+its notifier. Accounts and activations share one code path, parameterised by `Kind`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import cast
 
-from nats_account_server.core.acceptance import Refused, accept_account
 from nats_account_server.core.cache import Cache, Entry, ResponseCache, make_entry
 from nats_account_server.core.groupcommit import JOBS, GroupCommit
 from nats_account_server.core.kinds import Kind, decode_kind
@@ -24,16 +22,13 @@ from nats_account_server.core.notifier import (
     Notifier,
     account_subject,
     activation_subject,
-    lookup_subject,
 )
 from nats_account_server.core.pack import parse_pack_line
+from nats_account_server.core.source import Loaded, LocalSource, Source
+from nats_account_server.core.store import AsyncSaveStore, GroupSaveStore, Store, StoreError, Writes
 from nats_account_server.core.trust import Trust
-from nats_account_server.jwt import JWTError, Token, is_account_key, peek_claims
+from nats_account_server.jwt import JWTError, Token, peek_claims
 from nats_account_server.log import log, short_key
-from nats_account_server.stores import AsyncSaveStore, GroupSaveStore, Store, StoreError
-
-if TYPE_CHECKING:
-    from nats_account_server.replica import Replica
 
 
 def cache_key(kind: Kind, key: str) -> str:
@@ -88,16 +83,8 @@ class Failure(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class Loaded:
-    """A raw JWT and whether it is the local (cacheable) copy."""
-
-    jwt: str
-    cacheable: bool
-
-
 class Core:
-    """Owns the store, the trust anchor, the response cache and the notifier."""
+    """Owns the store, the trust anchor, the response cache, the source and the notifier."""
 
     def __init__(
         self,
@@ -105,6 +92,8 @@ class Core:
         trust: Trust,
         notifier: Notifier | None = None,
         *,
+        source: Source | None = None,
+        cache: Cache | None = None,
         lookup_timeout: float = 1.0,
         cache_size: int = 100_000,
         max_pack: int = 10_000,
@@ -112,14 +101,12 @@ class Core:
         self.store = store
         self.trust = trust
         self.notifier: Notifier = notifier or NoNats()
-        self.replica: Replica | None = None
-        self.lookup_timeout = lookup_timeout
+        self.source: Source = source or LocalSource(trust, self.notifier, lookup_timeout)
         self.max_pack = max_pack
-        self.cache: Cache = ResponseCache(cache_size)
-        self._blocking_io = type(store).__name__ != "MemoryStore"
-        # decided once: a runtime-checkable Protocol test costs microseconds per upload
-        self._async_store: AsyncSaveStore | None = store if isinstance(store, AsyncSaveStore) else None
-        self._group_store: GroupSaveStore | None = store if isinstance(store, GroupSaveStore) else None
+        self.cache: Cache = cache if cache is not None else ResponseCache(cache_size)
+        self._writes_mode = store.writes
+        self._async_store = cast(AsyncSaveStore, store) if store.writes is Writes.NETWORKED else None
+        self._group_store = cast(GroupSaveStore, store) if store.writes is Writes.GROUPED else None
         self._io = ThreadPoolExecutor(max_workers=JOBS, thread_name_prefix="store-io")
         self._writes: GroupCommit[Write, Saved] = GroupCommit(self._io, self._replace)
         self._locks: dict[str, asyncio.Lock] = {}
@@ -152,26 +139,11 @@ class Core:
         return Failure(500, "error loading JWT")
 
     async def load(self, kind: Kind, key: str, *, absent: bool = False) -> Loaded | None:
-        """Find the JWT for `key`: primary (replica mode), store, NATS lookup, system account.
-        ``absent``: the cache has just found no file for it in the store."""
-        if self.replica is not None:
-            jwt = await self.replica.load(kind, key)
-            if jwt:
-                return Loaded(jwt, False)
-        else:
-            jwt = None if absent else self.load_local(key)
-            if jwt:
-                return Loaded(jwt, True)
-            if kind is Kind.ACCOUNT and self.notifier.connected and is_account_key(key):
-                reply = await self.notifier.request_many(lookup_subject(key), b"", self.lookup_timeout)
-                if reply:
-                    answer = reply.decode(errors="replace").strip()
-                    try:
-                        accept_account(self.trust, answer, key, stored=True)
-                    except Refused as exc:
-                        log.warn(f"{short_key(key)} - ignoring the answer to our lookup - {exc}")
-                    else:
-                        return Loaded(answer, False)
+        """Find the JWT for `key`: the source (store and NATS lookup, or the primary), then the
+        system account of the configuration. ``absent``: the cache has just found no file for it."""
+        loaded = await self.source.load(kind, key, self, absent=absent)
+        if loaded is not None:
+            return loaded
         if kind is Kind.ACCOUNT and key and key == self.trust.system_account_key:
             log.trace("returning system JWT from configuration")
             return Loaded(self.trust.system_account_jwt, False)
@@ -182,7 +154,7 @@ class Core:
         caller (the HTTP hot path) has just looked in the cache, don't look (touch the file) again."""
         ckey = cache_key(kind, key)
         cached = None if missed else self.cache.get(ckey)
-        if cached is not None and (self.replica is None or cached.fresh_until > time.monotonic()):
+        if cached is not None and cached.fresh_until > time.monotonic():
             return cached
         absent = self.cache.absent == ckey
         if absent:
@@ -191,10 +163,9 @@ class Core:
         if loaded is None:
             return None
         if cached is not None and cached.jwt == loaded.jwt:
-            if self.replica is not None:  # the primary may have renewed (or we lost) freshness
-                cached.fresh_until = self.replica.fresh_until(key)
+            cached.fresh_until = self.source.fresh_until(key)  # the source may have renewed it
             return cached
-        return self.build_entry(kind, key, loaded.jwt, cache=loaded.cacheable or self.replica is not None)
+        return self.build_entry(kind, key, loaded.jwt, cache=loaded.cacheable)
 
     def build_entry(self, kind: Kind, key: str, jwt: str, *, cache: bool) -> Entry:
         try:
@@ -206,11 +177,14 @@ class Core:
         if kind is Kind.ACCOUNT and tok.sub != key and key != self.trust.system_account_key:
             log.warn(f"{short_key(key)} - JWT subject {short_key(tok.sub)} differs from the requested key")
         entry = make_entry(jwt, tok.jti, tok.exp)
-        if self.replica is not None:
-            entry.fresh_until = self.replica.fresh_until(key)
+        entry.fresh_until = self.source.fresh_until(key)
         if cache:
             self.cache.put(cache_key(kind, key), entry)
         return entry
+
+    def cache_control(self, entry: Entry) -> str | None:
+        """The Cache-Control of a response, as the source decides it."""
+        return self.source.cache_control(entry)
 
     def forget(self, key: str) -> None:
         """Called on every change behind a key (our writes, watcher events, replica updates)."""
@@ -251,7 +225,7 @@ class Core:
         group with concurrent writes), networked ones (JetStream KV) are awaited."""
         if self._async_store is not None:
             await self._async_store.save_async(key, jwt)
-        elif self._blocking_io:
+        elif self._writes_mode is not Writes.INLINE:
             await self._writes.submit((key, jwt, None))
         else:
             self.store.save(key, jwt)
@@ -327,7 +301,7 @@ class Core:
             try:
                 if self._async_store is not None:
                     return await self._save_if_newer_async(self._async_store, kind, key, tok)
-                if self._blocking_io:
+                if self._writes_mode is not Writes.INLINE:
                     saved = await self._writes.submit((key, tok.raw, tok))
                 else:  # the memory store: the same job, run in place
                     verdict = self._replace([(key, tok.raw, tok)])[0]

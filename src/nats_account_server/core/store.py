@@ -1,17 +1,27 @@
-"""Store contract shared by the memory, directory and nsc stores.
+"""The store seam: what the core needs of a key -> JWT store, and what each store can do.
 
-Stores are plain key -> JWT maps. They never judge JWT content (handlers and the core do), but they
-do refuse keys that could not possibly be ours, so that no URL fragment ever becomes a file path.
+Stores are plain key -> JWT maps. They never judge JWT content (the core does), but they refuse keys
+that could not possibly be ours, so that no URL fragment ever becomes a file path. What differs
+between stores is stated in the interface, never guessed from a class: how writes reach them
+(`writes`), the response cache that fits them (`make_cache`), whether they run something of their
+own (`start`/`stop`, e.g. a KV watch) and whether their files are watched for hand edits (`watcher`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from enum import Enum
 from typing import Protocol, TypeVar, runtime_checkable
 
 from ..jwt import is_account_key, is_activation_hash
+from .cache import Cache
 
 __all__ = [
+    "OnChange",
+    "OnDelete",
+    "Watcher",
+    "Writes",
     "AsyncSaveStore",
     "GroupSaveStore",
     "ReadOnlyError",
@@ -22,6 +32,23 @@ __all__ = [
 ]
 
 R = TypeVar("R")
+OnChange = Callable[[str, str], Awaitable[None]]  # (key, jwt) of a file that changed
+OnDelete = Callable[[str], None]  # key of a file that went ("": a whole tree)
+
+
+class Writes(Enum):
+    """How a store's writes reach it, which decides where the core runs them."""
+
+    INLINE = "inline"  # in memory: cheap, on the event loop
+    THREADED = "threaded"  # files: from worker threads, one by one
+    GROUPED = "grouped"  # files: from worker threads, a group of writes sharing fsyncs (GroupSaveStore)
+    NETWORKED = "networked"  # a network round trip (JetStream KV): awaited (AsyncSaveStore)
+
+
+class Watcher(Protocol):
+    """Follows a store's files and reports hand edits until `stop` is set."""
+
+    async def run(self, stop: asyncio.Event) -> None: ...
 
 
 class StoreError(Exception):
@@ -49,6 +76,7 @@ class Store(Protocol):
     #: False when others than this server and the operator can write entries (a shared JetStream KV
     #: bucket): each entry read then passes the acceptance rule before it is served or packed.
     entries_vetted: bool
+    writes: Writes
 
     def load(self, key: str) -> str | None:
         """The stored JWT, or None when absent (also for keys that are not store keys)."""
@@ -64,6 +92,24 @@ class Store(Protocol):
 
     def account_keys(self) -> list[str]:
         """Keys of the stored account JWTs (activations excluded)."""
+        ...
+
+    def make_cache(self, capacity: int) -> Cache:
+        """The response cache that suits this store (memory: a map of ready responses; files: an
+        index checked against the file on each hit, so hand edits are served at once)."""
+        ...
+
+    def watcher(self, on_change: OnChange, on_delete: OnDelete) -> Watcher | None:
+        """What follows hand edits of the store's files; None when nobody else edits it."""
+        ...
+
+    async def start(self, on_remote_change: Callable[[str, str], None]) -> None:
+        """Whatever the store runs of its own, before the server serves (a KV store catches up on
+        the bucket and reports other instances' writes through ``on_remote_change``)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop what ``start`` began; ``close`` then releases the rest."""
         ...
 
     def close(self) -> None:

@@ -70,8 +70,9 @@ class App:
         self.help = HELP.encode()
         self.cache_ready = core.cache.ready
         self.cache_get = core.cache.get
-        # trace logging (per-request lines) and replica freshness need the full path
-        self.hot = not log.trace_enabled and core.replica is None
+        # trace logging (per-request lines) and responses that are only fresh for a while (a
+        # replica's) need the full path
+        self.hot = not log.trace_enabled and core.source.settled
 
     # ------------------------------------------------------------------ RSGI
 

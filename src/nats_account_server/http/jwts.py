@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from nats_account_server.core.cache import Entry, cache_control
+from nats_account_server.core.cache import Entry
 from nats_account_server.core.kinds import Kind
 from nats_account_server.core.service import Core, Failure, cache_key
 from nats_account_server.http.responses import (
@@ -34,7 +34,7 @@ def not_found(kind: Kind, key: str) -> Response:
 def jwt_headers(core: Core, entry: Entry) -> Headers:
     """ETag, Cache-Control (computed now: max-age follows the clock) and the content type."""
     headers: Headers = [("etag", entry.etag)]
-    control = core.replica.cache_control(entry) if core.replica is not None else cache_control(entry.exp)
+    control = core.cache_control(entry)
     if control:
         headers.append(("cache-control", control))
     headers.append(("content-type", JWT))
@@ -59,7 +59,7 @@ async def get_jwt(core: Core, kind: Kind, key: str, query: str, if_none_match: s
         return plain(501, "lookup by jti is no longer supported")
     if flag(params, "text") or flag(params, "decode"):
         cached = core.cache.get(cache_key(kind, key))
-        if cached is not None and core.replica is None:
+        if cached is not None and core.source.settled:
             raw = cached.jwt
         else:
             loaded = await core.load(kind, key)

@@ -1,4 +1,7 @@
-"""The NATS connection and the `notifier.Notifier` the core publishes through.
+"""The NATS connection: the core's notifier, and the NATS-side services that answer for the core.
+
+The bridge is built before the core (it is the core's notifier) and started with the core, whose
+requests its responders and JWT sync answer.
 
 HTTP must never depend on NATS (nats-servers with a URL resolver need us up first), so `start()`
 gives the first connect attempt a short bound and keeps retrying in the background every
@@ -21,6 +24,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from nats_account_server.clientoptions import server_urls, tls_context
+from nats_account_server.core.lifecycle import StartupError
 from nats_account_server.core.notifier import NoResponders, NotConnected, RequestTimeout
 from nats_account_server.core.service import Core
 from nats_account_server.log import log
@@ -45,9 +49,8 @@ class NatsBridge:
 
     configured = True
 
-    def __init__(self, settings: Settings, core: Core, on_closed: Callable[[], None]) -> None:
+    def __init__(self, settings: Settings, on_closed: Callable[[], None]) -> None:
         n = settings.nats
-        self.core = core
         self.on_closed = on_closed
         self.servers = server_urls(list(n.servers))
         self.connect_timeout = max(n.connecttimeout, 1) / 1000
@@ -57,16 +60,11 @@ class NatsBridge:
         try:
             self.tls = tls_context(n.tls.root, n.tls.cert, n.tls.key)
         except (OSError, ssl.SSLError) as exc:
-            from nats_account_server.server import StartupError
-
             raise StartupError(f"error loading NATS TLS files: {exc}") from exc
         self.replica_mode = bool(settings.primary)
-        self.writable = not core.store.readonly and not self.replica_mode
-        sync_ms = n.syncinterval or n.reconnectwait
+        self.sync_interval = max(n.syncinterval or n.reconnectwait, 100) / 1000
         self.sync: Sync | None = None
-        if self.writable:
-            self.sync = Sync(core, self.publish, interval=max(sync_ms, 100) / 1000)
-        self.responders = Responders(core, self.publish)
+        self.responders: Responders | None = None
         self._nc: Client | None = None
         self._stopping = False
         self._tasks: list[asyncio.Task[Any]] = []
@@ -131,8 +129,12 @@ class NatsBridge:
 
     # ------------------------------------------------------------ life cycle
 
-    async def start(self) -> None:
-        """Never blocks on a NATS outage for long: the connect loop continues in the background."""
+    async def start(self, core: Core) -> None:
+        """Serve `core` over NATS. Never blocks on a NATS outage for long: the connect loop continues
+        in the background. A writable store (not a replica) also takes part in the JWT sync."""
+        self.responders = Responders(core, self.publish)
+        if not core.store.readonly and not self.replica_mode:
+            self.sync = Sync(core, self.publish, interval=self.sync_interval)
         log.info("connecting to NATS for notifications")
         if self.sync is not None:
             self.sync.start_scan()
@@ -259,13 +261,14 @@ class NatsBridge:
         """Subscriptions are made once; nats-py replays them after every reconnect."""
         log.info("connected to NATS for account and activation notifications")
         r = self.responders
+        assert r is not None  # made by start
         try:
             if self.replica_mode:
                 await self._subscribe(nc, rs.UPDATE_OLD, r.replica_update)
                 await self._subscribe(nc, rs.ACTIVATE, r.activation)
             else:
                 await self._subscribe(nc, rs.LOOKUP, r.lookup)
-            if self.writable and self.sync is not None:
+            if self.sync is not None:
                 for subject in (rs.UPDATE_OLD, rs.UPDATE_NEW, rs.UPDATE_ANY):
                     await self._subscribe(nc, subject, r.update)
                 await self._subscribe(nc, rs.ACTIVATE, r.activation)

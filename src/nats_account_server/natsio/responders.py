@@ -205,9 +205,7 @@ class Responders:
             log.error(f"{short_key(key)} - error saving JWT - {exc}")
             return
         if saved is not Saved.OLDER:
-            mark_fresh = getattr(self.core.replica, "mark_fresh", None)
-            if callable(mark_fresh):
-                mark_fresh(key)
+            self.core.source.vouch(key)
         if saved is Saved.SAVED:
             log.info(f"stored {kind.value[:-1]} JWT from NATS notification - {short_key(key)} - {tok.jti}")
 

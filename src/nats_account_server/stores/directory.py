@@ -11,13 +11,18 @@ import errno
 import os
 import secrets
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from ..core.store import ReadOnlyError, StoreError, is_store_key
+from ..core.cache import Cache
+from ..core.store import OnChange, OnDelete, ReadOnlyError, StoreError, Watcher, Writes, is_store_key
 from ..jwt import is_account_key
 from ..log import log
+from . import inotify
 from .durable import GroupSync, fsync_dir
+from .fileindex import FileIndexCache
+from .files import O_CLOEXEC, read_fd, read_file
+from .marks import Marks
 from .spares import SPARE_DIR, Spares, exchange, unlink_quietly, unsupported
 
 __all__ = ["DirectoryStore", "JWT_SUFFIX", "TEMP_SUFFIX", "key_from_filename", "read_fd", "read_file"]
@@ -26,8 +31,6 @@ JWT_SUFFIX = ".jwt"
 TEMP_SUFFIX = ".tmp"
 FILE_MODE = 0o644  # JWTs are public data served over HTTP anyway
 DIR_MODE = 0o755
-O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-READ_CHUNK = 1 << 16
 OWN_WRITES_KEPT = 65536  # echo marks the watcher has not consumed yet; beyond that, echoes are re-read
 
 
@@ -40,38 +43,6 @@ def key_from_filename(name: str) -> str | None:
         return None
     key = name.split(".", 1)[0]
     return key if is_store_key(key) else None
-
-
-def read_file(path: str) -> bytes:
-    """The whole file with plain os calls: a third of what ``open().read()`` costs, and loads are
-    on the GET-miss and upload paths."""
-    fd = os.open(path, os.O_RDONLY | O_CLOEXEC)
-    try:
-        return read_fd(fd)
-    finally:
-        os.close(fd)
-
-
-def read_fd(fd: int) -> bytes:
-    """Everything left to read from ``fd``; one system call for any JWT of up to 64 KiB."""
-    data = os.read(fd, READ_CHUNK)
-    if len(data) < READ_CHUNK:
-        return data
-    chunks = [data]
-    while chunk := os.read(fd, READ_CHUNK):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def read_stamped(path: str) -> tuple[os.stat_result, bytes]:
-    """The file's stat and its bytes, both from one open file: the stamp describes what was read
-    (up to a change racing with the read, which then shows as a new stamp next time)."""
-    fd = os.open(path, os.O_RDONLY | O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-        return st, os.read(fd, st.st_size + 1)
-    finally:
-        os.close(fd)
 
 
 class _Staged(NamedTuple):
@@ -108,8 +79,8 @@ class DirectoryStore:
     """Key -> JWT map on disk. Saves are serialized; loads need no lock thanks to atomic renames."""
 
     supports_pack = True
-
     entries_vetted = True
+    writes = Writes.GROUPED
 
     def __init__(
         self, root: str | os.PathLike[str], shard: bool = False, readonly: bool = False, create: bool = True
@@ -142,6 +113,27 @@ class DirectoryStore:
             self.group_sync = GroupSync(self.root)
             self._clear_leftovers()
             log.debug(f"spare inodes are {'on' if self.spares.enabled else 'off'} for {self.root}")
+
+    def make_cache(self, capacity: int) -> Cache:
+        """A compact index of verified files; a writable store also keeps its busy accounts ready
+        (the watcher drops hand edits) and seals verified files with marks where it can, so that
+        nothing per account stays in memory. Hand-edited (read-only) stores check the file per GET."""
+        if self.readonly:
+            return FileIndexCache(self, capacity)
+        # where the watcher hears attribute changes, the event of a verified mark is our own echo
+        echo = self.remember_own if not inotify.available() else None
+        return FileIndexCache(self, capacity, hot=True, marks=Marks.open(self.root), echo=echo)
+
+    def watcher(self, on_change: OnChange, on_delete: OnDelete) -> Watcher | None:
+        from .watch import StoreWatcher  # the watcher reads this store's layout: imported on use
+
+        return StoreWatcher(self, on_change, on_delete=on_delete, track_content=self.readonly)
+
+    async def start(self, on_remote_change: Callable[[str, str], None]) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
 
     def _clear_leftovers(self) -> None:
         """Temp files and spares a crash left in SPARE_DIR: no JWT there is one to keep."""

@@ -28,7 +28,7 @@ from typing import Protocol
 
 from ..core.cache import Entry, ResponseCache
 from ..log import log
-from .directory import read_stamped
+from .files import read_stamped
 from .marks import Marks, mark_file, read_marked
 
 __all__ = ["FileBacked", "FileIndexCache"]

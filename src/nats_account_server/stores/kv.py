@@ -34,7 +34,17 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from ..clientoptions import server_urls, tls_context
-from ..core.store import ReadOnlyError, StoreError, StoreUnavailable, is_store_key
+from ..core.cache import Cache, ResponseCache
+from ..core.store import (
+    OnChange,
+    OnDelete,
+    ReadOnlyError,
+    StoreError,
+    StoreUnavailable,
+    Watcher,
+    Writes,
+    is_store_key,
+)
 from ..log import log, short_key
 from .kvwatch import KVView, KVWatch
 
@@ -65,11 +75,11 @@ def _transient(exc: BaseException) -> bool:
 
 
 class KVStore:
-    """Store protocol over a JetStream KV bucket; call `await start()` before use, `aclose()` after."""
+    """Store protocol over a JetStream KV bucket; call `await start()` before use, `await stop()` after."""
 
     supports_pack = True
-
     entries_vetted = False
+    writes = Writes.NETWORKED
 
     def __init__(
         self,
@@ -97,7 +107,7 @@ class KVStore:
         self.description = (
             f"creating a {mode}JetStream KV store, bucket {self.bucket} on {', '.join(self.servers)}"
         )
-        # set by the owner (Instance) to the core's `changed`: remote writes drop cached responses
+        # given to `start` (the core's `changed`): remote writes drop cached responses
         self.on_remote_change: Callable[[str, str], None] | None = None
         self.view = KVView()
         self._nc: Client | None = None
@@ -106,13 +116,21 @@ class KVStore:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
+    def make_cache(self, capacity: int) -> Cache:
+        return ResponseCache(capacity)  # other instances' writes drop entries through the watch
+
+    def watcher(self, on_change: OnChange, on_delete: OnDelete) -> Watcher | None:
+        return None  # the bucket's own watch follows other writers
+
     # ------------------------------------------------------------------ life cycle
 
-    async def start(self) -> None:
+    async def start(self, on_remote_change: Callable[[str, str], None] | None = None) -> None:
         """Connect, open (or create) the bucket and load it; returns once the view has caught up.
+        Later writes of other instances are reported through ``on_remote_change(key, jwt)``.
 
         Raises StoreUnavailable when JetStream cannot be reached within `connecttimeout`.
         """
+        self.on_remote_change = on_remote_change
         self._loop = asyncio.get_running_loop()
         deadline = time.monotonic() + self.connect_timeout
         self._nc = await self._connect(deadline)
@@ -231,7 +249,7 @@ class KVStore:
                 log.debug(f"KV bucket {self.bucket} not ready yet - {_describe(exc)}")
                 await asyncio.sleep(min(self.reconnect_wait, 0.5))
 
-    async def aclose(self) -> None:
+    async def stop(self) -> None:
         """Stop the watch and close the connection (what `close` cannot do synchronously)."""
         self._closed = True
         if self._watch is not None:
@@ -242,7 +260,7 @@ class KVStore:
                 await asyncio.wait_for(nc.close(), 5)
 
     def close(self) -> None:
-        """Protocol close: mark closed; the owner awaits `aclose` for the network part."""
+        """Protocol close: mark closed; the owner awaits `stop` for the network part."""
         self._closed = True
 
     def _remote_change(self, key: str, jwt: str) -> None:

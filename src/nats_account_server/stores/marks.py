@@ -25,7 +25,7 @@ import os
 import struct
 
 from ..log import log
-from .directory import O_CLOEXEC, read_fd
+from .files import O_CLOEXEC, read_fd
 
 __all__ = ["KEY_FILE", "XATTR", "Marks", "mark_file", "read_marked"]
 

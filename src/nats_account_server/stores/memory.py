@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
-from ..core.store import ReadOnlyError, StoreError, is_store_key
+from ..core.cache import Cache, ResponseCache
+from ..core.store import OnChange, OnDelete, ReadOnlyError, StoreError, Watcher, Writes, is_store_key
 from ..jwt import is_account_key
 
 __all__ = ["MemoryStore"]
@@ -17,8 +19,8 @@ class MemoryStore:
     """
 
     supports_pack = True
-
     entries_vetted = True
+    writes = Writes.INLINE
 
     def __init__(self, readonly: bool = False) -> None:
         self.readonly = readonly
@@ -27,6 +29,18 @@ class MemoryStore:
         )
         self._lock = threading.Lock()
         self._data: dict[str, str] = {}
+
+    def make_cache(self, capacity: int) -> Cache:
+        return ResponseCache(capacity)
+
+    def watcher(self, on_change: OnChange, on_delete: OnDelete) -> Watcher | None:
+        return None  # nobody else writes it
+
+    async def start(self, on_remote_change: Callable[[str, str], None]) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
 
     def load(self, key: str) -> str | None:
         if not is_store_key(key):

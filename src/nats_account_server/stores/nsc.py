@@ -12,9 +12,11 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..core.store import ReadOnlyError, StoreError
+from ..core.cache import Cache
+from ..core.store import OnChange, OnDelete, ReadOnlyError, StoreError, Watcher, Writes
 from ..jwt import JWTError, decode_account, is_account_key, peek_claims
 from ..log import log
 
@@ -38,6 +40,7 @@ class NscStore:
     readonly = True
     supports_pack = False
     entries_vetted = True
+    writes = Writes.THREADED  # every save is refused, from a worker thread like any file access
 
     def __init__(self, operator_dir: str | os.PathLike[str]) -> None:
         self.dir = os.path.abspath(os.fspath(operator_dir))
@@ -56,6 +59,22 @@ class NscStore:
         self._seen: dict[str, _Seen] = {}
         self._last_scan = 0.0
         self.refresh()
+
+    def make_cache(self, capacity: int) -> Cache:
+        from .fileindex import FileIndexCache
+
+        return FileIndexCache(self, capacity)  # hand-edited: the file is checked on every GET
+
+    def watcher(self, on_change: OnChange, on_delete: OnDelete) -> Watcher | None:
+        from .watch import StoreWatcher
+
+        return StoreWatcher(self, on_change, on_delete=on_delete, track_content=True)
+
+    async def start(self, on_remote_change: Callable[[str, str], None]) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
 
     @property
     def operator_jwt_path(self) -> str:

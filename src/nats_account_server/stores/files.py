@@ -1,0 +1,42 @@
+"""Reading whole files with plain os calls: the store loads, the response index and the marks."""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["O_CLOEXEC", "read_fd", "read_file", "read_stamped"]
+
+O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+READ_CHUNK = 1 << 16
+
+
+def read_file(path: str) -> bytes:
+    """The whole file with plain os calls: a third of what ``open().read()`` costs, and loads are
+    on the GET-miss and upload paths."""
+    fd = os.open(path, os.O_RDONLY | O_CLOEXEC)
+    try:
+        return read_fd(fd)
+    finally:
+        os.close(fd)
+
+
+def read_fd(fd: int) -> bytes:
+    """Everything left to read from ``fd``; one system call for any JWT of up to 64 KiB."""
+    data = os.read(fd, READ_CHUNK)
+    if len(data) < READ_CHUNK:
+        return data
+    chunks = [data]
+    while chunk := os.read(fd, READ_CHUNK):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def read_stamped(path: str) -> tuple[os.stat_result, bytes]:
+    """The file's stat and its bytes, both from one open file: the stamp describes what was read
+    (up to a change racing with the read, which then shows as a new stamp next time)."""
+    fd = os.open(path, os.O_RDONLY | O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        return st, os.read(fd, st.st_size + 1)
+    finally:
+        os.close(fd)
