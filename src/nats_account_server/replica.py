@@ -22,10 +22,10 @@ from nats_account_server.core.cache import Entry, cache_control
 from nats_account_server.core.kinds import Kind
 from nats_account_server.core.service import Failure
 from nats_account_server.core.source import Loaded, Local
+from nats_account_server.core.store import StoreError
 from nats_account_server.core.trust import Trust
 from nats_account_server.jwt import is_account_key, is_activation_hash
 from nats_account_server.log import log, short_key
-from nats_account_server.stores import StoreError
 
 FRESH_FOR = 3600.0  # seconds a primary answer (or NATS update) is trusted without asking again
 PROGRESS_EVERY = 10_000  # pack lines between progress log lines during the startup import

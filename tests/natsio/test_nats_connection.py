@@ -4,6 +4,7 @@ name and no-echo, reconnect events, TLS with a client certificate, exit when rec
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -126,3 +127,26 @@ async def test_tls_with_client_certificate(
     no_cert = account_server(server.url, nats_extra=f'tls {{ root: "{server_cert}" }}', name="nocert.conf")
     await wait_line(no_cert, "[ERR] failed to connect to NATS, ")
     assert not no_cert.find_lines("connected to NATS for")
+
+
+async def test_shutdown_stops_http_before_nats(
+    nats_factory: Callable[..., NatsServer],
+    account_server: StartServer,
+    trust: Trust,
+    http: httpx.AsyncClient,
+) -> None:
+    """The parts stop in reverse order of their start: HTTP stops accepting first, so an upload it
+    accepted is still announced, then NATS disconnects, and the store closes last."""
+    server = nats_factory()
+    proc = account_server(server.url)
+    await wait_line(proc, "connected to NATS for JWT syncing")
+    assert (await post(http, proc.url, trust.pub("A"), trust.account_jwt("A"))).status_code == 200
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(15) == 0
+    lines = proc.stderr_text().splitlines()
+
+    def at(text: str) -> int:
+        return next(i for i, line in enumerate(lines) if text in line)
+
+    assert at("stopping account server") < at("http server stopped") < at("disconnected from NATS")
+    assert at("disconnected from NATS") < at("closed JWT store")

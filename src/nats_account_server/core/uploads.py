@@ -11,9 +11,9 @@ from nats_account_server.core.acceptance import Refused, accept_activation, bloc
 from nats_account_server.core.kinds import Kind
 from nats_account_server.core.notifier import NoResponders, NotConnected, RequestTimeout
 from nats_account_server.core.service import Core, Failure, Saved
+from nats_account_server.core.store import StoreUnavailable
 from nats_account_server.jwt import JWTError, Token, decode, decode_account, is_account_key, is_operator_key
 from nats_account_server.log import log, short_key
-from nats_account_server.stores import StoreUnavailable
 
 ISSUES_HEADER = (
     "The server was unable to update the account JWT because one or more validation issues occurred:"
