@@ -208,9 +208,13 @@ async def test_stop_and_cancel_are_prompt(tmp_path: Path) -> None:
     assert not stop2.is_set()
 
 
-def test_memory_store_cannot_be_watched() -> None:
-    with pytest.raises(TypeError):
-        StoreWatcher(MemoryStore(), lambda k, j: None)  # type: ignore[arg-type]
+async def test_only_file_stores_offer_a_watcher(tmp_path: Path) -> None:
+    async def changed(key: str, jwt: str) -> None:
+        return None
+
+    assert MemoryStore().watcher(changed, lambda key: None) is None  # nobody else writes it
+    watcher = DirectoryStore(tmp_path, readonly=True).watcher(changed, lambda key: None)
+    assert isinstance(watcher, StoreWatcher) and watcher.track_content
 
 
 async def test_deletions_reported_on_the_loop(tmp_path: Path, minter: Minter) -> None:

@@ -16,7 +16,7 @@ from nats_account_server.core.service import Core, Failure
 from nats_account_server.core.uploads import post_account, post_activation
 from nats_account_server.http.deadlines import Deadlines
 from nats_account_server.http.help import HELP
-from nats_account_server.http.jwts import get_jwt_safe
+from nats_account_server.http.jwts import NOT_MODIFIED, decide, get_jwt_safe
 from nats_account_server.http.responses import (
     JWT,
     NOT_FOUND,
@@ -96,8 +96,7 @@ class App:
                         return
                 if entry is not None:
                     ok, not_modified = entry.hot_headers()
-                    inm = headers.get("if-none-match")
-                    if inm and entry.etag in inm:
+                    if decide(entry, headers.get("if-none-match")) == NOT_MODIFIED:
                         proto.response_empty(304, not_modified)
                     else:
                         proto.response_bytes(200, ok, entry.body)

@@ -41,19 +41,32 @@ def jwt_headers(core: Core, entry: Entry) -> Headers:
     return headers
 
 
-def etag_matches(if_none_match: str | None, entry: Entry) -> bool:
-    """Substring containment, so lists and W/"..." match; `*` does not."""
-    return bool(if_none_match) and entry.etag in if_none_match  # type: ignore[operator]
+NOT_FOUND, NOT_MODIFIED, OK = 404, 304, 200
+
+
+def decide(entry: Entry | None, if_none_match: str | None) -> int:
+    """The one GET decision, for the hot path and the router alike: 404 without a JWT, 304 when
+    If-None-Match holds its ETag (substring containment, so lists and W/"..." match; `*` does not),
+    else 200."""
+    if entry is None:
+        return NOT_FOUND
+    if if_none_match and entry.etag in if_none_match:
+        return NOT_MODIFIED
+    return OK
+
+
+def answer(core: Core, kind: Kind, key: str, entry: Entry | None, if_none_match: str | None) -> Response:
+    status = decide(entry, if_none_match)
+    if entry is None:
+        return not_found(kind, key)
+    if status == NOT_MODIFIED:
+        return Response(304, b"", jwt_headers(core, entry)[:-1])
+    return Response(200, entry.body, jwt_headers(core, entry))
 
 
 async def get_jwt(core: Core, kind: Kind, key: str, query: str, if_none_match: str | None) -> Response:
     if not query:
-        entry = await core.entry(kind, key)
-        if entry is None:
-            return not_found(kind, key)
-        if if_none_match and entry.etag in if_none_match:
-            return Response(304, b"", jwt_headers(core, entry)[:-1])
-        return Response(200, entry.body, jwt_headers(core, entry))
+        return answer(core, kind, key, await core.entry(kind, key), if_none_match)
     params = parse_query(query)
     if params.get("jti") and kind is Kind.ACCOUNT:
         return plain(501, "lookup by jti is no longer supported")
@@ -78,7 +91,7 @@ async def get_jwt(core: Core, kind: Kind, key: str, query: str, if_none_match: s
         return not_found(kind, key)
     if kind is Kind.ACCOUNT and flag(params, "check") and 0 < entry.exp < time.time():
         return Response(404)
-    if if_none_match and etag_matches(if_none_match, entry):
+    if decide(entry, if_none_match) == NOT_MODIFIED:
         return Response(304, b"", jwt_headers(core, entry)[:-1])
     if flag(params, "notify"):
         issuer = ""

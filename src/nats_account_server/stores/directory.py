@@ -21,14 +21,12 @@ from ..log import log
 from . import inotify
 from .durable import GroupSync, fsync_dir
 from .fileindex import FileIndexCache
-from .files import O_CLOEXEC, read_fd, read_file
+from .files import JWT_SUFFIX, O_CLOEXEC, TEMP_SUFFIX, read_fd, read_file
 from .marks import Marks
 from .spares import SPARE_DIR, Spares, exchange, unlink_quietly, unsupported
 
 __all__ = ["DirectoryStore", "JWT_SUFFIX", "TEMP_SUFFIX", "key_from_filename", "read_fd", "read_file"]
 
-JWT_SUFFIX = ".jwt"
-TEMP_SUFFIX = ".tmp"
 FILE_MODE = 0o644  # JWTs are public data served over HTTP anyway
 DIR_MODE = 0o755
 OWN_WRITES_KEPT = 65536  # echo marks the watcher has not consumed yet; beyond that, echoes are re-read
@@ -350,6 +348,47 @@ class DirectoryStore:
         if st is None or stamp is None:
             return _still(path, stamp)
         return _stamp(st) == stamp
+
+    # ------------------------------------------------------------ what the watcher needs
+
+    @property
+    def watch_root(self) -> str:
+        return self.root
+
+    @property
+    def watch_recursive(self) -> bool:
+        # a flat store needs one inotify watch; a recursive watch walks every folder (and watchfiles
+        # stats every file) at startup, which is seconds for a million accounts
+        return self.shard
+
+    def _served_key(self, path: str) -> str | None:
+        """The account key whose GET serves the file at `path`, else None (activations, temp
+        files, files outside the store layout)."""
+        name = os.path.basename(path)
+        if not name.endswith(JWT_SUFFIX):
+            return None
+        key = name[: -len(JWT_SUFFIX)]
+        return key if is_account_key(key) and self.path_for(key) == path else None
+
+    def changed_file(self, path: str) -> tuple[str, str] | None:
+        key = self._served_key(path)
+        if key is None:
+            return None
+        jwt = self.load(key)
+        return (key, jwt) if jwt else None
+
+    def removed_file(self, path: str) -> str | None:
+        key = self._served_key(path)
+        if key is not None:
+            return key
+        rel = os.path.relpath(path, self.root)
+        return "" if self.shard and len(rel) == 2 and os.sep not in rel else None  # a shard folder
+
+    def file_exists(self, key: str) -> bool:
+        return os.path.exists(self.path_for(key))
+
+    def noticed_changes(self) -> None:
+        return None  # files are read on every GET: nothing to index
 
     def _walk(self) -> list[tuple[str, str]]:
         """(key, path) of every ``*.jwt`` file with a store key, anywhere below the root.

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["O_CLOEXEC", "read_fd", "read_file", "read_stamped"]
+__all__ = ["JWT_SUFFIX", "O_CLOEXEC", "TEMP_SUFFIX", "read_fd", "read_file", "read_stamped"]
 
+JWT_SUFFIX = ".jwt"
+TEMP_SUFFIX = ".tmp"  # a save in progress (or one that failed): never a JWT to serve
 O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 READ_CHUNK = 1 << 16
 

@@ -19,6 +19,7 @@ from ..core.cache import Cache
 from ..core.store import OnChange, OnDelete, ReadOnlyError, StoreError, Watcher, Writes
 from ..jwt import JWTError, decode_account, is_account_key, peek_claims
 from ..log import log
+from .files import JWT_SUFFIX
 
 __all__ = ["NscStore"]
 
@@ -160,6 +161,47 @@ class NscStore:
         with self._lock:
             seen = self._seen.get(path)
         return seen.sub if seen is not None else None
+
+    # ------------------------------------------------------------ what the watcher needs
+
+    @property
+    def watch_root(self) -> str:
+        return self.dir  # accounts/ may not exist yet
+
+    watch_recursive = True
+
+    def _is_account_file(self, path: str) -> bool:
+        """`accounts/<N>/<N>.jwt` below the operator folder (users/ and activations never)."""
+        rel = os.path.relpath(path, self.dir).split(os.sep)
+        return len(rel) == 3 and rel[0] == "accounts" and rel[2] == rel[1] + JWT_SUFFIX
+
+    def changed_file(self, path: str) -> tuple[str, str] | None:
+        if not self._is_account_file(path):
+            return None
+        try:
+            with open(path, encoding="utf-8") as f:
+                jwt = f.read().strip()  # as load serves it
+            sub = peek_claims(jwt).sub
+        except (OSError, UnicodeDecodeError, JWTError, ValueError) as e:
+            log.debug(f"ignoring change of {path}: {e}")
+            return None
+        return (sub, jwt) if is_account_key(sub) else None
+
+    def removed_file(self, path: str) -> str | None:
+        if self._is_account_file(path):
+            return self.key_of(path) or ""
+        parts = os.path.relpath(path, self.dir).split(os.sep)
+        return "" if len(parts) == 2 and parts[0] == "accounts" else None  # a whole account folder
+
+    def file_exists(self, key: str) -> bool:
+        path = self.file_of(key)
+        return path is not None and os.path.exists(path)
+
+    def is_own_write(self, path: str, st: os.stat_result | None = None) -> bool:
+        return False  # read-only: every change is someone else's
+
+    def noticed_changes(self) -> None:
+        self.refresh()  # new accounts are indexed right away
 
     def load(self, key: str) -> str | None:
         if not is_account_key(key):

@@ -23,16 +23,14 @@ import inspect
 import os
 import stat
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from ..jwt import JWTError, is_account_key, peek_claims
 from ..log import log, short_key
 from . import inotify
-from .directory import JWT_SUFFIX, TEMP_SUFFIX, DirectoryStore
+from .files import JWT_SUFFIX, TEMP_SUFFIX
 from .inotify import Change
-from .nsc import NscStore
 
-__all__ = ["OnChange", "StoreWatcher"]
+__all__ = ["OnChange", "StoreWatcher", "Watched"]
 
 MAX_RETRY_PAUSE = 30.0  # seconds
 
@@ -40,6 +38,39 @@ OnChange = Callable[[str, str], Awaitable[None] | None]
 # called with the deleted account's key ("" when it can't be known, e.g. an nsc file): never
 # announced, but caches in front of the store must forget it
 OnDelete = Callable[[str], None]
+
+
+class Watched(Protocol):
+    """What the watcher needs to know of a file store's layout (the directory and nsc stores)."""
+
+    @property
+    def watch_root(self) -> str:
+        """The folder to watch (it must exist; the files may come later)."""
+        ...
+
+    @property
+    def watch_recursive(self) -> bool:
+        """Whether account files live in subfolders of the root."""
+        ...
+
+    def changed_file(self, path: str) -> tuple[str, str] | None:
+        """(key, JWT) of the account file at `path` as GET would serve it; None for other files."""
+        ...
+
+    def removed_file(self, path: str) -> str | None:
+        """The key the removed `path` served; "" when it was a folder of account files (keys
+        unknown); None when it held none."""
+        ...
+
+    def file_exists(self, key: str) -> bool: ...
+
+    def is_own_write(self, path: str, st: os.stat_result | None = None) -> bool:
+        """True when `path` holds exactly what this store wrote there: the event is our echo."""
+        ...
+
+    def noticed_changes(self) -> None:
+        """Called after changed files were read (a store may index new files)."""
+        ...
 
 
 def _digest(jwt: str) -> bytes:
@@ -89,7 +120,7 @@ class StoreWatcher:
 
     def __init__(
         self,
-        store: DirectoryStore | NscStore,
+        store: Watched,
         on_change: OnChange,
         *,
         on_delete: OnDelete | None = None,
@@ -98,8 +129,6 @@ class StoreWatcher:
         retry_pause: float = 1.0,
         track_content: bool = True,
     ) -> None:
-        if not isinstance(store, DirectoryStore | NscStore):
-            raise TypeError(f"cannot watch a {type(store).__name__}")
         self.store = store
         self.on_change = on_change
         self.on_delete = on_delete
@@ -120,46 +149,13 @@ class StoreWatcher:
 
     @property
     def root(self) -> str:
-        """What inotify watches: the store root, or the nsc operator folder (accounts/ may not exist yet)."""
-        return self.store.root if isinstance(self.store, DirectoryStore) else self.store.dir
+        return self.store.watch_root
 
     # ----------------------------------------------------------------------------- file classification
 
-    def _candidate_key(self, path: str) -> str | None:
-        """Account key named by a dir-store file path that GET would serve, else None."""
-        assert isinstance(self.store, DirectoryStore)
-        name = os.path.basename(path)
-        if not name.endswith(JWT_SUFFIX):
-            return None
-        key = name[: -len(JWT_SUFFIX)]
-        if not is_account_key(key) or self.store.path_for(key) != path:
-            return None  # activations, temp files, files outside the store layout
-        return key
-
-    def _is_nsc_account_file(self, path: str) -> bool:
-        rel = os.path.relpath(path, self.root).split(os.sep)
-        return len(rel) == 3 and rel[0] == "accounts" and rel[2] == rel[1] + JWT_SUFFIX
-
     def _read(self, path: str) -> tuple[str, str] | None:
         """(key, jwt) for a candidate account file, None when it is not one (or vanished)."""
-        if isinstance(self.store, DirectoryStore):
-            key = self._candidate_key(path)
-            if key is None:
-                return None
-            jwt = self.store.load(key)
-            return (key, jwt) if jwt else None
-        if not self._is_nsc_account_file(path):
-            return None
-        try:
-            with open(path, encoding="utf-8") as f:
-                jwt = f.read().strip()  # as NscStore.load serves it
-            sub = peek_claims(jwt).sub
-        except (OSError, UnicodeDecodeError, JWTError, ValueError) as e:
-            log.debug(f"ignoring change of {path}: {e}")
-            return None
-        if not isinstance(sub, str) or not is_account_key(sub):
-            return None
-        return sub, jwt
+        return self.store.changed_file(path)
 
     def _all_files(self, top: str) -> Iterable[str]:
         for dirpath, _dirs, files in os.walk(top):
@@ -174,9 +170,9 @@ class StoreWatcher:
 
         ``paths`` come with the stat taken when the change was examined (None: not taken yet)."""
         out: dict[str, str] = {}
-        own = self.store.is_own_write if isinstance(self.store, DirectoryStore) else None
+        own = self.store.is_own_write
         for path, st in paths:
-            if own is not None and own(path, st):
+            if own(path, st):
                 continue  # our own save: the cache and hooks were updated when it was written
             try:
                 found = self._read(path)
@@ -192,8 +188,8 @@ class StoreWatcher:
                     continue
                 self._last[key] = digest
             out[key] = jwt
-        if isinstance(self.store, NscStore) and out:
-            self.store.refresh()  # new accounts are indexed right away
+        if out:
+            self.store.noticed_changes()
         return list(out.items())
 
     def _expand(
@@ -232,25 +228,13 @@ class StoreWatcher:
 
     def _deleted(self, path: str) -> list[str]:
         """Keys of the account files a deletion removed ("" = unknown ones); [] for other files."""
-        if isinstance(self.store, DirectoryStore):
-            key = self._candidate_key(path)
-            if key is not None:
-                self._last.pop(key, None)
-                return [key]
-            rel = os.path.relpath(path, self.root)
-            if self.store.shard and len(rel) == 2 and os.sep not in rel:  # a whole shard folder
-                return self._gone()
+        key = self.store.removed_file(path)
+        if key is None:
             return []
-        if self._is_nsc_account_file(path):
-            key = self.store.key_of(path)
-            if key:
-                self._last.pop(key, None)
-                return [key]
+        if not key:
             return self._gone()
-        parts = os.path.relpath(path, self.root).split(os.sep)
-        if len(parts) == 2 and parts[0] == "accounts":  # a whole account folder (moved away)
-            return self._gone()
-        return []
+        self._last.pop(key, None)
+        return [key]
 
     def _gone(self) -> list[str]:
         """After a folder vanished: the known keys whose file is gone (forgotten, so that a file
@@ -263,10 +247,7 @@ class StoreWatcher:
         return gone
 
     def _file_exists(self, key: str) -> bool:
-        if isinstance(self.store, DirectoryStore):
-            return os.path.exists(self.store.path_for(key))
-        path = self.store.file_of(key)
-        return path is not None and os.path.exists(path)
+        return self.store.file_exists(key)
 
     def _handle(self, changes: set[tuple[Change, str]]) -> tuple[list[tuple[str, str]], list[str]]:
         paths, deleted = self._expand(changes)
@@ -328,7 +309,7 @@ class StoreWatcher:
             self.root,
             # a flat directory store needs one inotify watch; a recursive watch walks every folder
             # (and awatch stats every file) at startup, which is seconds for a million accounts
-            recursive=not (isinstance(self.store, DirectoryStore) and not self.store.shard),
+            recursive=self.store.watch_recursive,
             debounce_ms=self.debounce_ms,
             step_ms=self.step_ms,
             stop=flag,
