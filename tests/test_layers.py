@@ -16,7 +16,7 @@ import pytest
 PACKAGE = "nats_account_server"
 ROOT = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 
-FORMATS = ("jwt", "natsconf", "config", "clientoptions", "log")
+FORMATS = ("jwt", "natsconf", "config", "natsclient", "log")
 CORE = (*FORMATS, "core")
 SEAMS = (*FORMATS, "core.store", "core.cache")
 
@@ -26,7 +26,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "jwt": ("jwt",),
     "natsconf": ("natsconf",),
     "config": ("natsconf", "config"),
-    "clientoptions": (),
+    "natsclient": (),
     "log": ("config",),
     "core": CORE,
     "stores": (*SEAMS, "stores"),

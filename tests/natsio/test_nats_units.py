@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from nats_helpers import client, eventually, flushed
 
-from nats_account_server.clientoptions import server_urls
 from nats_account_server.config import Settings
 from nats_account_server.core.notifier import NoNats, NoResponders, NotConnected, RequestTimeout
 from nats_account_server.core.service import Core
 from nats_account_server.core.source import LocalSource
 from nats_account_server.core.trust import load_trust
 from nats_account_server.jwt import activation_hash
+from nats_account_server.natsclient import server_urls
 from nats_account_server.natsio.bridge import NatsBridge
 from nats_account_server.natsio.responders import Responders
 from nats_account_server.natsio.storehash import ZERO, StoreHash, scan

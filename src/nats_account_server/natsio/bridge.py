@@ -23,11 +23,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from nats_account_server.clientoptions import server_urls, tls_context
 from nats_account_server.core.lifecycle import StartupError
 from nats_account_server.core.notifier import NoResponders, NotConnected, RequestTimeout
 from nats_account_server.core.service import Core
 from nats_account_server.log import log
+from nats_account_server.natsclient import connect_once, describe, server_urls, tls_context
 from nats_account_server.natsio import responders as rs
 from nats_account_server.natsio.responders import Responders
 from nats_account_server.natsio.sync import PACK, QUEUE, Sync
@@ -185,64 +185,40 @@ class NatsBridge:
         return opts
 
     async def _attempt(self) -> Client | None:
-        """One pass over the servers. nats-py's connect() itself would loop forever with unlimited
-        reconnects, so it is cancelled once every server has failed once."""
-        nc = Client()
-        failures: list[BaseException] = []
-        all_failed = asyncio.Event()
-        live = False
+        """One pass over the servers (see `natsclient.connect_once`)."""
 
-        async def error_cb(exc: Exception) -> None:
-            if live:
+        async def error(nc: Client, exc: Exception | None) -> None:
+            if exc is not None:
                 await self._on_error(nc, exc)
-                return
-            failures.append(exc)
-            if len(failures) >= len(self.servers):
-                all_failed.set()
 
-        async def disconnected_cb() -> None:
-            if live and not self._stopping and self._nc is nc:
+        async def disconnected(nc: Client, _: Exception | None) -> None:
+            if not self._stopping and self._nc is nc:
                 log.warn("nats disconnected")
 
-        async def reconnected_cb() -> None:
-            if live and not self._stopping and self._nc is nc:
+        async def reconnected(nc: Client, _: Exception | None) -> None:
+            if not self._stopping and self._nc is nc:
                 log.warn("nats reconnected")
 
-        async def closed_cb() -> None:
-            if live and not self._stopping and self._nc is nc:
+        async def closed(nc: Client, _: Exception | None) -> None:
+            if not self._stopping and self._nc is nc:
                 self.on_closed()
 
-        async def discovered_cb() -> None:
+        async def discovered(nc: Client, _: Exception | None) -> None:
             urls = [uri.geturl() for uri in nc.discovered_servers]
             log.debug(f"discovered NATS servers: {', '.join(urls)}")
 
-        connecting = asyncio.create_task(
-            nc.connect(
-                **self._options(),
-                error_cb=error_cb,
-                disconnected_cb=disconnected_cb,
-                reconnected_cb=reconnected_cb,
-                closed_cb=closed_cb,
-                discovered_server_cb=discovered_cb,
-            )
+        nc, failure = await connect_once(
+            self._options(),
+            error=error,
+            disconnected=disconnected,
+            reconnected=reconnected,
+            closed=closed,
+            discovered=discovered,
         )
-        failed = asyncio.create_task(all_failed.wait())
-        await asyncio.wait({connecting, failed}, return_when=asyncio.FIRST_COMPLETED)
-        failed.cancel()
-        if connecting.done() and not connecting.cancelled() and connecting.exception() is None:
-            live = True
+        if nc is not None:
             self._nc = nc
             return nc
-        connecting.cancel()
-        with contextlib.suppress(BaseException):
-            await connecting
-        error: BaseException | None = None
-        if not connecting.cancelled():
-            error = connecting.exception()
-        error = error or (failures[-1] if failures else None)
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(nc.close(), 1)
-        log.error(f"failed to connect to NATS, {_describe(error)}")
+        log.error(f"failed to connect to NATS, {describe(failure)}")
         log.error(f"will try to connect again in {round(self.reconnect_wait * 1000)} milliseconds")
         return None
 
@@ -251,9 +227,9 @@ class NatsBridge:
         if self._stopping:
             return
         if nc.is_connected:
-            log.warn(f"nats error {_describe(exc)}")
+            log.warn(f"nats error {describe(exc)}")
         else:
-            log.debug(f"nats error while reconnecting {_describe(exc)}")
+            log.debug(f"nats error while reconnecting {describe(exc)}")
 
     # ------------------------------------------------------------ services
 
@@ -289,7 +265,7 @@ class NatsBridge:
             if self.sync is not None:
                 log.info("connected to NATS for JWT syncing")
         except Exception as exc:  # a reconnect replays whatever subscriptions were made
-            log.error(f"error subscribing to NATS subjects - {_describe(exc)}")
+            log.error(f"error subscribing to NATS subjects - {describe(exc)}")
 
     async def _subscribe(self, nc: Client, subject: str, handler: Handler, queue: str = "") -> Subscription:
         async def cb(msg: Msg) -> None:
@@ -298,13 +274,6 @@ class NatsBridge:
             try:
                 await handler(msg.subject, msg.reply, bytes(msg.data))
             except Exception as exc:  # one bad message must not kill the subscription
-                log.error(f"error handling message on {msg.subject} - {_describe(exc)}")
+                log.error(f"error handling message on {msg.subject} - {describe(exc)}")
 
         return await nc.subscribe(subject, queue=queue, cb=cb)
-
-
-def _describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return "unknown error"
-    text = str(exc)
-    return text if text else type(exc).__name__

@@ -33,7 +33,6 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from ..clientoptions import server_urls, tls_context
 from ..core.cache import Cache, ResponseCache
 from ..core.store import (
     OnChange,
@@ -46,6 +45,7 @@ from ..core.store import (
     is_store_key,
 )
 from ..log import log, short_key
+from ..natsclient import connect_once, describe, server_urls, tls_context
 from .kvwatch import KVView, KVWatch
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ class KVStore:
         except StoreUnavailable:
             raise
         except Exception as exc:
-            raise StoreUnavailable(f"unable to watch KV bucket {self.bucket}: {_describe(exc)}") from exc
+            raise StoreUnavailable(f"unable to watch KV bucket {self.bucket}: {describe(exc)}") from exc
 
     async def _connect(self, deadline: float) -> Client:
         """Rounds over the servers until one answers; nats-py alone would retry forever."""
@@ -162,25 +162,17 @@ class KVStore:
 
     async def _attempt(self, deadline: float) -> tuple[Client | None, str]:
         """One pass over the servers, cancelled once each has failed (or at the deadline)."""
-        nc = Client()
-        failures: list[BaseException] = []
-        all_failed = asyncio.Event()
-        live = False
 
-        async def error_cb(exc: Exception) -> None:
-            if not live:
-                failures.append(exc)
-                if len(failures) >= len(self.servers):
-                    all_failed.set()
-            elif not self._closed:
-                log.debug(f"KV connection error - {_describe(exc)}")
+        async def error(nc: Client, exc: Exception | None) -> None:
+            if not self._closed:
+                log.debug(f"KV connection error - {describe(exc)}")
 
-        async def disconnected_cb() -> None:
-            if live and not self._closed:
+        async def disconnected(nc: Client, _: Exception | None) -> None:
+            if not self._closed:
                 log.warn(f"KV store disconnected from NATS, serving bucket {self.bucket} from its local view")
 
-        async def reconnected_cb() -> None:
-            if live and not self._closed:
+        async def reconnected(nc: Client, _: Exception | None) -> None:
+            if not self._closed:
                 log.warn("KV store reconnected to NATS")
                 if self._watch is not None:
                     self._watch.resync()
@@ -196,24 +188,14 @@ class KVStore:
             "allow_reconnect": True,
             "pending_size": 0,  # never buffer a write while disconnected: fail it (503) instead
         }
-        connecting = asyncio.create_task(
-            nc.connect(
-                **options, error_cb=error_cb, disconnected_cb=disconnected_cb, reconnected_cb=reconnected_cb
-            )
+        nc, failure = await connect_once(
+            options,
+            timeout=max(deadline - time.monotonic(), 0.1),
+            error=error,
+            disconnected=disconnected,
+            reconnected=reconnected,
         )
-        failed = asyncio.create_task(all_failed.wait())
-        remaining = max(deadline - time.monotonic(), 0.1)
-        await asyncio.wait({connecting, failed}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
-        failed.cancel()
-        if connecting.done() and not connecting.cancelled() and connecting.exception() is None:
-            live = True
-            return nc, ""
-        connecting.cancel()
-        with contextlib.suppress(BaseException):
-            await connecting
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(nc.close(), 1)
-        return None, _describe(failures[-1] if failures else None)
+        return nc, "" if nc is not None else describe(failure)
 
     async def _open_bucket(self, deadline: float) -> None:
         """Reuse the bucket if present, else create it (two instances racing here both succeed)."""
@@ -244,9 +226,9 @@ class KVStore:
                 return
             except Exception as exc:
                 if time.monotonic() > deadline:
-                    message = f"unable to open KV bucket {self.bucket}: {_describe(exc)}"
+                    message = f"unable to open KV bucket {self.bucket}: {describe(exc)}"
                     raise StoreUnavailable(message) from exc
-                log.debug(f"KV bucket {self.bucket} not ready yet - {_describe(exc)}")
+                log.debug(f"KV bucket {self.bucket} not ready yet - {describe(exc)}")
                 await asyncio.sleep(min(self.reconnect_wait, 0.5))
 
     async def stop(self) -> None:
@@ -342,10 +324,10 @@ class KVStore:
                 raise
             except Exception as exc:
                 if not _transient(exc):
-                    raise StoreError(f"KV bucket {self.bucket}: {_describe(exc)}") from exc
+                    raise StoreError(f"KV bucket {self.bucket}: {describe(exc)}") from exc
                 if time.monotonic() + delay >= deadline:
                     raise StoreUnavailable(
-                        f"JetStream KV bucket {self.bucket} unavailable: {_describe(exc)}"
+                        f"JetStream KV bucket {self.bucket} unavailable: {describe(exc)}"
                     ) from exc
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.5)
@@ -378,10 +360,3 @@ class KVStore:
         if headers.get("KV-Operation") in ("DEL", "PURGE"):
             return seq, ""
         return seq, (msg.data or b"").decode("utf-8", errors="replace").strip()
-
-
-def _describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return "unknown error"
-    text = str(exc)
-    return text if text else type(exc).__name__
