@@ -14,6 +14,7 @@ import pytest
 
 from nats_account_server.core.kinds import Kind
 from nats_account_server.core.service import Core, Saved
+from nats_account_server.core.store import Version
 from nats_account_server.core.trust import load_trust
 from nats_account_server.jwt import decode_account
 from nats_account_server.stores import DirectoryStore, StoreError
@@ -27,9 +28,11 @@ class RecordingStore(DirectoryStore):
         super().__init__(root)
         self.groups: list[int] = []
 
-    def save_many(self, items: Sequence[tuple[str, str]]) -> list[StoreError | None]:
+    def save_many(
+        self, items: Sequence[tuple[str, str]], versions: Sequence[Version | None] | None = None
+    ) -> list[StoreError | None]:
         self.groups.append(len(items))
-        return super().save_many(items)
+        return super().save_many(items, versions)
 
 
 async def upload(core: Core, key: str, jwt: str) -> Saved:
@@ -91,7 +94,7 @@ async def test_newer_wins_checks_a_hand_edited_file_not_what_we_saved(fx: Fixtur
     now, key = int(time.time()), fx.pub("A0")
     first = fx.account_jwt("A0", iat=now)
     assert await upload(core, key, first) is Saved.SAVED
-    assert store.unchanged_since_save(key)
+    assert store.saved_version(key) == (decode_account(first).iat, decode_account(first).jti)
     # from what we saved: the same JWT is unchanged, an older one loses, a newer one wins
     assert await upload(core, key, first) is Saved.UNCHANGED
     assert await upload(core, key, fx.account_jwt("A0", iat=now - 5)) is Saved.OLDER
@@ -99,14 +102,14 @@ async def test_newer_wins_checks_a_hand_edited_file_not_what_we_saved(fx: Fixtur
     # a hand edit puts a much newer JWT there: an upload newer than our save but older than the file loses
     by_hand = fx.account_jwt("A0", iat=now + 100)
     Path(store.path_for(key)).write_text(by_hand)
-    assert not store.unchanged_since_save(key)
+    assert store.saved_version(key) is None
     assert await upload(core, key, fx.account_jwt("A0", iat=now + 50)) is Saved.OLDER
     assert store.load(key) == by_hand
     # the file removed by hand: anything is accepted again
     Path(store.path_for(key)).unlink()
-    assert not store.unchanged_since_save(key)
+    assert store.saved_version(key) is None
     assert await upload(core, key, fx.account_jwt("A0", iat=now + 10)) is Saved.SAVED
-    assert not store.unchanged_since_save(fx.pub("A1"))  # never saved: no stat, no trust
+    assert store.saved_version(fx.pub("A1")) is None  # never saved: no stat, no trust
     core.close()
 
 

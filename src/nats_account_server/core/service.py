@@ -25,7 +25,7 @@ from nats_account_server.core.notifier import (
 )
 from nats_account_server.core.pack import parse_pack_line
 from nats_account_server.core.source import Loaded, LocalSource, Source
-from nats_account_server.core.store import AsyncSaveStore, GroupSaveStore, Store, StoreError, Writes
+from nats_account_server.core.store import AsyncSaveStore, GroupSaveStore, Store, StoreError, Version, Writes
 from nats_account_server.core.trust import Trust
 from nats_account_server.jwt import JWTError, Token, peek_claims
 from nats_account_server.log import log, short_key
@@ -71,7 +71,6 @@ def _verdict(iat: object, jti: object, tok: Token) -> Saved | None:
 
 
 REPORTED_KEPT = 10_000  # broken keys whose failure was logged; beyond that, they are logged again
-SAVED_KEPT = 16_384  # (iat, jti) of our latest saves; beyond that, the memo starts over
 
 
 class Failure(Exception):
@@ -113,8 +112,6 @@ class Core:
         # called with (key, jwt) after every write, e.g. to keep the NATS store hash current
         self.saved_hooks: list[Callable[[str, str], None]] = []
         self._reported: dict[str, str] = {}  # key -> the load failure last logged for it
-        # key -> (iat, jti) of our latest save, trusted while the store says its file is as we left it
-        self._saved: dict[str, tuple[int, str]] = {}
 
     # ---------------------------------------------------------------- reads
 
@@ -254,35 +251,33 @@ class Core:
         pays one hand-off per group and does no file access of its own."""
         verdicts: list[Saved | BaseException] = []
         writes: list[tuple[str, str]] = []
-        where: list[tuple[int, Token | None]] = []
+        versions: list[Version | None] = []
+        where: list[int] = []
         for key, jwt, tok in items:
             kept = self._keeps(key, tok) if tok is not None else None
             if kept is None:
-                where.append((len(verdicts), tok))
+                where.append(len(verdicts))
                 writes.append((key, jwt))
+                versions.append((tok.iat, tok.jti) if tok is not None else None)
             verdicts.append(kept or Saved.SAVED)
-        remember = self._group_store is not None
-        for (i, tok), (key, _), error in zip(where, writes, self._save_many(writes), strict=True):
+        for i, error in zip(where, self._save_many(writes, versions), strict=True):
             if error is not None:
                 verdicts[i] = error
-                self._saved.pop(key, None)
-            elif remember and tok is not None:
-                if len(self._saved) >= SAVED_KEPT:
-                    self._saved.clear()
-                self._saved[key] = (tok.iat, tok.jti)
         return verdicts
 
     def _keeps(self, key: str, tok: Token) -> Saved | None:
-        """``keeps`` against the stored JWT; for a file still as our latest save left it (one stat),
-        from that save's iat and jti instead of reading and decoding the file."""
-        memo = self._saved.get(key)
-        if memo is not None and self._group_store is not None and self._group_store.unchanged_since_save(key):
-            return _verdict(memo[0], memo[1], tok)
+        """``keeps`` against the stored JWT; for a file still as our latest save left it, from that
+        save's version (the store remembers it) instead of reading and decoding the file."""
+        saved = self._group_store.saved_version(key) if self._group_store is not None else None
+        if saved is not None:
+            return _verdict(saved[0], saved[1], tok)
         return keeps(self.stored_jwt(key), tok)
 
-    def _save_many(self, writes: list[tuple[str, str]]) -> list[StoreError | None]:
+    def _save_many(
+        self, writes: list[tuple[str, str]], versions: list[Version | None]
+    ) -> list[StoreError | None]:
         if self._group_store is not None:
-            return self._group_store.save_many(writes)
+            return self._group_store.save_many(writes, versions)
         errors: list[StoreError | None] = []
         for key, jwt in writes:
             try:

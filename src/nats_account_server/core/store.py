@@ -18,6 +18,7 @@ from ..jwt import is_account_key, is_activation_hash
 from .cache import Cache
 
 __all__ = [
+    "Version",
     "OnChange",
     "OnDelete",
     "Watcher",
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 R = TypeVar("R")
+Version = tuple[int, str]  # (iat, jti) of a saved JWT: what the newer-wins rule compares
 OnChange = Callable[[str, str], Awaitable[None]]  # (key, jwt) of a file that changed
 OnDelete = Callable[[str], None]  # key of a file that went ("": a whole tree)
 
@@ -144,10 +146,14 @@ def is_store_key(key: object) -> bool:
 class GroupSaveStore(Store, Protocol):
     """A blocking store that writes a group of JWTs in one go (``DirectoryStore``): shared fsyncs."""
 
-    def save_many(self, items: Sequence[tuple[str, str]]) -> list[StoreError | None]:
-        """Store each (key, jwt); one error or None per item, in order. Raises ReadOnlyError."""
+    def save_many(
+        self, items: Sequence[tuple[str, str]], versions: Sequence[Version | None] | None = None
+    ) -> list[StoreError | None]:
+        """Store each (key, jwt), remembering its version if given; one error or None per item, in
+        order. Raises ReadOnlyError."""
         ...
 
-    def unchanged_since_save(self, key: str) -> bool:
-        """True while ``key`` still holds exactly what this store's latest save of it wrote."""
+    def saved_version(self, key: str) -> Version | None:
+        """The version our latest save of ``key`` stored, while its file is still exactly what that
+        save wrote (one stat instead of a read and a decode); None otherwise."""
         ...

@@ -15,7 +15,16 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from ..core.cache import Cache
-from ..core.store import OnChange, OnDelete, ReadOnlyError, StoreError, Watcher, Writes, is_store_key
+from ..core.store import (
+    OnChange,
+    OnDelete,
+    ReadOnlyError,
+    StoreError,
+    Version,
+    Watcher,
+    Writes,
+    is_store_key,
+)
 from ..jwt import is_account_key
 from ..log import log
 from . import inotify
@@ -101,8 +110,8 @@ class DirectoryStore:
         )
         # path -> stamp of our latest write there, until the watcher sees its echo
         self._own: dict[str, Stamp] = {}
-        # path -> stamp of our latest save there (kept, unlike the echo marks)
-        self._saved: dict[str, Stamp] = {}
+        # path -> stamp and version of our latest save there (kept, unlike the echo marks)
+        self._saved: dict[str, tuple[Stamp, Version | None]] = {}
         self.spares = Spares(FILE_MODE)
         self._spare_dir = os.path.join(self.root, SPARE_DIR)
         self._folder: str | None = None  # where temp files and spares go, once made ("": beside the JWTs)
@@ -213,7 +222,9 @@ class DirectoryStore:
         if error is not None:
             raise error
 
-    def save_many(self, items: Sequence[tuple[str, str]]) -> list[StoreError | None]:
+    def save_many(
+        self, items: Sequence[tuple[str, str]], versions: Sequence[Version | None] | None = None
+    ) -> list[StoreError | None]:
         """Durably write a group of JWTs (distinct keys): each goes to a temp file, the temp files
         are synced (by one syncfs where durable.py allows, else back to back), renamed over their
         targets, and each directory fsynced once.
@@ -254,7 +265,7 @@ class DirectoryStore:
             self.remember_own(item.path, written)  # a rename keeps inode and mtime
             if len(self._saved) >= OWN_WRITES_KEPT:
                 self._saved.clear()
-            self._saved[item.path] = _stamp(written)
+            self._saved[item.path] = (_stamp(written), versions[item.slot] if versions else None)
             synced.add(item.directory)
             synced.add(item.folder)
             if swapped:
@@ -334,11 +345,13 @@ class DirectoryStore:
             self._own.clear()
         self._own[path] = _stamp(st)
 
-    def unchanged_since_save(self, key: str) -> bool:
-        """True while the file of ``key`` is the one our latest save wrote: the newer-wins check then
-        needs one stat, not a read and a JSON decode. Only keys we saved (valid ones) reach the stat."""
+    def saved_version(self, key: str) -> Version | None:
+        """The version of our latest save of ``key`` while its file is the one that save wrote: the
+        newer-wins check then needs one stat, not a read and a JSON decode. Only keys we saved
+        (valid ones) reach the stat."""
         path = self.path_for(key)
-        return _still(path, self._saved.get(path))
+        saved = self._saved.get(path)
+        return saved[1] if saved is not None and _still(path, saved[0]) else None
 
     def is_own_write(self, path: str, st: os.stat_result | None = None) -> bool:
         """True when `path` still holds exactly what our latest save wrote: the watcher's event for it
