@@ -9,10 +9,9 @@ next job: one hand-off each way per group, and the store syncs the group's files
 disk. Under no load a group is a single upload, so latency stays that of one write.
 
 While a job runs, another starts only once ``MIN_GROUP`` items wait (the last job to end starts the
-next with whatever waits). A second job started for whichever item came first made every other
-group under load a single upload (1,722 of 3,040 groups in a POST benchmark run), paying its own
-file and directory syncs, about 70 µs of CPU, as much as the upload's writes; on one core that CPU
-bounds uploads per second (2 to 4 % more with the threshold; 32 did worse than 16).
+next with whatever waits): a second job started for whichever item came first would make every
+other group under load a single upload, paying its own file and directory syncs, which cost as
+much CPU as the upload's writes.
 """
 
 from __future__ import annotations

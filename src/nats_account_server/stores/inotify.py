@@ -1,10 +1,9 @@
 """Store changes from Linux inotify, read on the event loop.
 
 watchfiles (notify-rs) reads inotify in a thread of its own, which the kernel wakes for every event,
-and it asks for IN_OPEN, so every file the server reads wakes it too. On a busy one-core server
-those wake-ups cost ~35 µs per upload (paired bench runs: two servers sharing a core, one with only
-a bare notify-rs watcher); reading the same events here costs ~5 µs: the loop reads the inotify fd
-like a socket, between requests, with no thread and no context switch. The contract is awatch's
+and it asks for IN_OPEN, so every file the server reads wakes it too: on a busy server those
+wake-ups cost several times what reading the same events here does, where the loop reads the
+inotify fd like a socket, between requests, with no thread and no context switch. The contract is awatch's
 (an async iterator of sets of ``(Change, path)``, batched until ``step`` ms pass without a new
 change or ``debounce`` ms after the first), so the watcher is the same above it. Where inotify is
 missing (not Linux) the watcher keeps watchfiles.
