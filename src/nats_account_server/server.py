@@ -14,7 +14,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from nats_account_server import __version__
@@ -276,11 +276,16 @@ def configure(flags: Flags) -> Settings:
 async def serve(flags: Flags) -> int:
     loop = asyncio.get_running_loop()
     signals: asyncio.Queue[signal.Signals] = asyncio.Queue()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(sig, signals.put_nowait, sig)
-    # the write lease that proves a spare inode unused (stores/spares.py) is broken with SIGIO, whose
-    # default action would end the process; nothing else here uses it
-    signal.signal(signal.SIGIO, signal.SIG_IGN)
+    # Windows has no SIGHUP, and its default loop no add_signal_handler: plain handlers pass the signal on
+    handled = [signal.Signals[name] for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    plain: dict[signal.Signals, Any] = {}  # signal -> the handler it had, where the loop can't handle it
+    for sig in handled:
+        try:
+            loop.add_signal_handler(sig, signals.put_nowait, sig)
+        except NotImplementedError:
+            plain[sig] = signal.signal(
+                sig, lambda n, _: loop.call_soon_threadsafe(signals.put_nowait, signal.Signals(n))
+            )
     log.gather_on(loop)
     instance: Instance | None = None
     try:
@@ -308,7 +313,7 @@ async def serve(flags: Flags) -> int:
                 await instance.stop()
                 return instance.fatal.result()
             sig = sig_task.result()
-            if sig == signal.SIGHUP:
+            if sig.name == "SIGHUP":
                 log.error("received sig-hup, restarting")
                 gc.unfreeze()  # the old instance's cycles may be collected again
                 await instance.stop()
@@ -321,8 +326,11 @@ async def serve(flags: Flags) -> int:
             return 0
     finally:
         log.gather_off()
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
+        for sig in handled:
+            if sig in plain:
+                signal.signal(sig, plain[sig])
+            else:
+                loop.remove_signal_handler(sig)
 
 
 def run(flags: Flags) -> int:
@@ -330,8 +338,10 @@ def run(flags: Flags) -> int:
     try:
         import uvloop
 
-        return uvloop.run(serve(flags))
-    except ImportError:  # pragma: no cover - platforms without uvloop
-        return asyncio.run(serve(flags))
+        runner: Callable[[Coroutine[Any, Any, int]], int] = uvloop.run
+    except ImportError:  # platforms without uvloop (Windows)
+        runner = asyncio.run
+    try:
+        return runner(serve(flags))
     finally:
         sys.stderr.flush()

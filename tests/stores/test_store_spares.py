@@ -190,9 +190,14 @@ def test_sharded_stores_swap_across_folders(tmp_path: Path, minter: Minter, vers
     assert tree(tmp_path) == {p[-2:] for p in pubs} | {f"{p[-2:]}/{p}.jwt" for p in pubs}
 
 
-def test_without_sigio_ignored_there_are_no_spares(tmp_path: Path, minter: Minter) -> None:
+def test_spares_ignore_sigio_unless_someone_handles_it(tmp_path: Path, minter: Minter) -> None:
+    """A lease break's SIGIO must not end the process: spares ignore it where nobody handles it, and
+    stay off where someone else does."""
     previous = signal.signal(signal.SIGIO, signal.SIG_DFL)
     try:
+        assert DirectoryStore(tmp_path / "default").spares.enabled
+        assert signal.getsignal(signal.SIGIO) == signal.SIG_IGN
+        signal.signal(signal.SIGIO, lambda n, f: None)
         store = DirectoryStore(tmp_path)
     finally:
         signal.signal(signal.SIGIO, previous)

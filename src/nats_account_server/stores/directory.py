@@ -30,7 +30,7 @@ from ..log import log
 from . import inotify
 from .durable import GroupSync, fsync_dir
 from .fileindex import FileIndexCache
-from .files import JWT_SUFFIX, O_CLOEXEC, TEMP_SUFFIX, read_fd, read_file
+from .files import JWT_SUFFIX, O_CLOEXEC, TEMP_SUFFIX, read_fd, read_file, write_at
 from .marks import Marks
 from .spares import SPARE_DIR, Spares, exchange, unlink_quietly, unsupported
 
@@ -293,7 +293,7 @@ class DirectoryStore:
         try:
             view, done = memoryview(data), 0
             while done < len(data):
-                done += os.pwrite(fd, view[done:], done)
+                done += write_at(fd, view[done:], done)
             if spare is not None and size > len(data):
                 os.ftruncate(fd, len(data))
         except BaseException:

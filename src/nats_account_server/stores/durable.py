@@ -17,7 +17,8 @@ and where the store's temp files cannot live in its spare folder, see DirectoryS
   writing someone else's gigabytes before our upload is answered.
 
 A failed ``syncfs`` (a writeback error anywhere on that filesystem since the file was opened) falls back
-to per-file syncs, which report the error of the file it belongs to.
+to per-file syncs, which report the error of the file it belongs to. Off Linux (no ``syncfs``, no
+``uname`` on Windows, no ``/proc``) every group is synced file by file.
 """
 
 from __future__ import annotations
@@ -59,7 +60,12 @@ def kernel_reports_errors(release: str) -> bool:
     return (major, minor) >= (5, 8)
 
 
-_syncfs = function("syncfs", ctypes.c_int) if kernel_reports_errors(os.uname().release) else None
+def _kernel_release() -> str:
+    """``uname -r``; "" where there is no ``os.uname`` (Windows), which ``kernel_reports_errors`` refuses."""
+    return os.uname().release if hasattr(os, "uname") else ""
+
+
+_syncfs = function("syncfs", ctypes.c_int) if kernel_reports_errors(_kernel_release()) else None
 _fstatfs = function("fstatfs", ctypes.c_int, ctypes.c_void_p)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["JWT_SUFFIX", "O_CLOEXEC", "TEMP_SUFFIX", "read_fd", "read_file", "read_stamped"]
+__all__ = ["JWT_SUFFIX", "O_CLOEXEC", "TEMP_SUFFIX", "read_fd", "read_file", "read_stamped", "write_at"]
 
 JWT_SUFFIX = ".jwt"
 TEMP_SUFFIX = ".tmp"  # a save in progress (or one that failed): never a JWT to serve
-O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+# close-on-exec, and on Windows binary mode (no newline translation): the flags every open here takes
+O_CLOEXEC = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 READ_CHUNK = 1 << 16
 
 
@@ -42,3 +43,11 @@ def read_stamped(path: str) -> tuple[os.stat_result, bytes]:
         return st, os.read(fd, st.st_size + 1)
     finally:
         os.close(fd)
+
+
+def write_at(fd: int, data: memoryview, offset: int) -> int:
+    """Write at `offset` (``pwrite``; a seek and a write where there is none, as on Windows)."""
+    if hasattr(os, "pwrite"):
+        return os.pwrite(fd, data, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.write(fd, data)

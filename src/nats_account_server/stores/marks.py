@@ -9,7 +9,8 @@ anything per account in memory.
 The digest is a BLAKE2b MAC under a per-store secret (``.nas-verified.key`` in the store root, mode
 0600, owned by us): a writer without that key cannot make a forged file look verified, and any change
 of the file's bytes (hand edit, copy without the attribute) voids the seal, so the file is checked
-again. Filesystems without user extended attributes simply get no marks.
+again. Filesystems without user extended attributes simply get no marks, nor do platforms whose
+``os`` has no attribute calls (Python has them on Linux only): no key file is made there either.
 
 Sealing and opening are pure functions over bytes; ``read_marked`` and ``Marks.open`` do the IO.
 """
@@ -40,6 +41,12 @@ _HEAD = TAG_SIZE + _EXP.size
 _COMPACT, _TEXT = b"\x01", b"\x02"  # how the ETag follows: 32 raw bytes of a base32 jti, or as text
 _B32_JTI = 52  # nsc's jti: base32 of a SHA-256 without padding
 _NO_ATTR = (errno.ENODATA, getattr(errno, "ENOATTR", errno.ENODATA), errno.ENOTSUP, errno.EOPNOTSUPP)
+_CALLS = ("getxattr", "setxattr", "removexattr", "geteuid")  # what marks need of ``os``
+
+
+def _missing_calls() -> list[str]:
+    """The ``os`` functions marks need that this platform lacks (macOS, Windows: the xattr ones)."""
+    return [name for name in _CALLS if not hasattr(os, name)]
 
 
 class Marks:
@@ -74,7 +81,12 @@ class Marks:
     @classmethod
     def open(cls, root: str) -> Marks | None:
         """The marks of the writable store at ``root``, creating its secret on first use; None (logged)
-        when the key file is not ours alone or the filesystem keeps no user extended attributes."""
+        when the key file is not ours alone, the filesystem keeps no user extended attributes or the
+        platform has no calls for them (checked first: no key file is made for nothing then)."""
+        missing = _missing_calls()
+        if missing:
+            log.debug(f"verified marks are off for {root}: no os.{', os.'.join(missing)} on this platform")
+            return None
         path = os.path.join(root, KEY_FILE)
         try:
             secret = _read_key(path)
@@ -153,10 +165,13 @@ def read_marked(path: str) -> tuple[bytes, bytes | None]:
     """The file's bytes and its verified mark (None when it has none), both from one open file.
 
     Marks seal the JWT as served (surrounding whitespace removed), so callers strip before unsealing.
+    Without ``os.getxattr`` no file has a mark.
     """
     fd = os.open(path, os.O_RDONLY | O_CLOEXEC)
     try:
         data = read_fd(fd)
+        if not hasattr(os, "getxattr"):
+            return data, None
         try:
             return data, os.getxattr(fd, XATTR)
         except OSError as exc:
@@ -172,8 +187,12 @@ def mark_file(path: str, marks: Marks, name: str, body: bytes, exp: int, etag: s
     watcher's echo check compares), or None when it changed since ``body`` was verified.
 
     Comparing first matters for the watcher, not for safety (a seal never matches other bytes): a file
-    replaced meanwhile must not have its change event taken for the echo of our mark.
+    replaced meanwhile must not have its change event taken for the echo of our mark. Without
+    ``os.setxattr``, OSError (ENOTSUP) as from a filesystem without attributes: the file is indexed
+    in memory instead.
     """
+    if not hasattr(os, "setxattr"):
+        raise OSError(errno.ENOTSUP, "no os.setxattr on this platform", path)
     fd = os.open(path, os.O_RDONLY | O_CLOEXEC)
     try:
         st = os.fstat(fd)

@@ -19,6 +19,10 @@ A spare is written only when that can change no bytes anyone may read:
 Anything else is unlinked and the save takes a fresh temp file. Spares and temp files live in one
 hidden folder of the store root (``SPARE_DIR``): the store's watcher never watches it, so it does not
 see their writes, and a start can clear what a crash left there without scanning the store.
+
+Spares are Linux only: without ``renameat2``, ``fcntl`` leases (Windows has no ``fcntl`` module),
+``os.listxattr`` or SIGIO, ``Spares.enabled`` is False and every save takes a fresh temp file that is
+renamed over.
 """
 
 from __future__ import annotations
@@ -26,12 +30,12 @@ from __future__ import annotations
 import collections
 import ctypes
 import errno
-import fcntl
 import os
 import signal
 import stat
 import threading
 import time
+from collections.abc import Callable
 
 from ..log import log
 from .libc import function, last_error
@@ -54,7 +58,6 @@ _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_F_SETLEASE = getattr(fcntl, "F_SETLEASE", 1024)
 _UNSUPPORTED = (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV)
 
 
@@ -63,8 +66,52 @@ _renameat2 = function(  # None without glibc >= 2.28 / Linux
 )
 
 
+def _lease_probe() -> Callable[[int], None] | None:
+    """Take and drop a write lease on an open file at once: OSError (EAGAIN) unless that open file is
+    the only one of its inode. None where there is no ``fcntl`` (Windows): no spares there."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    setlease = getattr(fcntl, "F_SETLEASE", 1024)
+
+    def probe(fd: int) -> None:
+        fcntl.fcntl(fd, setlease, fcntl.F_WRLCK)
+        fcntl.fcntl(fd, setlease, fcntl.F_UNLCK)
+
+    return probe
+
+
+_probe_lease = _lease_probe()
+
+
 def exchange_supported() -> bool:
     return _renameat2 is not None
+
+
+def _sigio_ignored() -> bool:
+    """A lease break signals SIGIO, whose default action ends the process: where nobody else handles
+    it, it is ignored from now on (on the main thread; elsewhere it must be ignored already). A
+    handler someone else installed is left alone, and there are no spares then."""
+    if not hasattr(signal, "SIGIO"):
+        return False
+    current = signal.getsignal(signal.SIGIO)
+    if current == signal.SIG_IGN:
+        return True
+    if current not in (signal.SIG_DFL, None):
+        return False
+    try:
+        signal.signal(signal.SIGIO, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        return False
+    return True
+
+
+def _supported() -> bool:
+    """Whether a spare can be proven safe to overwrite here: ``renameat2`` swaps, a write lease shows
+    that no one has it open, ``os.listxattr`` that no other tool tagged it, and a lease break's
+    SIGIO cannot end the process."""
+    return exchange_supported() and _probe_lease is not None and hasattr(os, "listxattr") and _sigio_ignored()
 
 
 def exchange(a: str, b: str) -> None:
@@ -89,9 +136,8 @@ class Spares:
         self.limit = limit
         self._pool: collections.deque[tuple[str, float]] = collections.deque()
         self._lock = threading.Lock()
-        self._uid = os.geteuid()
-        # a lease break signals SIGIO, whose default action ends the process
-        self.enabled = exchange_supported() and signal.getsignal(signal.SIGIO) == signal.SIG_IGN
+        self._uid = os.geteuid() if hasattr(os, "geteuid") else -1  # -1 (Windows): no file is ours
+        self.enabled = _supported()
 
     def __len__(self) -> int:
         return len(self._pool)
@@ -156,8 +202,9 @@ class Spares:
             or stat.S_IMODE(st.st_mode) != self.mode
         ):
             return None
-        fcntl.fcntl(fd, _F_SETLEASE, fcntl.F_WRLCK)  # EAGAIN unless this is the only open file
-        fcntl.fcntl(fd, _F_SETLEASE, fcntl.F_UNLCK)
+        if _probe_lease is None or not hasattr(os, "listxattr"):
+            return None  # enabled by hand where nothing can prove the spare unused and untagged
+        _probe_lease(fd)  # EAGAIN unless this is the only open file
         try:
             names = os.listxattr(fd)
         except OSError as exc:
