@@ -23,8 +23,8 @@ from tests.support.procs import ServerProcess, live_processes, start_server, sto
 if TYPE_CHECKING:
     from tests.support.trust import Trust
 
-# as the server does (server.serve): in-process directory stores then reuse spare inodes, whose write
-# lease would otherwise be broken with a process-ending SIGIO (stores/spares.py)
+# in-process directory stores built off the main thread reuse spare inodes only where SIGIO is
+# ignored already (a lease break signals it; stores/spares.py ignores it itself on the main thread)
 signal.signal(signal.SIGIO, signal.SIG_IGN)
 
 

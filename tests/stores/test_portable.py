@@ -76,7 +76,6 @@ def stop_cleanly(proc: ServerProcess) -> None:
 PROBE = """
 import asyncio, ctypes, importlib, json, os, signal, sys
 
-signal.signal(signal.SIGIO, signal.SIG_IGN)  # as server.serve does: spares need it
 from nats_account_server.stores import inotify, spares
 from nats_account_server.stores.libc import function
 from nats_account_server.stores.marks import KEY_FILE, Marks
