@@ -105,7 +105,7 @@ class Replica:
         except Failure:
             return None  # logged by the core; the primary may still have it
 
-    async def load(self, kind: Kind, key: str, local: Local, *, absent: bool = False) -> Loaded | None:
+    async def load(self, kind: Kind, key: str, local: Local) -> Loaded | None:
         """The JWT to serve for `key`: fresh local copy, else the primary's, else the local copy."""
         jwt = await self.fetch(kind, key, local)
         return Loaded(jwt, True) if jwt else None

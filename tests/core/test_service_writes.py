@@ -6,6 +6,7 @@ Real files, a real one-thread IO executor and a real event loop; JWTs of both ge
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -113,21 +114,16 @@ async def test_newer_wins_checks_a_hand_edited_file_not_what_we_saved(fx: Fixtur
     core.close()
 
 
-async def test_a_miss_the_marked_index_saw_is_not_looked_up_twice(fx: Fixture, tmp_path: Path) -> None:
+async def test_a_miss_the_marked_index_saw_is_not_looked_up_twice(
+    fx: Fixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The GET hot path asks the cache first; a writable store's marked index then knows the file is
-    missing, and the core answers the 404 without a second look at the store, but a file made after
-    that look is served, and the system account still comes from the configuration (v1 + v2)."""
+    missing, and the core answers the 404 with no second look at the filesystem, but a file made
+    after that look is served, and the system account still comes from the configuration (v1 + v2)."""
     from nats_account_server.stores.fileindex import FileIndexCache
     from nats_account_server.stores.marks import Marks
 
-    class CountingStore(DirectoryStore):
-        loads = 0
-
-        def load(self, key: str) -> str | None:
-            self.loads += 1
-            return super().load(key)
-
-    store = CountingStore(tmp_path / "store")
+    store = DirectoryStore(tmp_path / "store")
     marks = Marks.open(store.root)
     assert marks is not None
     core = Core(
@@ -135,20 +131,29 @@ async def test_a_miss_the_marked_index_saw_is_not_looked_up_twice(fx: Fixture, t
         load_trust(str(fx.operator_jwt_path), str(fx.system_account_jwt_path)),
         cache=FileIndexCache(store, 100, hot=True, marks=marks),
     )
+    looks: list[str] = []
+    real_access = os.access
+
+    def access(path: str, mode: int, **kwargs: object) -> bool:
+        looks.append(os.path.basename(path))
+        return real_access(path, mode)
+
+    monkeypatch.setattr(os, "access", access)
     missing = fx.pub("A1")
-    assert core.cache.get(missing) is None and core.cache.absent == missing
-    assert await core.entry(Kind.ACCOUNT, missing, missed=True) is None
-    assert store.loads == 0 and core.cache.absent == ""
+    assert core.cache.get(missing) is None
+    assert await core.miss(Kind.ACCOUNT, missing) is None
+    assert looks == [f"{missing}.jwt"]  # one look for a 404
 
     jwt = fx.account_jwt("A1")
     store.save(missing, jwt)  # appears after a look found nothing: the next look sees it
-    assert core.cache.get(missing) is None and core.cache.absent == ""  # there, not verified yet
-    entry = await core.entry(Kind.ACCOUNT, missing, missed=True)
-    assert entry is not None and entry.body == jwt.encode() and store.loads == 1
+    assert core.cache.get(missing) is None  # there, not verified yet
+    entry = await core.miss(Kind.ACCOUNT, missing)
+    assert entry is not None and entry.body == jwt.encode()
 
     system = fx.system_account
-    assert core.cache.get(system) is None and core.cache.absent == system
-    entry = await core.entry(Kind.ACCOUNT, system, missed=True)
+    looks.clear()
+    assert core.cache.get(system) is None
+    entry = await core.miss(Kind.ACCOUNT, system)
     assert entry is not None and entry.body == core.trust.system_account_jwt.encode()
-    assert store.loads == 1
+    assert looks == [f"{system}.jwt"]
     core.close()

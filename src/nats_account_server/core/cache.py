@@ -72,9 +72,6 @@ class Cache(Protocol):
     # the ready responses only, as cheap a lookup as there is (a dict's bound ``get``: no Python
     # frame): the GET hot path tries it before ``get``, which may touch the store
     ready: Callable[[str], Entry | None]
-    # the key whose file the latest ``get`` found missing ("" if none): the core's miss path then
-    # answers without looking at the store a second time
-    absent: str
 
     def get(self, key: str) -> Entry | None: ...
 
@@ -89,8 +86,6 @@ class Cache(Protocol):
 
 class ResponseCache:
     """A bounded map; when full, the oldest inserted entries go first (cheap FIFO eviction)."""
-
-    absent = ""  # never looks at a store
 
     def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = max(0, capacity)

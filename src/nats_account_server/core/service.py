@@ -135,10 +135,10 @@ class Core:
             log.debug(f"{reason} (already reported)")
         return Failure(500, "error loading JWT")
 
-    async def load(self, kind: Kind, key: str, *, absent: bool = False) -> Loaded | None:
+    async def load(self, kind: Kind, key: str) -> Loaded | None:
         """Find the JWT for `key`: the source (store and NATS lookup, or the primary), then the
-        system account of the configuration. ``absent``: the cache has just found no file for it."""
-        loaded = await self.source.load(kind, key, self, absent=absent)
+        system account of the configuration."""
+        loaded = await self.source.load(kind, key, self)
         if loaded is not None:
             return loaded
         if kind is Kind.ACCOUNT and key and key == self.trust.system_account_key:
@@ -146,17 +146,17 @@ class Core:
             return Loaded(self.trust.system_account_jwt, False)
         return None
 
-    async def entry(self, kind: Kind, key: str, *, missed: bool = False) -> Entry | None:
-        """The verified, ready response for `key`; None when there is no such JWT. ``missed``: the
-        caller (the HTTP hot path) has just looked in the cache, don't look (touch the file) again."""
-        ckey = cache_key(kind, key)
-        cached = None if missed else self.cache.get(ckey)
+    async def entry(self, kind: Kind, key: str) -> Entry | None:
+        """The verified, ready response for `key`; None when there is no such JWT."""
+        cached = self.cache.get(cache_key(kind, key))
         if cached is not None and cached.fresh_until > time.monotonic():
             return cached
-        absent = self.cache.absent == ckey
-        if absent:
-            self.cache.absent = ""
-        loaded = await self.load(kind, key, absent=absent)
+        return await self.miss(kind, key, cached)
+
+    async def miss(self, kind: Kind, key: str, cached: Entry | None = None) -> Entry | None:
+        """The response for `key` when the cache had none (or only `cached`, no longer fresh): what
+        the HTTP hot path calls after its own look into the cache."""
+        loaded = await self.load(kind, key)
         if loaded is None:
             return None
         if cached is not None and cached.jwt == loaded.jwt:

@@ -44,8 +44,8 @@ class Source(Protocol):
     #: only fresh for a while, so each GET must go through the core
     settled: bool
 
-    async def load(self, kind: Kind, key: str, local: Local, *, absent: bool = False) -> Loaded | None:
-        """The JWT for `key`, or None. ``absent``: the cache has just found no file for it."""
+    async def load(self, kind: Kind, key: str, local: Local) -> Loaded | None:
+        """The JWT for `key`, or None."""
         ...
 
     def fresh_until(self, key: str) -> float:
@@ -72,8 +72,8 @@ class LocalSource:
         self.notifier = notifier
         self.lookup_timeout = lookup_timeout
 
-    async def load(self, kind: Kind, key: str, local: Local, *, absent: bool = False) -> Loaded | None:
-        jwt = None if absent else local.load_local(key)
+    async def load(self, kind: Kind, key: str, local: Local) -> Loaded | None:
+        jwt = local.load_local(key)
         if jwt:
             return Loaded(jwt, True)
         if kind is not Kind.ACCOUNT or not self.notifier.connected or not is_account_key(key):

@@ -86,7 +86,7 @@ class App:
                 entry = self.cache_ready(key) or self.cache_get(key)
                 if entry is None and key and "/" not in key:
                     try:  # a miss: load once here instead of through the general router
-                        entry = await self.core.entry(Kind.ACCOUNT, key, missed=True)
+                        entry = await self.core.miss(Kind.ACCOUNT, key)
                     except Failure as exc:
                         failed = plain(exc.status, exc.message)
                         proto.response_bytes(failed.status, [*failed.headers, VARY], failed.body)

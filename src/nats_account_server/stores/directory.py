@@ -112,6 +112,7 @@ class DirectoryStore:
         self._own: dict[str, Stamp] = {}
         # path -> stamp and version of our latest save there (kept, unlike the echo marks)
         self._saved: dict[str, tuple[Stamp, Version | None]] = {}
+        self._absent = ""  # the key whose file the response cache just found missing (see found_absent)
         self.spares = Spares(FILE_MODE)
         self._spare_dir = os.path.join(self.root, SPARE_DIR)
         self._folder: str | None = None  # where temp files and spares go, once made ("": beside the JWTs)
@@ -194,7 +195,15 @@ class DirectoryStore:
             return f"{self._prefix}{key[-2:]}{os.sep}{key}{JWT_SUFFIX}"
         return f"{self._prefix}{key}{JWT_SUFFIX}"  # plain concatenation: a third of os.path.join
 
+    def found_absent(self, key: str) -> None:
+        """The response cache has just found no file for ``key``: the next load of it answers None
+        without looking again (a 404 costs one check of the filesystem, not two)."""
+        self._absent = key
+
     def load(self, key: str) -> str | None:
+        if self._absent and key == self._absent:
+            self._absent = ""
+            return None
         if not is_store_key(key):
             return None
         path = self.path_for(key)

@@ -44,6 +44,11 @@ class FileBacked(Protocol):
         """The file holding ``key``; None when the store has no file for it."""
         ...
 
+    def found_absent(self, key: str) -> None:
+        """The file of ``key`` was just found missing: the load that follows (the core confirming
+        the 404 through its lookup and the system account) need not look again."""
+        ...
+
 
 def _served(data: bytes) -> bytes:
     """The JWT as served from a file's bytes: hand-written files often end in a newline."""
@@ -78,7 +83,6 @@ class FileIndexCache:
         # account stays in memory but the hot set; ``echo`` tells the store watcher a mark is ours
         self.marks = marks if self.capacity else None
         self.echo = echo
-        self.absent = ""
         # hash(key) -> stamp + exp + ETag: an int key instead of the 56-character key string
         # halves the memory; a collision can only make a stamp mismatch (another file), a miss
         self._index: dict[int, bytes] = {}
@@ -116,12 +120,11 @@ class FileIndexCache:
 
     def _get_marked(self, key: str) -> Entry | None:
         assert self.marks is not None
-        self.absent = ""
         path = self._file(key)
         if path is None:
             return None
         if not os.access(path, os.F_OK):
-            self.absent = key  # a 404 for the core to confirm (lookup, system account), not to look again
+            self.store.found_absent(key)
             return None
         try:
             data, mark = read_marked(path)

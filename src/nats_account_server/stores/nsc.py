@@ -203,6 +203,9 @@ class NscStore:
     def noticed_changes(self) -> None:
         self.refresh()  # new accounts are indexed right away
 
+    def found_absent(self, key: str) -> None:
+        return None  # the index is looked up on every load anyway
+
     def load(self, key: str) -> str | None:
         if not is_account_key(key):
             return None  # activations (and junk) are never found in an nsc store
