@@ -176,3 +176,19 @@ def test_module_logger_follows_current_stderr(capsys: pytest.CaptureFixture[str]
 def test_short_key() -> None:
     assert short_key("ACATS5YOVB6ROX2WUNKGNQ2MP3GMXDMKSG2O4N5CLX3A6W4PZGZZIL2R") == "ACATS5YOVB6R"
     assert short_key("short") == "short"
+
+
+def test_untrusted_values_and_lines_are_bounded(capsys: pytest.CaptureFixture[str]) -> None:
+    """A value is cut at 256 characters and a message at 16 KiB, each cut marked; short ones are
+    unchanged, and a deliberate multi-line block is never cut."""
+    from nats_account_server.log import MAX_LINE, MAX_VALUE, bounded
+
+    assert bounded("a.b") == "a.b"
+    cut = bounded("x" * 1000)
+    assert cut.startswith("x" * MAX_VALUE) and cut.endswith(f"...[{1000 - MAX_VALUE} more characters]")
+    logger = Logger(LoggingSettings(time=False, colors=False))
+    logger.info("y" * (MAX_LINE + 10))
+    line = capsys.readouterr().err
+    assert line.startswith("[INF] " + "y" * 100) and line.endswith("...[10 more characters]\n")
+    logger.info("z" * (MAX_LINE + 10), block=True)
+    assert len(capsys.readouterr().err) > MAX_LINE + 10

@@ -21,7 +21,10 @@ from typing import TextIO
 
 from nats_account_server.config import LoggingSettings
 
-__all__ = ["Logger", "log", "printable", "short_key"]
+__all__ = ["MAX_LINE", "MAX_VALUE", "Logger", "bounded", "log", "printable", "short_key"]
+
+MAX_VALUE = 256  # characters of one untrusted value (a URL path, a subject) shown in a log line
+MAX_LINE = 16384  # characters of one log message; the rest is cut, and the cut is marked
 
 _GATHERED = frozenset(("INF", "DBG", "TRC"))  # levels whose lines may wait for the end of a loop iteration
 _RESET = "\x1b[0m"
@@ -41,6 +44,14 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def bounded(value: str, limit: int = MAX_VALUE) -> str:
+    """An untrusted value as a log line shows it: at most ``limit`` characters, a longer one cut
+    and marked, so that a client or a peer cannot make one line arbitrarily long."""
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}...[{len(value) - limit} more characters]"
 
 
 def short_key(key: str) -> str:
@@ -91,6 +102,8 @@ class Logger:
         ``block`` keeps the newlines of a deliberately multi-line entry (the ``-dump`` JSON); anywhere
         else a newline or control character is escaped (see :func:`printable`)."""
         msg = "\n".join(printable(line) for line in msg.split("\n")) if block else printable(msg)
+        if len(msg) > MAX_LINE and not block:
+            msg = bounded(msg, MAX_LINE)
         stamp = self._stamp() if self._time else ""
         return f"{self._prefix}{stamp}{self._labels[level]}{msg}\n"
 

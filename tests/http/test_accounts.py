@@ -316,3 +316,26 @@ def test_served_t1_vector_from_file(running: Running) -> None:
     while running.client.get(running.url(f"/jwt/v1/accounts/{T1_KEY}")).status_code != 404:
         assert time.monotonic() < deadline, "a deleted file is still served"
         time.sleep(0.05)
+
+
+def test_http11_request_without_host_is_400(running: Running) -> None:
+    """RFC 9112: an HTTP/1.1 request without Host is a 400; HTTP/1.0 needs none."""
+    import socket
+
+    def ask(request: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", running.proc.port), timeout=5) as sock:
+            sock.sendall(request)
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        return data
+
+    name = new_account(running)
+    key = running.trust.pub(name)
+    assert post(running, key, running.trust.account_jwt(name))[0] == 200
+    for path in (f"/jwt/v1/accounts/{key}", "/healthz"):
+        answer = ask(f"GET {path} HTTP/1.1\r\nConnection: close\r\n\r\n".encode())
+        assert answer.startswith(b"HTTP/1.1 400") and answer.endswith(b"missing Host header\n"), answer[:80]
+        host = ask(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        assert host.startswith(b"HTTP/1.1 200"), host[:80]
+    assert ask(b"GET /healthz HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200")

@@ -226,3 +226,26 @@ async def test_activation_notifications(
     finally:
         await nc.close()
         proc.stop()
+
+
+def test_activation_subjects_are_validated_and_logged_bounded(running: Running) -> None:
+    """Activations whose subject is no valid subject (as the JWT library defines it: not empty, no
+    spaces, no empty token) are refused with the library's issue; a NUL, which the library and
+    nats-server accept, is stored and logged escaped; a long valid subject is stored, and the log
+    line quotes it cut to a bounded length."""
+    t = running.trust
+    for subject in ("a b", "a..b", ".a", "a."):
+        resp = post(running, raw_activation(t.version, subject, sub=t.pub("B"), seed=t.seed("A")))
+        assert resp.status_code == 400 and "validation issues" in resp.text, (subject, resp.text)
+    mark = running.proc.mark()
+    assert (
+        post(running, raw_activation(t.version, "a\x00b", sub=t.pub("B"), seed=t.seed("A"))).status_code
+        == 200
+    )
+    assert running.proc.find_lines('"a\\x00b"', since=mark)
+    long_subject = ".".join(["segment"] * 40_000)  # 320 KB, valid
+    mark = running.proc.mark()
+    resp = post(running, raw_activation(t.version, long_subject, sub=t.pub("B"), seed=t.seed("A")))
+    assert resp.status_code == 200
+    (line,) = running.proc.find_lines("updated activation JWT", since=mark)
+    assert len(line) < 1000 and "more characters]" in line

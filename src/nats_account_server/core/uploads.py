@@ -13,7 +13,7 @@ from nats_account_server.core.notifier import NoResponders, NotConnected, Reques
 from nats_account_server.core.service import Core, Failure, Saved
 from nats_account_server.core.store import StoreUnavailable
 from nats_account_server.jwt import JWTError, Token, decode, decode_account, is_account_key, is_operator_key
-from nats_account_server.log import log, short_key
+from nats_account_server.log import bounded, log, short_key
 
 ISSUES_HEADER = (
     "The server was unable to update the account JWT because one or more validation issues occurred:"
@@ -164,5 +164,5 @@ async def post_activation(core: Core, body: bytes) -> Answer:
         await core.notify(Kind.ACTIVATION, key, tok.raw, tok.iss)
     except Failure:
         return Answer(500, "error saving activation JWT")
-    log.info(f'updated activation JWT - {short_key(tok.iss)}-{short_key(tok.sub)} - "{subject}"')
+    log.info(f'updated activation JWT - {short_key(tok.iss)}-{short_key(tok.sub)} - "{bounded(subject)}"')
     return Answer(200)

@@ -28,7 +28,7 @@ from nats_account_server.http.responses import (
     plain,
 )
 from nats_account_server.jwt import JWTError, decoded_view
-from nats_account_server.log import log
+from nats_account_server.log import bounded, log
 
 ACCOUNTS = "/jwt/v1/accounts/"
 ACCOUNTS_LEN = len(ACCOUNTS)
@@ -81,7 +81,7 @@ class App:
         if self.hot and scope.method == "GET" and not scope.query_string:
             path = scope.path
             headers = scope.headers  # each scope attribute is a call into granian: read it once
-            if path.startswith(ACCOUNTS) and "origin" not in headers:
+            if path.startswith(ACCOUNTS) and "origin" not in headers and "host" in headers:
                 key = path[ACCOUNTS_LEN:]
                 entry = self.cache_ready(key) or self.cache_get(key)
                 if entry is None and key and "/" not in key:
@@ -107,16 +107,21 @@ class App:
         """Every request the hot path does not answer."""
         if log.trace_enabled:
             qs = f"?{scope.query_string}" if scope.query_string else ""
-            log.trace(f"{scope.client}: {scope.path}{qs}")
+            log.trace(f"{scope.client}: {bounded(scope.path + qs)}")
         headers = scope.headers
         origin = headers.get("origin")
         try:
-            if scope.method == "OPTIONS" and origin and headers.get("access-control-request-method"):
+            if "host" not in headers and scope.http_version == "1.1":  # RFC 9112 3.2: a 400
+                log.debug(
+                    f"{scope.client}: {scope.method} {bounded(scope.path)} - request without Host header"
+                )
+                resp = plain(400, "missing Host header")
+            elif scope.method == "OPTIONS" and origin and headers.get("access-control-request-method"):
                 resp = self.preflight(headers, origin)
             else:
                 resp = await self.route(scope, proto)
         except Exception as exc:  # a bug must cost one request, never the server
-            log.error(f"{scope.path} - internal error - {exc!r}")
+            log.error(f"{bounded(scope.path)} - internal error - {exc!r}")
             resp = plain(500, "internal server error")
         out = [*resp.headers, VARY]  # never mutate shared constant responses
         if origin:
@@ -229,10 +234,10 @@ class App:
         try:
             body = await self.read_body(scope, proto)
         except BodyTooLarge:
-            log.error(f"{path} - request body too large")
+            log.error(f"{bounded(path)} - request body too large")
             return plain(413, "request body too large")
         except (TimeoutError, Exception) as exc:
-            log.error(f"{path} - bad JWT in request - unable to read body: {exc!r}")
+            log.error(f"{bounded(path)} - bad JWT in request - unable to read body: {exc!r}")
             return plain(400, "bad JWT in request")
         try:
             if path.startswith(ACCOUNTS):

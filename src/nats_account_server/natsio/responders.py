@@ -23,7 +23,7 @@ from nats_account_server.core.kinds import Kind
 from nats_account_server.core.service import Core, Failure, Saved
 from nats_account_server.jwt import JWTError, Token, decode_account, decode_activation, is_account_key
 from nats_account_server.jwt.nkeys import encode_public_key
-from nats_account_server.log import log, short_key
+from nats_account_server.log import bounded, log, short_key
 
 Publish = Callable[[str, bytes], Awaitable[None]]
 
@@ -139,7 +139,7 @@ class Responders:
             return
         tokens = subject.split(".")
         if len(tokens) != 6 or not tokens[3]:
-            log.error(f"lookup {subject} failed parsing")
+            log.error(f"lookup {bounded(subject)} failed parsing")
             return
         key = tokens[3]
         jwt: str | None = None
@@ -160,7 +160,7 @@ class Responders:
         try:
             return check_account_update(self.core, subject, payload)
         except Rejected as exc:
-            log.warn(f"rejected JWT update on {subject} - {exc}")
+            log.warn(f"rejected JWT update on {bounded(subject)} - {exc}")
             await self._reply_error(reply, exc.account, str(exc))
             return None
 
@@ -194,7 +194,7 @@ class Responders:
         try:
             key, tok = check_activation_update(subject, payload)
         except Rejected as exc:
-            log.warn(f"rejected activation on {subject} - {exc}")
+            log.warn(f"rejected activation on {bounded(subject)} - {exc}")
             return
         await self._save_fresh(Kind.ACTIVATION, key, tok)
 
