@@ -198,7 +198,7 @@ class App:
             return Response(200, self.help, [("content-type", TEXT)])
         if path == "/jwt/v1/operator":
             return self.operator(parse_query(scope.query_string))
-        return self.pack(parse_query(scope.query_string))
+        return await self.pack(parse_query(scope.query_string))
 
     # ---------------------------------------------------------------- routes
 
@@ -267,7 +267,9 @@ class App:
                 return plain(500, "error decoding operator claim")
         return Response(200, raw.encode(), [("content-type", JWT)])
 
-    def pack(self, params: dict[str, str]) -> Response:
+    async def pack(self, params: dict[str, str]) -> Response:
+        """Every stored JWT as `<key>|<jwt>` lines, read and joined on a worker thread: a large
+        store's pack never holds up the GETs on the event loop."""
         limit = self.core.max_pack
         value = params.get("max")
         if value is None:
@@ -281,7 +283,7 @@ class App:
                     return plain(400, f'bad max parameter "{value}", no more than {limit} are allowed')
                 wanted = limit
         try:
-            items = self.core.pack(wanted)
+            body = await asyncio.to_thread(lambda: format_pack(self.core.pack(wanted)).encode())
         except Failure as exc:
             return plain(exc.status, exc.message)
-        return Response(200, format_pack(items).encode(), [("content-type", TEXT)])
+        return Response(200, body, [("content-type", TEXT)])

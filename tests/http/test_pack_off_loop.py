@@ -1,0 +1,52 @@
+"""The pack is read off the event loop: while a store's pack is slow, GETs keep being answered.
+
+In-process (a real listener on a real socket) so that the store's pack can be held until the test
+releases it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import httpx
+
+from nats_account_server.core.service import Core
+from nats_account_server.core.trust import Trust
+from nats_account_server.http.app import App
+from nats_account_server.http.listener import Listener
+from nats_account_server.stores import MemoryStore
+
+
+class HeldStore(MemoryStore):
+    """A memory store whose pack waits until it is released (a large store read from a slow disk)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def pack(self, max: int = -1) -> list[tuple[str, str]]:
+        self.entered.set()
+        self.release.wait(10)
+        return super().pack(max)
+
+
+async def test_gets_are_answered_while_a_pack_is_being_read() -> None:
+    store = HeldStore()
+    core = Core(store, Trust())
+    listener = Listener(App(core, writable=True), "127.0.0.1", 0)
+    bound = await listener.start()
+    base = f"http://127.0.0.1:{bound.port}"
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            pack = asyncio.create_task(client.get(f"{base}/jwt/v1/pack"))
+            assert await asyncio.to_thread(store.entered.wait, 5)
+            health = await asyncio.wait_for(client.get(f"{base}/healthz"), 2)  # the loop is free
+            assert health.status_code == 200 and not pack.done()
+            store.release.set()
+            assert (await pack).status_code == 200
+    finally:
+        store.release.set()
+        await listener.stop()
+        core.close()
