@@ -143,3 +143,54 @@ def test_temp_files_beside_the_jwts_are_synced_one_by_one(
 
 def test_a_readonly_store_has_no_group_sync(tmp_path: Path) -> None:
     assert DirectoryStore(tmp_path, readonly=True).group_sync is None
+
+
+def _failing_dir_fsync(monkeypatch: pytest.MonkeyPatch, code: int) -> list[str]:
+    """os.fsync fails with `code` for directories (files still sync); returns the failed paths."""
+    import stat
+
+    real, failed = os.fsync, []
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            failed.append(os.readlink(f"/proc/self/fd/{fd}"))
+            raise OSError(code, os.strerror(code))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return failed
+
+
+def test_a_failed_directory_fsync_fails_the_saves_in_it(
+    tmp_path: Path, minter: Minter, version: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An I/O error while syncing a directory is not swallowed: the uploads whose renames it should
+    have made durable get an error (500), and no spare of that group is kept for reuse."""
+    import errno
+
+    store = DirectoryStore(tmp_path)
+    items = _jwts(minter, version, 3, 0)
+    assert store.save_many(items) == [None] * 3
+    failed = _failing_dir_fsync(monkeypatch, errno.EIO)
+    errors = store.save_many(_jwts(minter, version, 3, 1))
+    assert failed and all(e is not None and "syncing" in str(e) for e in errors)
+    assert not store.spares._pool  # never overwrite a spare whose swap may be undone by a crash
+    store.close()
+
+
+def test_filesystems_that_cannot_sync_directories_stay_supported(
+    tmp_path: Path,
+    minter: Minter,
+    version: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import errno
+
+    store = DirectoryStore(tmp_path)
+    _failing_dir_fsync(monkeypatch, errno.EINVAL)
+    assert store.save_many(_jwts(minter, version, 2, 0)) == [None, None]
+    assert "directories cannot be synced here" in capsys.readouterr().err
+    assert store.save_many(_jwts(minter, version, 2, 1)) == [None, None]
+    assert "directories cannot be synced here" not in capsys.readouterr().err  # said once per folder
+    store.close()

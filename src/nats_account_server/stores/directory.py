@@ -255,7 +255,7 @@ class DirectoryStore:
                 staged.append(self._stage(i, key, path, jwt.encode("utf-8")))
             except OSError as e:
                 errors[i] = StoreError(f"error saving JWT to {path}: {e}")
-        synced: set[str] = set()  # directories whose entries changed
+        synced: dict[str, list[int]] = {}  # directories whose entries changed -> the items there
         freed: list[str] = []  # spares this group's swaps left
         durable = self.group_sync is not None and self.group_sync.sync([item.fd for item in staged])
         for item in staged:
@@ -275,13 +275,24 @@ class DirectoryStore:
             if len(self._saved) >= OWN_WRITES_KEPT:
                 self._saved.clear()
             self._saved[item.path] = (_stamp(written), versions[item.slot] if versions else None)
-            synced.add(item.directory)
-            synced.add(item.folder)
+            synced.setdefault(item.directory, []).append(item.slot)
+            synced.setdefault(item.folder, []).append(item.slot)
             if swapped:
                 freed.append(item.tmp)
-        for directory in synced:
-            fsync_dir(directory)
-        self.spares.rest(freed)  # only now: their swaps are durable
+        durable_swaps = True
+        for directory, slots in synced.items():
+            try:
+                fsync_dir(directory)
+            except OSError as e:  # the renames may not survive a crash: not saved, as far as we know
+                log.error(f"error syncing directory {directory}: {e}")
+                durable_swaps = False
+                for slot in slots:
+                    errors[slot] = StoreError(f"error saving JWT: syncing {directory} failed: {e.strerror}")
+        if durable_swaps:
+            self.spares.rest(freed)  # only now: their swaps are durable
+        else:  # a spare whose swap may be undone by a crash must never be overwritten
+            for tmp in freed:
+                unlink_quietly(tmp)
         return errors
 
     def _stage(self, index: int, key: str, path: str, data: bytes) -> _Staged:

@@ -24,6 +24,7 @@ to per-file syncs, which report the error of the file it belongs to. Off Linux (
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 
 from ..log import log
@@ -69,18 +70,37 @@ _syncfs = function("syncfs", ctypes.c_int) if kernel_reports_errors(_kernel_rele
 _fstatfs = function("fstatfs", ctypes.c_int, ctypes.c_void_p)
 
 
+# where a directory cannot be opened or synced at all, no entry in it can be made durable this way;
+# such filesystems (and Windows) stay supported: said once, then the renames are trusted
+_CANNOT_SYNC_DIRS = (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EISDIR, errno.EBADF, errno.EACCES)
+_said: set[str] = set()
+
+
 def fsync_dir(path: str) -> None:
-    """Make a rename/creation inside ``path`` durable; best effort where directories can't be opened."""
+    """Make a rename/creation inside ``path`` durable. An I/O error raises OSError: the entries
+    changed in ``path`` may not survive a crash. Where directories cannot be synced at all, that is
+    logged once per directory and the call returns."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
+    except OSError as exc:
+        if exc.errno not in _CANNOT_SYNC_DIRS:
+            raise
+        _cannot(path, exc)
         return
     try:
         os.fsync(fd)
-    except OSError:
-        pass
+    except OSError as exc:
+        if exc.errno not in _CANNOT_SYNC_DIRS:
+            raise
+        _cannot(path, exc)
     finally:
         os.close(fd)
+
+
+def _cannot(path: str, exc: OSError) -> None:
+    if path not in _said:
+        _said.add(path)
+        log.info(f"directories cannot be synced here ({path}: {exc.strerror}); renames are not fsynced")
 
 
 def parse_dirty(meminfo: bytes) -> int | None:
