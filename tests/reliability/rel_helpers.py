@@ -19,6 +19,7 @@ from pathlib import Path
 
 from nats_account_server.jwt import peek_claims
 from nats_account_server.stores.marks import KEY_FILE
+from nats_account_server.stores.writer import LOCK_FILE
 from tests.support.procs import ServerProcess, start_server
 from tests.support.trust import Trust
 
@@ -177,9 +178,12 @@ def jwt_files(store: Path) -> dict[str, bytes]:
 
 def other_files(store: Path) -> list[str]:
     """Names of store entries that are not ``*.jwt`` files (temp files left by a crash, ...); the
-    store's verified-marks secret (stores/marks.py) belongs there."""
+    store's verified-marks secret (stores/marks.py) and its writer's lock (stores/writer.py) belong
+    there."""
     return sorted(
-        p.name for p in store.rglob("*") if p.is_file() and not p.name.endswith(".jwt") and p.name != KEY_FILE
+        p.name
+        for p in store.rglob("*")
+        if p.is_file() and not p.name.endswith(".jwt") and p.name not in (KEY_FILE, LOCK_FILE)
     )
 
 

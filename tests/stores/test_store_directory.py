@@ -12,6 +12,7 @@ from store_helpers import Minter, activation_hash, tree, umask
 
 from nats_account_server.stores import DirectoryStore, ReadOnlyError, Store, StoreError
 from nats_account_server.stores.spares import SPARE_DIR
+from nats_account_server.stores.writer import LOCK_FILE
 
 ACCOUNT1 = "ACATS5YOVB6ROX2WUNKGNQ2MP3GMXDMKSG2O4N5CLX3A6W4PZGZZIL2R"
 
@@ -26,7 +27,8 @@ def test_flat_layout_byte_exact(tmp_path: Path, minter: Minter) -> None:
     path = root / f"{key}.jwt"
     assert path.read_bytes() == jwt.encode()  # no newline added
     assert store.load(key) == jwt
-    assert tree(root) == {f"{key}.jwt", SPARE_DIR}  # the (hidden) folder of temp files and spares
+    # the (hidden) folder of temp files and spares, and the lock that keeps a second writer away
+    assert tree(root) == {f"{key}.jwt", SPARE_DIR, LOCK_FILE}
     store.close()
     assert tree(root) == {f"{key}.jwt"}
     assert stat.S_IMODE(path.stat().st_mode) == 0o644 & ~umask()
@@ -109,7 +111,7 @@ def test_atomic_save_leaves_no_temp_files(tmp_path: Path, minter: Minter) -> Non
     key, jwt = minter.account_jwt()
     for i in range(20):
         store.save(key, f"{jwt}{i}")
-    spares = tree(tmp_path) - {key[-2:], f"{key[-2:]}/{key}.jwt", SPARE_DIR}
+    spares = tree(tmp_path) - {key[-2:], f"{key[-2:]}/{key}.jwt", SPARE_DIR, LOCK_FILE}
     assert all(p.startswith(f"{SPARE_DIR}/.") and p.endswith(".tmp") for p in spares)
     store.close()  # spare inodes are unlinked
     assert tree(tmp_path) == {key[-2:], f"{key[-2:]}/{key}.jwt"}
@@ -207,9 +209,11 @@ def test_pack(tmp_path: Path, minter: Minter) -> None:
 
 
 def test_pack_reads_other_layouts(tmp_path: Path, minter: Minter) -> None:
-    flat = DirectoryStore(tmp_path)
+    writer = DirectoryStore(tmp_path)
     k1, j1 = minter.account_jwt()
-    flat.save(k1, j1)
+    writer.save(k1, j1)
+    writer.close()  # one writer at a time: the sharded one takes over, a flat reader looks on
+    flat = DirectoryStore(tmp_path, readonly=True)
     sharded = DirectoryStore(tmp_path, shard=True)
     k2, j2 = minter.account_jwt()
     sharded.save(k2, j2)

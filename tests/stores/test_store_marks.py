@@ -117,6 +117,7 @@ def test_marked_files_are_served_after_a_restart_with_nothing_in_memory(
         cache.put(key, make_entry(jwt, f"J{key[:4]}", 1234))
     assert len(cache) == 0  # no per-account index in memory
 
+    store.close()
     restarted = marked_cache(DirectoryStore(tmp_path))  # a new process: empty memory, same key
     for key, jwt in accounts.items():
         hit = restarted.get(key)

@@ -33,6 +33,7 @@ from .fileindex import FileIndexCache
 from .files import JWT_SUFFIX, O_CLOEXEC, TEMP_SUFFIX, read_fd, read_file, write_at
 from .marks import Marks
 from .spares import SPARE_DIR, Spares, exchange, unlink_quietly, unsupported
+from .writer import WriterLock
 
 __all__ = ["DirectoryStore", "JWT_SUFFIX", "TEMP_SUFFIX", "key_from_filename", "read_fd", "read_file"]
 
@@ -117,7 +118,9 @@ class DirectoryStore:
         self._spare_dir = os.path.join(self.root, SPARE_DIR)
         self._folder: str | None = None  # where temp files and spares go, once made ("": beside the JWTs)
         self.group_sync: GroupSync | None = None
+        self._writer: WriterLock | None = None
         if not readonly:
+            self._writer = WriterLock.take(self.root)  # before anything of a running writer is touched
             self.group_sync = GroupSync(self.root)
             self._clear_leftovers()
             log.debug(f"spare inodes are {'on' if self.spares.enabled else 'off'} for {self.root}")
@@ -465,10 +468,13 @@ class DirectoryStore:
         return sorted(key for key, _ in self._walk() if is_account_key(key))
 
     def close(self) -> None:
-        """Nothing is held open between calls; spares are removed, and their folder when empty."""
+        """Nothing is held open between calls; spares are removed, and their folder when empty;
+        the writer's lock goes last."""
         self.spares.close()
         if self._folder:
             try:
                 os.rmdir(self._folder)
             except OSError:
                 pass
+        if self._writer is not None:
+            self._writer.release()
