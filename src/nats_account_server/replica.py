@@ -12,6 +12,7 @@ import asyncio
 import ssl
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
@@ -25,22 +26,44 @@ from nats_account_server.core.source import Loaded, Local
 from nats_account_server.core.store import StoreError
 from nats_account_server.core.trust import Trust
 from nats_account_server.jwt import is_account_key, is_activation_hash
-from nats_account_server.log import log, short_key
+from nats_account_server.jwt.codec import MAX_TOKEN_SIZE
+from nats_account_server.log import bounded, log, short_key
 
 FRESH_FOR = 3600.0  # seconds a primary answer (or NATS update) is trusted without asking again
 PROGRESS_EVERY = 10_000  # pack lines between progress log lines during the startup import
 RETRY_AFTER = 2.0  # seconds without primary contact after a network error (not per request)
 
 
+JWT_LIMIT = MAX_TOKEN_SIZE + 2  # bytes of one JWT answer (a trailing newline allowed)
+PACK_LINE = 8 * 1024  # bytes per JWT of the startup pack, on average (a nsc account JWT is ~1 KiB)
+PACK_LIMIT = 256 * 1024 * 1024  # bytes of the startup pack when its number of JWTs is not capped
+
+
+def pack_limit(max_items: int) -> int:
+    """The bytes a startup pack of at most `max_items` JWTs may take."""
+    return min(max_items * PACK_LINE, PACK_LIMIT) if max_items > 0 else PACK_LIMIT
+
+
+class PrimaryError(Exception):
+    """The primary's answer broke a bound: too large, or not complete in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    reason: str
+    body: bytes
+
+    @property
+    def status_line(self) -> str:
+        """Go's `resp.Status`, e.g. `400 Bad Request`, which the original log lines show."""
+        return f"{self.status} {self.reason}".strip()
+
+
 class Outcome(Enum):
     FOUND = "found"
     NOT_FOUND = "not found"
     ERROR = "error"
-
-
-def _status_line(resp: httpx.Response) -> str:
-    """Go's `resp.Status`, e.g. `400 Bad Request`, which the original log lines show."""
-    return f"{resp.status_code} {resp.reason_phrase}".strip()
 
 
 class Merging(Local, Protocol):
@@ -59,6 +82,7 @@ class Replica:
         self.primary = primary_url
         self.base = primary_url.rstrip("/")
         # system trust store (as Go's client), one idle connection per host (as the original)
+        self.timeout = timeout
         self.client = httpx.AsyncClient(
             timeout=timeout,
             limits=httpx.Limits(max_keepalive_connections=1),
@@ -139,7 +163,7 @@ class Replica:
     ) -> tuple[Outcome, str | None]:
         url = f"{self.base}/jwt/v1/{kind.value}/{key}"
         try:
-            resp = await self.client.get(url)
+            resp = await self._get(url, JWT_LIMIT)
         except Exception as exc:  # network errors, timeouts, TLS: all mean "primary unavailable"
             if not self._down_until:
                 log.error(f"{short_key(key)} - primary unavailable, serving local copies - {exc!r}")
@@ -148,13 +172,13 @@ class Replica:
         if self._down_until:
             self._down_until = 0.0
             log.info("primary is reachable again")
-        if resp.status_code == 404:
+        if resp.status == 404:
             log.debug(f"{short_key(key)} - primary has no JWT")
             return Outcome.NOT_FOUND, None
-        if resp.status_code != 200:
-            log.error(f'{short_key(key)} - unable to load JWT from primary - status "{_status_line(resp)}"')
+        if resp.status != 200:
+            log.error(f'{short_key(key)} - unable to load JWT from primary - status "{resp.status_line}"')
             return Outcome.ERROR, None
-        jwt = resp.content.decode("utf-8", errors="replace").strip()
+        jwt = resp.body.decode("utf-8", errors="replace").strip()
         problem = self.check(kind, key, jwt)
         if problem:
             log.error(f"{short_key(key)} - primary sent an invalid JWT - {problem}")
@@ -188,21 +212,22 @@ class Replica:
         log.info(f"grabbing initial JWT pack from primary {self.primary}")
         url = f"{self.base}/jwt/v1/pack"
         try:
-            resp = await self.client.get(url, params={"max": str(max_items)})
-            if resp.status_code == 400:
+            resp = await self._get(url, pack_limit(max_items), {"max": str(max_items)})
+            if resp.status == 400:
                 # a primary with a lower cap refuses our max: take what it allows
-                log.debug(f'primary refused max={max_items} ("{resp.text.strip()}"), retrying without max')
-                resp = await self.client.get(url)
+                refusal = bounded(resp.body.decode("utf-8", errors="replace").strip())
+                log.debug(f'primary refused max={max_items} ("{refusal}"), retrying without max')
+                resp = await self._get(url, pack_limit(max_items))
         except Exception as exc:
             log.info(f"unable to initialize from primary, {exc}, will use what is on disk")
             return 0
-        if resp.status_code != 200:
+        if resp.status != 200:
             log.info(
-                f'unable to initialize from primary, server returned status "{_status_line(resp)}", '
+                f'unable to initialize from primary, server returned status "{resp.status_line}", '
                 "will use what is on disk"
             )
             return 0
-        lines = [line for line in resp.content.decode("utf-8", errors="replace").split("\n") if line.strip()]
+        lines = [line for line in resp.body.decode("utf-8", errors="replace").split("\n") if line.strip()]
         if max_items > 0:
             lines = lines[:max_items]
         return await self._merge(local, lines)
@@ -218,6 +243,23 @@ class Replica:
         saved = await local.merge(lines, progress)
         log.info(f"initial JWT pack from primary: {total} received, {saved} stored")
         return saved
+
+    async def _get(self, url: str, limit: int, params: dict[str, str] | None = None) -> Answer:
+        """One GET of the primary, bounded: at most `limit` bytes of body, and the whole answer within
+        the replication timeout (a primary trickling bytes must not hold a GET or the start)."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with self.client.stream("GET", url, params=params) as resp:
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in resp.aiter_bytes():
+                        size += len(chunk)
+                        if size > limit:
+                            raise PrimaryError(f"the primary's answer exceeds {limit} bytes")
+                        chunks.append(chunk)
+                    return Answer(resp.status_code, resp.reason_phrase, b"".join(chunks))
+        except TimeoutError:
+            raise PrimaryError(f"no complete answer from the primary within {self.timeout:g} s") from None
 
     async def stop(self) -> None:
         await self.client.aclose()

@@ -46,13 +46,13 @@ async def attach() -> AsyncIterator[Attach]:
 def count_gets(rep: Replica) -> list[str]:
     """Record every URL the replica asks the primary for."""
     seen: list[str] = []
-    real = rep.client.get
+    real = rep.client.stream
 
-    async def get(url: Any, **kwargs: Any) -> Any:
+    def stream(method: str, url: Any, **kwargs: Any) -> Any:
         seen.append(str(url))
-        return await real(url, **kwargs)
+        return real(method, url, **kwargs)
 
-    rep.client.get = get  # type: ignore[method-assign]
+    rep.client.stream = stream  # type: ignore[method-assign]
     return seen
 
 
@@ -217,3 +217,87 @@ async def test_import_skips_bad_lines_and_failed_saves(
     assert core.store.load(cluster.trust.pub(names[0])) and core.store.load(cluster.trust.pub(names[2]))
     err = capsys.readouterr().err
     assert err.count("skipping pack line") == 2 and "error saving JWT from pack - disk full" in err
+
+
+class HostilePrimary:
+    """A primary that answers every GET with headers and then an endless (or trickled) body; it
+    counts the bytes it managed to send before the replica hung up."""
+
+    def __init__(self, *, trickle: float = 0.0) -> None:
+        import socket
+        import threading
+
+        self.sent = 0
+        self.trickle = trickle
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.done = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import socket
+        import threading
+
+        while not self.done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+            _ = socket
+
+    def _answer(self, conn: Any) -> None:
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            chunk = b"x" * 65536
+            while not self.done.is_set():
+                if self.trickle:
+                    conn.sendall(b"1\r\nx\r\n")
+                    self.sent += 1
+                    time.sleep(self.trickle)
+                else:
+                    conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.sent += len(chunk)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.done.set()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("trickle", [0.0, 0.2], ids=["endless", "trickling"])
+async def test_a_hostile_primary_costs_a_bounded_answer(
+    attach: Attach, trickle: float, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Answers from the primary are bounded in bytes (a JWT answer, the startup pack) and in total
+    time (`replicationtimeout` for the whole answer, not per read): an endless or trickled answer
+    ends as a failed fetch, and the local copy (here: none) is served."""
+    from nats_account_server.replica import JWT_LIMIT, pack_limit
+
+    primary = HostilePrimary(trickle=trickle)
+    try:
+        core, rep = attach(primary.url, timeout=1.0)
+        started = time.monotonic()
+        assert (
+            await rep.fetch(Kind.ACCOUNT, "ACATS5YOVB6ROX2WUNKGNQ2MP3GMXDMKSG2O4N5CLX3A6W4PZGZZIL2R", core)
+            is None
+        )
+        assert time.monotonic() - started < 3
+        assert primary.sent < 16 * JWT_LIMIT  # what was read, plus what the socket buffers held
+        reason = (
+            f"exceeds {JWT_LIMIT} bytes" if not trickle else "no complete answer from the primary within 1 s"
+        )
+        assert reason in capsys.readouterr().err
+        rep._down_until = 0.0  # let the import ask (a fetch error marks the primary down for a while)
+        started = time.monotonic()
+        assert await rep.initial_import(core, 100) == 0
+        assert time.monotonic() - started < 3 and primary.sent < 16 * pack_limit(100)
+        assert "unable to initialize from primary" in capsys.readouterr().err
+    finally:
+        primary.close()
