@@ -77,7 +77,9 @@ class Replica:
 
     settled = False  # a ready response is only served as is while the primary's promise holds
 
-    def __init__(self, primary_url: str, trust: Trust, timeout: float = 5.0) -> None:
+    def __init__(self, primary_url: str, trust: Trust, timeout: float | None = 5.0) -> None:
+        """`timeout`: seconds for a whole answer of the primary; None (`replicationtimeout: 0`,
+        as with Go's HTTP client) for none."""
         self.trust = trust
         self.primary = primary_url
         self.base = primary_url.rstrip("/")
@@ -259,7 +261,9 @@ class Replica:
                         chunks.append(chunk)
                     return Answer(resp.status_code, resp.reason_phrase, b"".join(chunks))
         except TimeoutError:
-            raise PrimaryError(f"no complete answer from the primary within {self.timeout:g} s") from None
+            raise PrimaryError(
+                f"no complete answer from the primary within {self.timeout or 0:g} s"
+            ) from None
 
     async def stop(self) -> None:
         await self.client.aclose()

@@ -168,7 +168,7 @@ class Instance:
             return None
         from nats_account_server.replica import Replica
 
-        return Replica(s.primary, trust, timeout=s.replicationtimeout / 1000)
+        return Replica(s.primary, trust, timeout=s.replicationtimeout / 1000 or None)  # 0: no timeout
 
     async def _serve_http(self, core: Core, *, writable: bool) -> None:
         s = self.settings
