@@ -312,15 +312,16 @@ def test_flag_paths_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
             dir="jwts",
             creds="~/sys.creds",
             operator="./op.jwt",
-            nats="~/not-a-path",
-            primary="~/not-a-path",
         )
     )
     assert s.http.port == 1
     assert s.store.dir == str(tmp_path / "jwts")
     assert s.nats.usercredentials == str(home / "sys.creds")
     assert s.operatorjwtpath == str(tmp_path / "op.jwt")
-    assert s.nats.servers == ["~/not-a-path"] and s.primary == "~/not-a-path"
+    # URL flags are not paths: never expanded (and a "~/..." is no URL, refused as it was given)
+    for flags in (Flags(nats="~/not-a-path"), Flags(primary="~/not-a-path")):
+        with pytest.raises(ConfigError, match="~/not-a-path"):
+            build_settings(flags)
     nsc = build_settings(Flags(nsc="~/.nsc/nats/Test"))
     assert nsc.store.nsc == str(home / ".nsc/nats/Test")
     assert nsc.operatorjwtpath == str(home / ".nsc/nats/Test/Test.jwt")

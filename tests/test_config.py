@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from nats_account_server.config import (
+    MAX_DURATION,
     ConfigError,
     HTTPSettings,
     Settings,
@@ -19,7 +20,10 @@ from nats_account_server.config import (
     load_settings,
     settings_from_tree,
     settings_to_dump,
+    validate_settings,
 )
+from nats_account_server.flags import Flags, build_settings
+from tests.support.procs import strip_ansi
 from tests.support.spec_example import SPEC_EXAMPLE
 
 
@@ -158,7 +162,8 @@ def test_bool_rejects_other_types(tmp_path: Path) -> None:
     ],
 )
 def test_int_coercion(tmp_path: Path, value: str, expected: int) -> None:
-    assert load(tmp_path, f"http {{ readtimeout: {value} }}").http.readtimeout == expected
+    # maxreplicationpack takes any integer (negative = all), so only the coercion is tested here
+    assert load(tmp_path, f"maxreplicationpack: {value}").maxreplicationpack == expected
 
 
 @pytest.mark.parametrize(
@@ -203,7 +208,7 @@ def test_string_errors(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_quoted_booleans_are_strings(tmp_path: Path) -> None:
-    assert load(tmp_path, 'primary: "yes"').primary == "yes"
+    assert load(tmp_path, 'operatorjwtpath: "yes"').operatorjwtpath == "yes"
 
 
 def test_servers_list_or_single_string(tmp_path: Path) -> None:
@@ -354,3 +359,191 @@ def test_go_value_rendering() -> None:
         "1",
         "false",
     ]
+
+
+# --------------------------------------------------------------------- value ranges
+
+
+def where(tmp_path: Path, line: int) -> str:
+    return f"configuration error in {tmp_path / 'server.conf'} line {line}: "
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        ("http {\n  host: x\n  port: 70000\n}", 3, "http.port 70000 is out of range (0-65535)"),
+        ("http { port: -1 }", 1, "http.port -1 is out of range (0-65535)"),
+        ("\nhttp { readtimeout: -1 }", 2, "http.readtimeout -1 is out of range (0-2147483647)"),
+        ("http { writetimeout: 2147483648 }", 1, "http.writetimeout 2147483648 is out of range"),
+        ("replicationtimeout: -5", 1, "replicationtimeout -5 is out of range"),
+        ("signrequesttimeout: -1", 1, "signrequesttimeout -1 is out of range"),
+        ("nats {\n connecttimeout: -1 }", 2, "nats.connecttimeout -1 is out of range"),
+        ("nats { reconnectwait: -1 }", 1, "nats.reconnectwait -1 is out of range"),
+        ("nats { syncinterval: -1 }", 1, "nats.syncinterval -1 is out of range"),
+        ("nats { maxreconnects: -2 }", 1, "nats.maxreconnects -2 is out of range (-1 or more)"),
+        ("store { cleanupinterval: -1 }", 1, "store.cleanupinterval -1 is out of range"),
+        ("store { kv { timeout: -1 } }", 1, "store.kv.timeout -1 is out of range"),
+        ("store { kv { connecttimeout: -1 } }", 1, "store.kv.connecttimeout -1 is out of range"),
+        ("store { kv { reconnectwait: -1 } }", 1, "store.kv.reconnectwait -1 is out of range"),
+        ("store { kv { replicas: 0 } }", 1, "kv replicas must be between 1 and 5, not 0"),
+        ("store { kv { history: 65 } }", 1, "kv history must be between 1 and 64, not 65"),
+        ('store { kv { bucket: "a b" } }', 1, "invalid kv bucket name 'a b'"),
+        ("maxbodysize: -1", 1, "maxbodysize -1 is out of range (1 or more)"),
+        ("maxbodysize: 0", 1, "maxbodysize 0 is out of range (1 or more)"),
+        ("a: 1\ncachesize: -5", 2, "cachesize -5 is out of range (0 or more)"),
+        ('signrequestsubject: "a b"', 1, 'signrequestsubject "a b" is not a NATS subject'),
+        ('signrequestsubject: "a.*"', 1, 'signrequestsubject "a.*" is not a NATS subject'),
+        ('signrequestsubject: "a..b"', 1, 'signrequestsubject "a..b" is not a NATS subject'),
+        ('primary: "not a url"', 1, 'primary "not a url" is not an http:// or https:// URL'),
+        (
+            'primary: "ftp://h:1"',
+            1,
+            'primary "ftp://h:1" is not an http:// or https:// URL: the scheme ftp://',
+        ),
+        ('primary: "h:1"', 1, 'primary "h:1" is not an http:// or https:// URL: the scheme h://'),
+        ('primary: "/p"', 1, "it has no scheme"),
+        ('primary: "http://"', 1, "it has no host"),
+        ('primary: "http://h:0"', 1, "port 0 is out of range (1-65535)"),
+        ('primary: "http://h:65536"', 1, "its port or IPv6 address does not parse"),
+        ('primary: "http://h:x"', 1, "its port or IPv6 address does not parse"),
+        ('primary: "http://a b:1"', 1, "'a b' is not a host name"),
+        ('primary: "http://[zz]:1"', 1, "does not parse"),
+        ('primary: "http://h:1/?x=1"', 1, "it must not have a query or fragment"),
+        ('nats {\n  servers: ["::::"]\n}', 2, 'nats.servers entry "::::" is not a NATS server URL'),
+        ('nats { servers: ["nats://a:1", "http://b:1"] }', 1, 'entry "http://b:1" is not a NATS'),
+        ('nats { servers: "nats://a:1,::1" }', 1, 'entry "::1" is not a NATS server URL'),
+        ('nats { servers: "NATS://a:1" }', 1, "the scheme NATS:// is not one of them"),
+        ('nats { servers: "nats://a:0" }', 1, "port 0 is out of range (1-65535)"),
+        ('nats { servers: "nats://:4222" }', 1, "it has no host"),
+        ('nats { servers: "nats://none:4222" }', 1, "'none' is not a host name"),
+        ('nats { servers: "" }', 1, 'nats.servers entry "" holds no URL'),
+        ('nats { servers: ["ws://a:1", "nats://b:2"] }', 1, "nats.servers mixes websocket"),
+        ('store { kv { servers: ["::::"] } }', 1, 'store.kv.servers entry "::::" is not a NATS'),
+    ],
+)
+def test_out_of_range_values_name_key_and_line(tmp_path: Path, text: str, line: int, problem: str) -> None:
+    message = load_error(tmp_path, text)
+    assert message.startswith(where(tmp_path, line)), message
+    assert problem in message
+
+
+def test_range_errors_name_the_included_file_and_the_variable_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "inc.conf").write_text("# ports\nhttp { port: 70000 }\n")
+    message = load_error(tmp_path, "a: 1\ninclude inc.conf\n")
+    assert message.startswith(f"configuration error in {tmp_path / 'inc.conf'} line 2: http.port 70000")
+    monkeypatch.setenv("SIZE", "-3")
+    assert load_error(tmp_path, "\n\nmaxbodysize: $SIZE").startswith(where(tmp_path, 3) + "maxbodysize -3")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "http { port: 0 }",
+        "http { port: 65535, readtimeout: 0, writetimeout: 0 }",
+        f"http {{ readtimeout: {MAX_DURATION}, writetimeout: {MAX_DURATION} }}",
+        "replicationtimeout: 0, signrequesttimeout: 0, maxreplicationpack: -1",
+        "maxreplicationpack: 0",
+        "maxbodysize: 1, cachesize: 0",
+        "nats { connecttimeout: 0, reconnectwait: 0, syncinterval: 0, maxreconnects: -1 }",
+        "nats { maxreconnects: 0 }",
+        "store { cleanupinterval: 0 }",
+        "store { kv { replicas: 1, history: 1, timeout: 0, connecttimeout: 0, reconnectwait: 0 } }",
+        "store { kv { replicas: 5, history: 64 } }",
+        'signrequestsubject: "sign.account_jwt-1"',
+        'primary: "http://p:1"',
+        'primary: "https://p.example.com:65535/prefix/"',
+        'primary: "http://[::1]:9090"',
+        'primary: "http://user:pw@p"',
+        'primary: ""',
+        'nats { servers: ["nats://a", "tls://b:4222", "c", "d:1", "[::1]:4222", "nats://u:p@e:2"] }',
+        'nats { servers: "nats://a:1, nats://b:2,", usercredentials: "" }',
+        'nats { servers: ["ws://a", "wss://b:443/path"] }',
+        "nats { servers: [] }",
+        'store { kv { servers: ["nats://js1:4222"] } }',
+    ],
+)
+def test_boundary_values_are_accepted(tmp_path: Path, text: str) -> None:
+    s = load(tmp_path, text)
+    assert s.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "value"),
+    [
+        ('store {\n  shard: "maybe"\n}', 2, "store.shard", "maybe"),
+        ('logging { debug: "very" }', 1, "logging.debug", "very"),
+        ('\nstore { readonly: "yes" }', 2, "store.readonly", "yes"),
+        ('logging { colors: "1" }', 1, "logging.colors", "1"),
+    ],
+)
+def test_quoted_booleans_other_than_true_false_are_false_with_a_warning(
+    tmp_path: Path, text: str, line: int, key: str, value: str
+) -> None:
+    s = load(tmp_path, text)
+    section, _, attr = key.partition(".")
+    assert getattr(getattr(s, section), attr) is False
+    assert s.warnings == [
+        f"configuration warning in {tmp_path / 'server.conf'} line {line}: "
+        f'{key} "{value}" is neither "true" nor "false"; it is taken as false'
+    ]
+
+
+def test_quoted_true_and_false_are_not_warned_about(tmp_path: Path) -> None:
+    s = load(tmp_path, 'store { shard: "TRUE", readonly: "False" }\nlogging { pid: yes, debug: off }')
+    assert (s.store.shard, s.store.readonly, s.logging.pid) == (True, False, True)
+    assert s.warnings == []
+
+
+def test_build_settings_logs_the_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "server.conf"
+    path.write_text('store { shard: "maybe" }\n')
+    build_settings(Flags(config=str(path)))
+    err = strip_ansi(capsys.readouterr().err)
+    assert f'[WRN] configuration warning in {path} line 1: store.shard "maybe"' in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (Flags(primary="not a url"), 'configuration error in flag -primary: primary "not a url" is not'),
+        (Flags(primary="http://h:70000"), "configuration error in flag -primary: primary"),
+        (Flags(nats="::::"), 'configuration error in flag -nats: nats.servers entry "::::" is not'),
+        (
+            Flags(nats="nats://a:1,http://b"),
+            'configuration error in flag -nats: nats.servers entry "http://b"',
+        ),
+    ],
+)
+def test_url_flags_are_checked_and_named(flags: Flags, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        build_settings(flags)
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_url_flags_win_over_the_file_and_keep_good_urls(tmp_path: Path) -> None:
+    path = tmp_path / "server.conf"
+    path.write_text('primary: "http://file:1"\nnats { servers: "nats://file:2" }\n')
+    s = build_settings(Flags(config=str(path), primary="https://p:9443/", nats="nats://a:4222,b:4223"))
+    assert s.primary == "https://p:9443/" and s.nats.servers == ["nats://a:4222,b:4223"]
+    with pytest.raises(ConfigError, match="^configuration error in flag -nats: "):
+        build_settings(Flags(config=str(path), nats="nats://a:4222,b:99999"))
+
+
+def test_validate_settings_checks_settings_built_in_code() -> None:
+    s = Settings()
+    validate_settings(s)
+    s.http.port = 70000
+    with pytest.raises(ConfigError, match=r"^configuration error: http.port 70000 is out of range"):
+        validate_settings(s)
+    s.http.port = 1
+    s.store.kv.replicas = 9
+    with pytest.raises(ConfigError, match="kv replicas must be between 1 and 5, not 9"):
+        validate_settings(s)
+
+
+def test_plain_trees_have_no_line_to_name() -> None:
+    with pytest.raises(ConfigError) as info:
+        settings_from_tree({"cachesize": -5})
+    assert str(info.value) == "configuration error: cachesize -5 is out of range (0 or more)"

@@ -33,7 +33,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "replica": CORE,
     "http": (*CORE, "http"),
     "natsio": (*CORE, "natsio"),
-    "flags": ("config",),
+    "flags": ("config", "log"),
     "server": (*CORE, "stores", "replica", "http", "natsio", "flags"),
     "cli": ("config", "flags", "log", "server"),
     "__main__": ("cli",),

@@ -238,7 +238,7 @@ def test_logging_switches(tmp_path: Path) -> None:
     with start_server("-DV", tmp_path=tmp_path) as proc:
         httpx.get(proc.url + "/healthz")
         proc.wait_for_line("[TRC]")
-        assert any("\x1b[32mINF\x1b[0m" in line for line in proc.raw_stderr_lines)
+        assert not any("\x1b[" in line for line in proc.raw_stderr_lines)  # a pipe: no colours
         assert re.match(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{6} ", proc.stderr_lines[0])
         assert proc.find_lines(re.compile(r"\[TRC\] 127\.0\.0\.1:\d+: /healthz"))
 
@@ -276,3 +276,47 @@ def test_read_only_memory_store_has_no_post_routes(tmp_path: Path) -> None:
         resp = httpx.post(proc.url + f"/jwt/v1/accounts/{key}", content=trust.account_jwt("A"))
         assert resp.status_code == 405 and resp.headers["allow"] == "GET, OPTIONS"
         assert httpx.post(proc.url + "/jwt/v1/activations", content=b"x").status_code == 404
+
+
+def test_version_flag() -> None:
+    from nats_account_server import __version__
+
+    for flag in ("-v", "-version", "--version"):
+        done = run_cli(flag)
+        assert done.returncode == 0 and done.stdout == f"nats-account-server: v{__version__}\n", flag
+
+
+def test_head_healthz_for_load_balancers(tmp_path: Path) -> None:
+    with start_server(tmp_path=tmp_path) as proc:
+        resp = httpx.head(proc.url + "/healthz")
+        assert resp.status_code == 200 and resp.content == b""
+        assert httpx.head(proc.url + "/jwt/v1/help").status_code == 405
+
+
+def test_colours_only_on_a_terminal(tmp_path: Path) -> None:
+    """As nats-server: colour codes on a terminal, never in a pipe, a file or journald."""
+    import pty
+    import select
+    import time
+
+    leader, follower = pty.openpty()
+    port = free_port()
+    proc = subprocess.Popen(
+        [*PY, "-hp", f"127.0.0.1:{port}"],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        cwd=tmp_path,
+    )
+    os.close(follower)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 15
+        while b"resolver: URL(" not in seen and time.monotonic() < deadline:
+            if select.select([leader], [], [], 0.5)[0]:
+                seen += os.read(leader, 65536)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        os.close(leader)
+    assert b"\x1b[32mINF\x1b[0m" in seen

@@ -30,11 +30,17 @@ def test_plain_labels(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err == "[INF] i\n[WRN] w\n[ERR] e\n[FTL] f\n[DBG] d\n[TRC] t\n"
 
 
-def test_colored_labels(capsys: pytest.CaptureFixture[str]) -> None:
-    lg = Logger(LoggingSettings(time=False, debug=True, trace=True))
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colored_labels() -> None:
+    out = Terminal()
+    lg = Logger(LoggingSettings(time=False, debug=True, trace=True), stream=out)
     for method in (lg.info, lg.debug, lg.warn, lg.error, lg.fatal, lg.trace):
         method("m")
-    assert capsys.readouterr().err.splitlines() == [
+    assert out.getvalue().splitlines() == [
         "[\x1b[32mINF\x1b[0m] m",
         "[\x1b[36mDBG\x1b[0m] m",
         "[\x1b[0;93mWRN\x1b[0m] m",
@@ -54,13 +60,16 @@ def test_time_and_pid_prefixes(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err == f"[{os.getpid()}] [ERR] y\n"
 
 
-def test_defaults_have_time_and_colors(capsys: pytest.CaptureFixture[str]) -> None:
-    lg = Logger()
+def test_defaults_have_time_and_colors_on_a_terminal_only(capsys: pytest.CaptureFixture[str]) -> None:
+    out = Terminal()
+    lg = Logger(stream=out)
     assert not lg.debug_enabled and not lg.trace_enabled
     lg.info("x")
     lg.debug("hidden")
     lg.trace("hidden")
-    assert re.fullmatch(rf"{STAMP}\[\x1b\[32mINF\x1b\[0m\] x\n", capsys.readouterr().err)
+    assert re.fullmatch(rf"{STAMP}\[\x1b\[32mINF\x1b\[0m\] x\n", out.getvalue())
+    Logger().info("y")  # stderr is no terminal here (a file, a pipe, journald): no colour codes
+    assert re.fullmatch(rf"{STAMP}\[INF\] y\n", capsys.readouterr().err)
 
 
 def test_level_gating_and_reconfigure(capsys: pytest.CaptureFixture[str]) -> None:

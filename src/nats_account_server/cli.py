@@ -5,7 +5,14 @@ from __future__ import annotations
 import sys
 
 from nats_account_server.config import ConfigError
-from nats_account_server.flags import HelpRequested, UsageError, expand_flag_paths, parse_flags, usage
+from nats_account_server.flags import (
+    HelpRequested,
+    UsageError,
+    VersionRequested,
+    expand_flag_paths,
+    parse_flags,
+    usage,
+)
 
 __all__ = ["main"]
 
@@ -15,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
         flags = parse_flags(args)
+    except VersionRequested as exc:
+        print(exc, flush=True)
+        return 0
     except HelpRequested as exc:
         sys.stderr.write(str(exc))
         sys.stderr.flush()

@@ -4,6 +4,9 @@ The mapping mirrors the original Go reflection-based loader: every field knows i
 (stored in the dataclass field metadata as ``name``), keys are matched case-insensitively, unknown
 keys are ignored and type errors use the original messages, so error output stays recognisable.
 Values inside the file are NOT ``~``-expanded (as in the originals); only flag values are (``cli``).
+Unlike the originals every value is also range-checked (field metadata ``check``): a value the server
+would misuse silently (a port wrapped modulo 65536, a negative timeout, a URL no client can reach)
+stops startup with a message naming the key and its line.
 """
 
 from __future__ import annotations
@@ -11,10 +14,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
+import ipaddress
+import json
 import math
 import os
 import re
 import typing
+import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -28,6 +35,7 @@ __all__ = [
     "StoreSettings",
     "TLSSettings",
     "canonical_name",
+    "check_value",
     "go_value",
     "load_settings",
     "settings_from_tree",
@@ -42,13 +50,139 @@ class ConfigError(Exception):
     """A configuration problem that must stop startup with exit status 1; ``str(e)`` is the message."""
 
 
-def _f(name: str, default: Any) -> Any:
-    """A dataclass field carrying its canonical (Go) member name; mutable defaults get a factory."""
+Check = Callable[[str, Any], str | None]
+"""A range check: (dotted key, value) -> what is wrong with the value, or None when it is fine."""
+
+
+def _f(name: str, default: Any, check: Check | None = None) -> Any:
+    """A dataclass field carrying its canonical (Go) member name and its range check (if any);
+    mutable defaults get a factory."""
+    meta: dict[str, Any] = {"name": name} if check is None else {"name": name, "check": check}
     if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"name": name})
+        return field(default_factory=lambda: list(default), metadata=meta)
     if dataclasses.is_dataclass(default) and isinstance(default, type):
-        return field(default_factory=default, metadata={"name": name})
-    return field(default=default, metadata={"name": name})
+        return field(default_factory=default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# --------------------------------------------------------------------------------------------------
+# Range checks, one per kind of value. Each returns the problem (naming the key) or None.
+
+MAX_DURATION = 2**31 - 1
+"""Longest duration in ms (about 24.8 days): more overflows the socket options a timeout sets."""
+
+
+def _quote(v: str) -> str:
+    return json.dumps(v, ensure_ascii=False)
+
+
+def _between(lo: int, hi: int | None) -> Check:
+    """Integers in ``lo..hi`` (no upper bound when ``hi`` is None)."""
+    shown = f"{lo}-{hi}" if hi is not None else f"{lo} or more"
+
+    def check(key: str, v: Any) -> str | None:
+        if lo <= v and (hi is None or v <= hi):
+            return None
+        return f"{key} {v} is out of range ({shown})"
+
+    return check
+
+
+_port = _between(0, 65535)
+_duration = _between(0, MAX_DURATION)  # ms; where 0 has a meaning (off, "use reconnectwait") it is kept
+
+
+def _kv_count(what: str, hi: int) -> Check:
+    """``store.kv.replicas`` / ``history``, with the messages they had as cross-field checks."""
+
+    def check(key: str, v: Any) -> str | None:
+        return None if 1 <= v <= hi else f"kv {what} must be between 1 and {hi}, not {v}"
+
+    return check
+
+
+_BUCKET_RE = re.compile(r"[a-zA-Z0-9_-]+")
+
+
+def _bucket(key: str, v: Any) -> str | None:
+    if not v or _BUCKET_RE.fullmatch(v):
+        return None
+    return f"invalid kv bucket name {v!r} (letters, digits, '-' and '_' only)"
+
+
+_SUBJECT_TOKEN_RE = re.compile(r"[^\s.]+")
+
+
+def _subject(key: str, v: Any) -> str | None:
+    """A subject one can publish to: dot-separated tokens, no spaces, no wildcards ("" = unset)."""
+    tokens = v.split(".") if v else []
+    if all(_SUBJECT_TOKEN_RE.fullmatch(t) and t not in ("*", ">") for t in tokens):
+        return None
+    return f"{key} {_quote(v)} is not a NATS subject (dot-separated tokens without spaces or wildcards)"
+
+
+_HOSTNAME_RE = re.compile(r"[\w-]+(?:\.[\w-]+)*\.?")
+
+
+def _url_problem(url: str, schemes: tuple[str, ...], *, exact: bool = False) -> str | None:
+    """Why ``url`` is not ``scheme://host[:port]...`` with a usable host and a port in 1-65535;
+    ``exact``: the scheme as written (nats-py matches ``nats://`` case-sensitively), not lowered."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "its port or IPv6 address does not parse"
+    scheme = url.partition("://")[0] if exact and "://" in url else parts.scheme
+    if scheme not in schemes:
+        return f"the scheme {scheme}:// is not one of them" if scheme else "it has no scheme"
+    host = parts.hostname or ""
+    if not host:
+        return "it has no host"
+    if parts.netloc.rpartition("@")[2].startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return f"{host!r} is not an IPv6 address"
+    elif not _HOSTNAME_RE.fullmatch(host) or host == "none":  # nats-py refuses the host "none"
+        return f"{host!r} is not a host name"
+    if port is not None and not 1 <= port <= 65535:
+        return f"port {port} is out of range (1-65535)"
+    return None
+
+
+def _primary(key: str, v: Any) -> str | None:
+    """``http(s)://host[:port][/path]``; a query or fragment would garble the URLs built on it."""
+    if not v:
+        return None
+    why = _url_problem(v, ("http", "https"))
+    if why is None and (urllib.parse.urlsplit(v).query or "#" in v):
+        why = "it must not have a query or fragment"
+    return None if why is None else f"{key} {_quote(v)} is not an http:// or https:// URL: {why}"
+
+
+_NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+
+
+def _nats_servers(key: str, v: Any) -> str | None:
+    """Each entry holds one or more comma-joined URLs (as ``natsclient.server_urls`` splits them):
+    ``nats|tls|ws|wss://host[:port]`` or a bare ``host[:port]`` (nats-py prefixes ``nats://``), all
+    of them websocket or none (nats-py refuses a mix). Anything else nats-py would refuse for ever.
+    """
+    websocket: set[bool] = set()
+    for entry in v:
+        urls = [u.strip() for u in entry.split(",") if u.strip()]
+        if not urls:
+            return f"{key} entry {_quote(entry)} holds no URL"
+        for url in urls:
+            full = url if "://" in url else f"nats://{url}"
+            why = _url_problem(full, _NATS_SCHEMES, exact=True)
+            if why is not None:
+                forms = "nats://, tls://, ws://, wss:// or host:port"
+                return f"{key} entry {_quote(url)} is not a NATS server URL ({forms}): {why}"
+            websocket.add(full.startswith(("ws://", "wss://")))
+    if len(websocket) > 1:
+        return f"{key} mixes websocket (ws://, wss://) and other URLs, which the NATS client refuses"
+    return None
 
 
 @dataclass
@@ -64,21 +198,21 @@ class TLSSettings:
 @dataclass
 class HTTPSettings:
     host: str = _f("Host", "localhost")
-    port: int = _f("Port", 9090)
-    readtimeout: int = _f("ReadTimeout", 5000)
-    writetimeout: int = _f("WriteTimeout", 5000)
+    port: int = _f("Port", 9090, _port)  # 0 = any free port
+    readtimeout: int = _f("ReadTimeout", 5000, _duration)  # 0 = none
+    writetimeout: int = _f("WriteTimeout", 5000, _duration)  # 0 = none
     tls: TLSSettings = _f("TLS", TLSSettings)
 
 
 @dataclass
 class NATSSettings:
-    servers: list[str] = _f("Servers", [])
-    connecttimeout: int = _f("ConnectTimeout", 5000)
-    reconnectwait: int = _f("ReconnectWait", 1000)
-    maxreconnects: int = _f("MaxReconnects", -1)
+    servers: list[str] = _f("Servers", [], _nats_servers)
+    connecttimeout: int = _f("ConnectTimeout", 5000, _duration)
+    reconnectwait: int = _f("ReconnectWait", 1000, _duration)
+    maxreconnects: int = _f("MaxReconnects", -1, _between(-1, None))  # -1 = for ever, 0 = never
     usercredentials: str = _f("UserCredentials", "")
     tls: TLSSettings = _f("TLS", TLSSettings)
-    syncinterval: int = _f("SyncInterval", 0)
+    syncinterval: int = _f("SyncInterval", 0, _duration)  # 0 = reconnectwait
 
     @property
     def sync_interval_ms(self) -> int:
@@ -93,15 +227,15 @@ class KVSettings:
     Selected when ``bucket`` or ``servers`` is set; ``bucket`` then defaults to ``account-jwts``.
     """
 
-    bucket: str = _f("Bucket", "")
-    replicas: int = _f("Replicas", 1)
-    history: int = _f("History", 1)
-    servers: list[str] = _f("Servers", [])
+    bucket: str = _f("Bucket", "", _bucket)
+    replicas: int = _f("Replicas", 1, _kv_count("replicas", 5))
+    history: int = _f("History", 1, _kv_count("history", 64))
+    servers: list[str] = _f("Servers", [], _nats_servers)
     usercredentials: str = _f("UserCredentials", "")
     tls: TLSSettings = _f("TLS", TLSSettings)
-    connecttimeout: int = _f("ConnectTimeout", 5000)
-    reconnectwait: int = _f("ReconnectWait", 250)
-    timeout: int = _f("Timeout", 3000)
+    connecttimeout: int = _f("ConnectTimeout", 5000, _duration)
+    reconnectwait: int = _f("ReconnectWait", 250, _duration)
+    timeout: int = _f("Timeout", 3000, _duration)
 
     @property
     def enabled(self) -> bool:
@@ -116,7 +250,7 @@ class StoreSettings:
     nsc: str = _f("NSC", "")
     readonly: bool = _f("ReadOnly", False)
     shard: bool = _f("Shard", False)
-    cleanupinterval: int = _f("CleanupInterval", 0)
+    cleanupinterval: int = _f("CleanupInterval", 0, _duration)  # 0 = no clean-up
     kv: KVSettings = _f("KV", KVSettings)
 
 
@@ -135,17 +269,21 @@ class Settings:
 
     operatorjwtpath: str = _f("OperatorJWTPath", "")
     systemaccountjwtpath: str = _f("SystemAccountJWTPath", "")
-    primary: str = _f("Primary", "")
-    replicationtimeout: int = _f("ReplicationTimeout", 5000)
-    maxreplicationpack: int = _f("MaxReplicationPack", 10000)
-    signrequestsubject: str = _f("SignRequestSubject", "")
-    signrequesttimeout: int = _f("SignRequestTimeout", 1000)
-    maxbodysize: int = _f("MaxBodySize", 1048576)
-    cachesize: int = _f("CacheSize", 100_000)
+    primary: str = _f("Primary", "", _primary)
+    replicationtimeout: int = _f("ReplicationTimeout", 5000, _duration)
+    maxreplicationpack: int = _f("MaxReplicationPack", 10000)  # any: 0 = none, negative = all
+    signrequestsubject: str = _f("SignRequestSubject", "", _subject)
+    signrequesttimeout: int = _f("SignRequestTimeout", 1000, _duration)
+    maxbodysize: int = _f("MaxBodySize", 1048576, _between(1, None))
+    cachesize: int = _f("CacheSize", 100_000, _between(0, None))  # 0 = no cache
     http: HTTPSettings = _f("HTTP", HTTPSettings)
     nats: NATSSettings = _f("NATS", NATSSettings)
     store: StoreSettings = _f("Store", StoreSettings)
     logging: LoggingSettings = _f("Logging", LoggingSettings)
+
+    def __post_init__(self) -> None:
+        # Not a field (not mapped, dumped or compared): what the file said that deserves a [WRN] line.
+        self.warnings: list[str] = []
 
 
 def canonical_name(cls: type, attr: str) -> str:
@@ -197,22 +335,42 @@ def go_value(v: Any) -> str:
 # Tree -> settings.
 
 _ATOI_RE = re.compile(r"[+-]?[0-9]+")
-_BUCKET_RE = re.compile(r"[a-zA-Z0-9_-]+")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _lookup(tree: dict[str, Any], name: str) -> tuple[bool, Any]:
-    """Canonical spelling first, then lower case, then any casing (the last such key in file order)."""
+def _lookup(tree: dict[str, Any], name: str) -> str | None:
+    """The key for ``name``: canonical spelling first, then lower case, then any casing (the last
+    such key in file order); None when absent."""
     if name in tree:
-        return True, tree[name]
+        return name
     low = name.lower()
     if low in tree:
-        return True, tree[low]
-    found, value = False, None
-    for k, v in tree.items():
+        return low
+    found = None
+    for k in tree:
         if isinstance(k, str) and k.lower() == low:
-            found, value = True, v
-    return found, value
+            found = k
+    return found
+
+
+def _where(tree: dict[str, Any], key: str) -> str:
+    """``<file> line <n>`` of the entry that set ``key`` when the parser recorded it, else ""."""
+    from nats_account_server.natsconf.parser import Table  # only on the (rare) way to a message
+
+    position = tree.position(key) if isinstance(tree, Table) else None
+    if position is None:
+        return ""
+    filename, line = position
+    return f"{filename} line {line}" if filename else f"line {line}"
+
+
+def _located(kind: str, where: str, problem: str) -> str:
+    return f"configuration {kind} in {where}: {problem}" if where else f"configuration {kind}: {problem}"
+
+
+def _problem(f: dataclasses.Field[Any], key: str, value: Any) -> str | None:
+    check: Check | None = f.metadata.get("check")
+    return None if check is None else check(key, value)
 
 
 def _to_bool(name: str, v: Any) -> bool:
@@ -250,25 +408,64 @@ def _to_str_list(name: str, v: Any) -> list[str]:
 _SCALARS: dict[Any, Any] = {bool: _to_bool, int: _to_int, str: _to_str, list[str]: _to_str_list}
 
 
-def _apply(target: Any, tree: dict[str, Any]) -> None:
-    """Overlay ``tree`` on the dataclass instance ``target``: only keys present change anything."""
+def _apply(target: Any, tree: dict[str, Any], path: str, warnings: list[str]) -> None:
+    """Overlay ``tree`` on the dataclass instance ``target``: only keys present change anything.
+
+    ``path`` is the dotted prefix of ``target``'s keys ("" or e.g. "http."); each value is range-checked
+    as it is mapped, while the tree still knows its line. A quoted boolean other than "true"/"false"
+    keeps the original meaning (false) but is added to ``warnings``: it is most likely a mistake.
+    """
     hints = typing.get_type_hints(type(target))
     for f in dataclasses.fields(target):
         name = str(f.metadata["name"])
-        present, value = _lookup(tree, name)
-        if not present:
+        key = _lookup(tree, name)
+        if key is None:
             continue
+        value = tree[key]
         kind = hints[f.name]
         if dataclasses.is_dataclass(kind):
             if not isinstance(value, dict):
                 raise ConfigError(f"struct field {name} doesn't have a matching map in the config file")
-            _apply(getattr(target, f.name), value)
-        else:
-            setattr(target, f.name, _SCALARS[kind](name, value))
+            _apply(getattr(target, f.name), value, f"{path}{f.name}.", warnings)
+            continue
+        converted = _SCALARS[kind](name, value)
+        problem = _problem(f, path + f.name, converted)
+        if problem is not None:
+            raise ConfigError(_located("error", _where(tree, key), problem))
+        if kind is bool and isinstance(value, str) and value.lower() not in ("true", "false"):
+            what = f'{path}{f.name} {_quote(value)} is neither "true" nor "false"; it is taken as false'
+            warnings.append(_located("warning", _where(tree, key), what))
+        setattr(target, f.name, converted)
+
+
+def _check_all(target: Any, path: str) -> None:
+    """Range-check every field of ``target`` (whatever set it), for settings not read from a file."""
+    for f in dataclasses.fields(target):
+        value = getattr(target, f.name)
+        if dataclasses.is_dataclass(value):
+            _check_all(value, f"{path}{f.name}.")
+            continue
+        problem = _problem(f, path + f.name, value)
+        if problem is not None:
+            raise ConfigError(_located("error", "", problem))
+
+
+def check_value(owner: Any, attr: str, key: str, where: str) -> None:
+    """Range-check ``owner.attr`` (a settings dataclass field) set from ``where`` (e.g. ``flag
+    -primary``); ``key`` is its dotted name in messages. Raises ConfigError naming both."""
+    for f in dataclasses.fields(owner):
+        if f.name == attr:
+            problem = _problem(f, key, getattr(owner, attr))
+            if problem is not None:
+                raise ConfigError(_located("error", where, problem))
+            return
+    raise KeyError(attr)
 
 
 def validate_settings(settings: Settings) -> None:
-    """Cross-field checks the originals lacked: refuse ambiguous store choices."""
+    """Every field's range (again: values from a file were checked with their line as they were read),
+    then cross-field checks the originals lacked: refuse ambiguous store choices."""
+    _check_all(settings, "")
     if settings.store.dir and settings.store.nsc:
         raise ConfigError("dir and nsc are mutually exclusive")
     kv = settings.store.kv
@@ -277,18 +474,12 @@ def validate_settings(settings: Settings) -> None:
             raise ConfigError(f"{'dir' if settings.store.dir else 'nsc'} and kv are mutually exclusive")
         if not kv.servers:
             raise ConfigError("the kv store needs servers (the NATS URLs of the JetStream account)")
-        if kv.bucket and not _BUCKET_RE.fullmatch(kv.bucket):
-            raise ConfigError(f"invalid kv bucket name {kv.bucket!r} (letters, digits, '-' and '_' only)")
-        if not 1 <= kv.replicas <= 5:
-            raise ConfigError(f"kv replicas must be between 1 and 5, not {kv.replicas}")
-        if not 1 <= kv.history <= 64:
-            raise ConfigError(f"kv history must be between 1 and 64, not {kv.history}")
 
 
 def settings_from_tree(tree: dict[str, Any]) -> Settings:
     """Map a parsed configuration tree onto fresh default settings; raises ConfigError."""
     settings = Settings()
-    _apply(settings, tree)
+    _apply(settings, tree, "", settings.warnings)
     validate_settings(settings)
     return settings
 

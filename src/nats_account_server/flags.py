@@ -12,11 +12,20 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from nats_account_server.config import ConfigError, Settings, StoreSettings, load_settings, validate_settings
+from nats_account_server import __version__
+from nats_account_server.config import (
+    ConfigError,
+    Settings,
+    StoreSettings,
+    check_value,
+    load_settings,
+    validate_settings,
+)
 
 __all__ = [
     "Flags",
     "HelpRequested",
+    "VersionRequested",
     "UsageError",
     "build_settings",
     "expand_flag_paths",
@@ -31,6 +40,10 @@ PROG = "nats-account-server"
 
 class UsageError(Exception):
     """Bad command line (unknown flag, missing or unparsable value): usage and exit status 2."""
+
+
+class VersionRequested(Exception):
+    """``-v``/``-version``: the version line on stdout and exit status 0."""
 
 
 class HelpRequested(Exception):
@@ -98,6 +111,7 @@ def usage() -> str:
         head = f"  -{name}" + (f" {spec.value_name}" if spec.value_name else "")
         lines.append(f"{head}\t{spec.usage}" if len(head) <= 4 else f"{head}\n    \t{spec.usage}")
     lines.append("  -h, -help\n    \tprint this usage text and exit")
+    lines.append("  -v, -version\n    \tprint the version and exit")
     return "\n".join(lines) + "\n"
 
 
@@ -121,6 +135,8 @@ def parse_flags(argv: list[str]) -> Flags:
         if spec is None:
             if name in ("h", "help"):
                 raise HelpRequested(usage())
+            if name in ("v", "version"):
+                raise VersionRequested(f"{PROG}: v{__version__}")
             raise UsageError(f"flag provided but not defined: -{name}")
         if spec.is_bool:
             if not has_value:
@@ -212,7 +228,12 @@ def split_hostport(hostport: str) -> tuple[str, int]:
 
 
 def build_settings(flags: Flags) -> Settings:
-    """Defaults, then the ``-c`` file, then flags; raises ConfigError (exit status 1)."""
+    """Defaults, then the ``-c`` file, then flags; raises ConfigError (exit status 1).
+
+    Flag values get the file's range checks, their errors naming the flag (``-hp`` keeps the Go
+    messages of :func:`split_hostport`, with the same 0-65535 range). The file's warnings are logged
+    once everything is valid, in the file's log format (the one every later line has).
+    """
     flags = expand_flag_paths(flags)
     if flags.nsc and flags.dir:
         raise ConfigError("-nsc and -dir are mutually exclusive")
@@ -227,12 +248,14 @@ def build_settings(flags: Flags) -> Settings:
         settings.store.readonly = flags.readonly
     if flags.nats:
         settings.nats.servers = [flags.nats]
+        check_value(settings.nats, "servers", "nats.servers", "flag -nats")
     if flags.creds:
         settings.nats.usercredentials = flags.creds
     if flags.operator:
         settings.operatorjwtpath = flags.operator
     if flags.primary:
         settings.primary = flags.primary
+        check_value(settings, "primary", "primary", "flag -primary")
     if flags.debug or flags.debug_verbose:
         settings.logging.debug = True
     if flags.verbose or flags.debug_verbose:
@@ -240,4 +263,10 @@ def build_settings(flags: Flags) -> Settings:
     if flags.hostport:
         settings.http.host, settings.http.port = split_hostport(flags.hostport)
     validate_settings(settings)
+    if settings.warnings:
+        from nats_account_server.log import log
+
+        log.configure(settings.logging)  # what the server does next anyway
+        for warning in settings.warnings:
+            log.warn(warning)
     return settings

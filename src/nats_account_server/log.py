@@ -81,10 +81,17 @@ class Logger:
         self._debug = settings.debug
         self._trace = settings.trace
         self._prefix = f"[{os.getpid()}] " if settings.pid else ""
-        if settings.colors:
+        if settings.colors and self._terminal():  # as nats-server: no colour codes in files or journald
             self._labels = {lvl: f"[{code}{lvl}{_RESET}] " for lvl, code in _COLORS.items()}
         else:
             self._labels = {lvl: f"[{lvl}] " for lvl in _COLORS}
+
+    def _terminal(self) -> bool:
+        stream = self._stream if self._stream is not None else sys.stderr
+        try:
+            return bool(stream.isatty())
+        except (AttributeError, ValueError):  # no such method, or a closed stream
+            return False
 
     @property
     def debug_enabled(self) -> bool:

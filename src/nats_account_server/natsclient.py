@@ -1,17 +1,53 @@
 """What every nats-py client we open shares (the system account's bridge, the JetStream KV store):
-its connection options and one connect pass over the configured servers."""
+its connection options and one connect pass over the configured servers.
+
+The libraries read the credentials and TLS files by path (OpenSSL when the TLS context is made,
+nats-py on every connect), with blocking reads on the event loop and no size limit: a FIFO there
+would hang the whole server, ``/dev/zero`` exhaust it. So each file is checked first
+(``check_file``): a regular file (a symlink to one is fine) of at most ``MAX_CLIENT_FILE`` bytes.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import os
 import ssl
+import stat
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nats.aio.client import Client
 
-__all__ = ["Hook", "connect_once", "describe", "server_urls", "tls_context"]
+__all__ = [
+    "MAX_CLIENT_FILE",
+    "ClientFileError",
+    "Hook",
+    "check_credentials",
+    "check_file",
+    "connect_once",
+    "describe",
+    "server_urls",
+    "tls_context",
+]
+
+MAX_CLIENT_FILE = 1 << 20  # bytes: a .creds file or a PEM file is a few KiB
+# never wait for a FIFO's writer nor make a terminal ours (O_NONBLOCK is a no-op on regular files)
+_O_READ = (
+    os.O_RDONLY
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+)
+_CREDS_JWT = b"BEGIN NATS USER JWT"  # nats-py loops for ever over a credentials file without it
+
+
+class ClientFileError(OSError):
+    """A credentials or TLS file that must not reach the libraries; ``str()`` is the one-line reason,
+    naming the file."""
+
 
 #: a client event once the connection is up: (the client, the error or None)
 Hook = Callable[[Client, Exception | None], Awaitable[None]]
@@ -22,10 +58,66 @@ def server_urls(servers: list[str]) -> list[str]:
     return [url.strip() for entry in servers for url in entry.split(",") if url.strip()]
 
 
+def _read_checked(path: str, what: str) -> bytes:
+    """The bytes of the regular file at ``path`` (at most MAX_CLIENT_FILE of them), opened without
+    blocking and checked on the open descriptor; ClientFileError naming ``what`` and ``path`` else."""
+
+    def fail(reason: str) -> ClientFileError:
+        return ClientFileError(f"{what} {path}: {reason}")
+
+    def plain(exc: OSError) -> str:  # "no such file or directory", without errno and path
+        text = exc.strerror or str(exc)
+        return text[:1].lower() + text[1:]
+
+    try:
+        fd = os.open(path, _O_READ)
+    except OSError as exc:
+        if exc.errno in (errno.ENXIO, errno.EISDIR):  # a socket; a directory where it can't be opened
+            raise fail("not a regular file") from None
+        raise fail(plain(exc)) from None
+    too_large = f"larger than {MAX_CLIENT_FILE} bytes"
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise fail("not a regular file")
+        if st.st_size > MAX_CLIENT_FILE:
+            raise fail(too_large)
+        chunks: list[bytes] = []
+        total = 0  # no more than limit + 1 bytes in all, even from a file that grew since the fstat
+        while total <= MAX_CLIENT_FILE and (chunk := os.read(fd, MAX_CLIENT_FILE + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > MAX_CLIENT_FILE:
+            raise fail(too_large)
+        return b"".join(chunks)
+    except ClientFileError:
+        raise
+    except OSError as exc:
+        raise fail(plain(exc)) from None
+    finally:
+        os.close(fd)
+
+
+def check_file(path: str, what: str) -> None:
+    """ClientFileError unless ``path`` is a regular file of at most MAX_CLIENT_FILE bytes."""
+    _read_checked(path, what)
+
+
+def check_credentials(path: str) -> None:
+    """ClientFileError unless ``path`` is a credentials file nats-py can read without hanging: a
+    regular file of bounded size holding a user JWT section."""
+    if _CREDS_JWT not in _read_checked(path, "NATS credentials file"):
+        raise ClientFileError(f"NATS credentials file {path}: no user JWT in it")
+
+
 def tls_context(root: str, cert: str, key: str) -> ssl.SSLContext | None:
-    """Client TLS from `nats.tls`; None leaves nats-py's default (used for `tls://` URLs)."""
+    """Client TLS from `nats.tls`; None leaves nats-py's default (used for `tls://` URLs). Each file
+    is checked first (``check_file``: ClientFileError, an OSError, for special or huge files)."""
     if not root and not cert:
         return None
+    for path, what in ((root, "TLS root file"), (cert, "TLS certificate"), (key, "TLS key")):
+        if path:
+            check_file(path, what)
     ctx = ssl.create_default_context(cafile=root or None)
     if cert:
         ctx.load_cert_chain(cert, key or None)
@@ -48,8 +140,15 @@ async def connect_once(
     nats-py's `connect()` alone would loop for ever with unlimited reconnects, so it is cancelled
     once every server has failed once (or after `timeout`). Until the connection is up, errors count
     as the pass's failures; afterwards each event goes to its hook (`error`, `disconnected`,
-    `reconnected`, `closed`, `discovered`), called with the client.
+    `reconnected`, `closed`, `discovered`), called with the client. A credentials file that fails
+    ``check_credentials`` is the pass's error, without a connect (nats-py would block on it).
     """
+    creds = options.get("user_credentials")
+    if isinstance(creds, str) and creds:
+        try:
+            check_credentials(creds)
+        except ClientFileError as exc:
+            return None, exc
     nc = Client()
     failures: list[BaseException] = []
     all_failed = asyncio.Event()

@@ -147,7 +147,9 @@ class App:
             return ("GET", "POST") if self.writable else ("GET",)
         if path.startswith(ACTIVATIONS) and path.count("/") == 4 and path != ACTIVATIONS:
             return ("GET",)
-        if path in ("/jwt/v1/accounts", ACCOUNTS, "/healthz", "/jwt/v1/help"):
+        if path == "/healthz":
+            return ("GET", "HEAD")  # load balancers probe with HEAD
+        if path in ("/jwt/v1/accounts", ACCOUNTS, "/jwt/v1/help"):
             return ("GET",)
         if path == "/jwt/v1/activations":
             return ("POST",) if self.writable else None
@@ -193,7 +195,7 @@ class App:
             log.trace("server sent resolver check")
             return Response(200, b"", list(PROBE_HEADERS))
         if path == "/healthz":
-            return Response(200)
+            return Response(200)  # HEAD as GET: no body either way
         if path == "/jwt/v1/help":
             return Response(200, self.help, [("content-type", TEXT)])
         if path == "/jwt/v1/operator":

@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import ParseError
+from .files import MAX_CONFIG_SIZE, read_config_text
 from .parser import MAX_DEPTH, Parser, _Shared
 
-__all__ = ["MAX_DEPTH", "ParseError", "parse", "parse_file"]
+__all__ = ["MAX_CONFIG_SIZE", "MAX_DEPTH", "ParseError", "parse", "parse_file"]
 
 
 def parse(text: str, *, filename: str | None = None, env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -37,11 +38,11 @@ def parse(text: str, *, filename: str | None = None, env: Mapping[str, str] | No
 
 
 def parse_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and parse a UTF-8 configuration file; unreadable files are reported as ParseError too."""
+    """Read and parse a UTF-8 configuration file; unreadable files are reported as ParseError too,
+    as are special files and files over ``MAX_CONFIG_SIZE`` bytes (see files.py: never a hang)."""
     name = os.fspath(path)
     try:
-        with open(name, encoding="utf-8") as fh:
-            text = fh.read()
+        text = read_config_text(name)
     except UnicodeDecodeError:
         raise ParseError(f"error reading config file '{name}', not valid UTF-8 text") from None
     except (OSError, ValueError) as e:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import ParseError
+from .files import RefusedFile, read_config_text
 from .lexer import BLANKS, Scanner, clip
 
 MAX_DEPTH = 200
@@ -32,6 +33,26 @@ class _Shared:
         # Env values are re-parsed with no surrounding scope, so one result per name is valid;
         # caching keeps ``A=[$B,$B]`` chains linear instead of exponential.
         self.env_cache: dict[str, Any] = {}
+
+
+class Table(dict[str, Any]):
+    """A parsed map that also remembers where each key was set, so a message about a value can name
+    its line. Only the key's offset is kept; the line is counted when asked for (parsing stays linear).
+    """
+
+    __slots__ = ("where",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.where: dict[str, tuple[str | None, Scanner, int]] = {}
+
+    def position(self, key: str) -> tuple[str | None, int] | None:
+        """(file, 1-based line) of the entry that set ``key``; None for a key it did not parse."""
+        found = self.where.get(key)
+        if found is None:
+            return None
+        filename, scanner, pos = found
+        return filename, scanner.line(pos)
 
 
 class Parser:
@@ -58,12 +79,12 @@ class Parser:
 
     # -- entry points -------------------------------------------------------------------------
 
-    def document(self) -> dict[str, Any]:
+    def document(self) -> Table:
         """Parse a whole file: top-level entries, optionally wrapped in one pair of braces."""
         s = self.s
         if s.text.startswith("\ufeff"):
             s.pos = 1
-        top: dict[str, Any] = {}
+        top = Table()
         self.scopes.append(top)
         s.skip_space()
         if s.peek() == "{":
@@ -97,7 +118,7 @@ class Parser:
         if self.depth > MAX_DEPTH:
             raise self.s.error(f"nesting deeper than {MAX_DEPTH} levels", pos)
 
-    def _entries(self, target: dict[str, Any], *, closing: bool) -> None:
+    def _entries(self, target: Table, *, closing: bool) -> None:
         """Read ``key value`` entries into ``target`` until ``}`` (closing) or EOF (top level)."""
         s = self.s
         while True:
@@ -126,6 +147,7 @@ class Parser:
                     continue
             self._separator(key, key_pos)
             target[key] = self._value()
+            target.where[key] = (self.filename, s, key_pos)
             self._entry_end(closing)
 
     def _separator(self, key: str, key_pos: int) -> None:
@@ -182,9 +204,9 @@ class Parser:
             return self._variable(raw[1:], start)
         return s.convert_token(raw, start)
 
-    def _map(self, pos: int) -> dict[str, Any]:
+    def _map(self, pos: int) -> Table:
         self._enter(pos)
-        result: dict[str, Any] = {}
+        result = Table()
         self.scopes.append(result)
         self._entries(result, closing=True)
         self.scopes.pop()
@@ -262,7 +284,7 @@ class Parser:
 
     # -- include ------------------------------------------------------------------------------
 
-    def _include_directive(self, target: dict[str, Any], key_pos: int) -> bool:
+    def _include_directive(self, target: Table, key_pos: int) -> bool:
         """Handle ``include <path>`` if this ``include`` word is one; False means it is a plain key."""
         s = self.s
         save = s.pos
@@ -281,7 +303,7 @@ class Parser:
         self._include(path, key_pos, target)
         return True
 
-    def _include(self, path: str, pos: int, target: dict[str, Any]) -> None:
+    def _include(self, path: str, pos: int, target: Table) -> None:
         """Parse ``path`` (relative to the including file's directory) and merge its entries."""
         line = self.s.line(pos)
 
@@ -298,9 +320,11 @@ class Parser:
             text, filename=full, shared=self.shared, depth=self.depth + 1, includes=(*self.includes, real)
         )
         try:
-            target.update(sub.document())
+            included = sub.document()
         except ParseError as e:
             raise fail(str(e)) from None
+        target.update(included)
+        target.where.update(included.where)
 
 
 class _IncludeFailure(Exception):
@@ -310,7 +334,9 @@ class _IncludeFailure(Exception):
 def _load_include(including: str | None, path: str, active: tuple[str, ...]) -> tuple[str, str, str]:
     """Resolve and read an include file; returns (path used, real path, text).
 
-    Only regular files are read, so ``include /dev/zero`` or a FIFO cannot hang the parser.
+    Only regular files of at most ``MAX_CONFIG_SIZE`` bytes are read, checked on the open file
+    (``files.read_config_text``), so ``include /dev/zero``, a FIFO or a huge file cannot hang or
+    exhaust the parser.
     """
     try:
         base = os.path.dirname(os.path.abspath(including)) if including else os.getcwd()
@@ -318,12 +344,12 @@ def _load_include(including: str | None, path: str, active: tuple[str, ...]) -> 
         real = os.path.realpath(full)
         if real in active:
             raise _IncludeFailure("include cycle")
-        if not os.path.exists(full):
-            raise _IncludeFailure(f"open {full}: no such file or directory")
-        if not os.path.isfile(full):
-            raise _IncludeFailure(f"open {full}: not a regular file")
-        with open(full, encoding="utf-8") as fh:
-            return full, real, fh.read()
+        try:
+            return full, real, read_config_text(full)
+        except FileNotFoundError:
+            raise _IncludeFailure(f"open {full}: no such file or directory") from None
+        except RefusedFile as e:
+            raise _IncludeFailure(f"open {full}: {e}") from None
     except UnicodeDecodeError:
         raise _IncludeFailure(f"{path}: not valid UTF-8 text") from None
     except (OSError, ValueError) as e:

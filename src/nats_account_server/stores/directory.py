@@ -30,7 +30,7 @@ from ..log import log
 from . import inotify
 from .durable import GroupSync, fsync_dir
 from .fileindex import FileIndexCache
-from .files import JWT_SUFFIX, O_CLOEXEC, TEMP_SUFFIX, read_fd, read_file, write_at
+from .files import JWT_SUFFIX, O_CLOEXEC, TEMP_SUFFIX, RefusedFile, read_fd, read_file, write_at
 from .marks import Marks
 from .spares import SPARE_DIR, Spares, exchange, unlink_quietly, unsupported
 from .writer import WriterLock
@@ -204,6 +204,8 @@ class DirectoryStore:
         self._absent = key
 
     def load(self, key: str) -> str | None:
+        """The JWT in the file of ``key`` (surrounding whitespace removed), None without a file;
+        StoreError for a file that can't be served (unreadable, special, too large, not UTF-8)."""
         if self._absent and key == self._absent:
             self._absent = ""
             return None
@@ -213,9 +215,11 @@ class DirectoryStore:
         if not os.access(path, os.F_OK):  # a miss without raising: 404s are a hot path too
             return None
         try:
-            data = read_file(path)
+            data = read_file(path)  # a regular file of at most FILE_LIMIT bytes, else RefusedFile
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except RefusedFile as e:  # a FIFO, a device, a folder, a huge file: a 500 for this key only
+            raise StoreError(str(e)) from e
         except OSError as e:
             raise StoreError(f"error reading {path}: {e}") from e
         try:
@@ -452,10 +456,12 @@ class DirectoryStore:
         out: list[tuple[str, str]] = []
         for key, path in self._walk():
             try:
-                with open(path, "rb") as f:
-                    jwt = f.read().decode("utf-8")
+                jwt = read_file(path).decode("utf-8")
             except FileNotFoundError:
                 continue  # removed since the walk
+            except RefusedFile as e:
+                log.warn(f"skipping store file in pack: {e}")
+                continue
             except (OSError, UnicodeDecodeError) as e:
                 log.warn(f"skipping unreadable store file {path} in pack: {e}")
                 continue

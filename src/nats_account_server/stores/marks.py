@@ -23,10 +23,11 @@ import errno
 import hashlib
 import hmac
 import os
+import stat
 import struct
 
 from ..log import log
-from .files import O_CLOEXEC, read_fd
+from .files import O_CLOEXEC, O_READ, open_file, read_fd
 
 __all__ = ["KEY_FILE", "XATTR", "Marks", "mark_file", "read_marked"]
 
@@ -127,13 +128,18 @@ def _unpack_etag(packed: bytes) -> str | None:
 
 
 def _read_key(path: str) -> bytes | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+    try:  # never blocks (a FIFO of that name), never follows a symlink
+        fd = os.open(path, O_READ | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         return None
     try:
         st = os.fstat(fd)
-        if st.st_uid != os.geteuid() or st.st_mode & 0o077 or st.st_size != KEY_SIZE:
+        if (
+            not stat.S_ISREG(st.st_mode)
+            or st.st_uid != os.geteuid()
+            or st.st_mode & 0o077
+            or st.st_size != KEY_SIZE
+        ):
             raise ValueError(f"{path} must be a {KEY_SIZE}-byte file of ours with mode 0600")
         return os.read(fd, KEY_SIZE + 1)
     finally:
@@ -165,11 +171,12 @@ def read_marked(path: str) -> tuple[bytes, bytes | None]:
     """The file's bytes and its verified mark (None when it has none), both from one open file.
 
     Marks seal the JWT as served (surrounding whitespace removed), so callers strip before unsealing.
-    Without ``os.getxattr`` no file has a mark.
+    Without ``os.getxattr`` no file has a mark. Opened as every store file is (``files.open_file``):
+    a special or oversized file is RefusedFile, never a blocking open or an unbounded read.
     """
-    fd = os.open(path, os.O_RDONLY | O_CLOEXEC)
+    fd, st = open_file(path)
     try:
-        data = read_fd(fd)
+        data = read_fd(fd, path, st.st_size)
         if not hasattr(os, "getxattr"):
             return data, None
         try:
@@ -193,10 +200,9 @@ def mark_file(path: str, marks: Marks, name: str, body: bytes, exp: int, etag: s
     """
     if not hasattr(os, "setxattr"):
         raise OSError(errno.ENOTSUP, "no os.setxattr on this platform", path)
-    fd = os.open(path, os.O_RDONLY | O_CLOEXEC)
+    fd, st = open_file(path)
     try:
-        st = os.fstat(fd)
-        if read_fd(fd).strip() != body:
+        if read_fd(fd, path, st.st_size).strip() != body:
             return None
         os.setxattr(fd, XATTR, marks.seal(name, body, exp, etag))
         return st

@@ -19,7 +19,7 @@ from ..core.cache import Cache
 from ..core.store import OnChange, OnDelete, ReadOnlyError, StoreError, Watcher, Writes
 from ..jwt import JWTError, decode_account, is_account_key, peek_claims
 from ..log import log
-from .files import JWT_SUFFIX
+from .files import JWT_SUFFIX, RefusedFile, read_file
 
 __all__ = ["NscStore"]
 
@@ -51,9 +51,12 @@ class NscStore:
         if not os.path.isfile(nsc_file):
             raise StoreError(f'"{self.dir}" is not a valid configuration directory')
         try:
-            with open(nsc_file, encoding="utf-8") as f:
-                self.config = json.load(f)
-        except (OSError, UnicodeDecodeError, ValueError) as e:
+            self.config = json.loads(read_file(nsc_file))  # a regular file of at most 1 MiB
+        except RefusedFile as e:
+            raise StoreError(f"error loading '.nsc' file: {e}") from e
+        except OSError as e:
+            raise StoreError(f"error loading '.nsc' file {nsc_file}: {e.strerror or e}") from e
+        except ValueError as e:  # UnicodeDecodeError included
             raise StoreError(f"error loading '.nsc' file: {e}") from e
         self._lock = threading.Lock()
         self._index: dict[str, str] = {}
@@ -123,11 +126,14 @@ class NscStore:
 
     @staticmethod
     def _decode_sub(path: str) -> str | None:
-        """Subject of a valid account JWT file; undecodable files are skipped with a warning (NEW)."""
+        """Subject of a valid account JWT file; undecodable files are skipped with a warning (NEW), as
+        are special and oversized ones (read as every store file is: ``files.read_file``)."""
         try:
-            with open(path, encoding="utf-8") as f:
-                raw = f.read()
+            raw = read_file(path).decode("utf-8")
             sub = decode_account(raw.strip()).sub
+        except RefusedFile as e:
+            log.warn(f"skipping nsc account file: {e}")
+            return None
         except (OSError, UnicodeDecodeError, JWTError) as e:
             log.warn(f"skipping nsc account file {path}: {e}")
             return None
@@ -141,9 +147,9 @@ class NscStore:
         if path is None:
             return None
         try:
-            with open(path, encoding="utf-8") as f:
-                raw = f.read().strip()  # a trailing newline from a hand edit is not part of the JWT
-        except (OSError, UnicodeDecodeError):
+            # a trailing newline from a hand edit is not part of the JWT
+            raw = read_file(path).decode("utf-8").strip()
+        except (OSError, UnicodeDecodeError):  # special or oversized files (RefusedFile) included
             return None
         try:
             if peek_claims(raw).sub != key:
@@ -179,8 +185,7 @@ class NscStore:
         if not self._is_account_file(path):
             return None
         try:
-            with open(path, encoding="utf-8") as f:
-                jwt = f.read().strip()  # as load serves it
+            jwt = read_file(path).decode("utf-8").strip()  # as load serves it
             sub = peek_claims(jwt).sub
         except (OSError, UnicodeDecodeError, JWTError, ValueError) as e:
             log.debug(f"ignoring change of {path}: {e}")
