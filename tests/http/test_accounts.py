@@ -340,3 +340,23 @@ def test_http11_request_without_host_is_400(running: Running) -> None:
         host = ask(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
         assert host.startswith(b"HTTP/1.1 200"), host[:80]
     assert ask(b"GET /healthz HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200")
+
+
+def test_refused_uploads_are_logged_at_err(running: Running) -> None:
+    """Every refused upload leaves an [ERR] line with the account and why, as the original's do."""
+    t = running.trust
+    a, b = new_account(running), new_account(running)
+    mark = running.proc.mark()
+    assert post(running, t.pub(a), b"\xff\xfe") == (400, "bad JWT in request\n")
+    assert post(running, t.pub(b), t.account_jwt(a))[0] == 400
+    assert post(running, t.pub(a), t.account_jwt(a, signer=a))[0] == 400
+    now = int(time.time())
+    assert post(running, t.pub(a), t.account_jwt(a, iat=now + 10))[0] == 200
+    assert post(running, t.pub(a), t.account_jwt(a, iat=now))[0] == 409
+    for line in (
+        f"[ERR] {t.pub(a)[:12]} - bad JWT in request - the body is not UTF-8 text",
+        f"[ERR] {t.pub(b)[:12]} - pub keys don't match - the JWT is for {t.pub(a)[:12]}",
+        f"[ERR] {t.pub(a)[:12]} - Signing service not enabled - the JWT is self-signed",
+        f"[ERR] {t.pub(a)[:12]} - a newer JWT is already stored - this one (",
+    ):
+        assert running.proc.find_lines(line, since=mark), line

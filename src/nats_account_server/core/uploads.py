@@ -38,6 +38,14 @@ def _issues_answer(header: str, issues: tuple[str, ...]) -> Answer:
     return Answer(400, "\n".join([header, *(f"\t - {i}" for i in issues)]))
 
 
+def _refused(key: str, status: int, message: str, detail: str = "") -> Answer:
+    """A refused upload: answered with its one-line reason and logged at ERR (as the original
+    does), so an operator can tell afterwards why an `nsc push` failed."""
+    who = f"{short_key(key)} - " if key else ""
+    log.error(f"{who}{message}{f' - {detail}' if detail else ''}")
+    return Answer(status, message)
+
+
 def _text(body: bytes) -> str | None:
     try:
         return body.decode("utf-8").strip(" \t\r\n")
@@ -83,16 +91,15 @@ async def post_account(
     """Validate, store and announce an account JWT; in the original server's order of checks."""
     text = _text(body)
     if text is None:
-        return Answer(400, "bad JWT in request")
+        return _refused(key, 400, "bad JWT in request", "the body is not UTF-8 text")
     try:
         tok = decode_account(text)
     except JWTError as exc:
-        log.error(f"{short_key(key)} - bad JWT in request - {exc}")
-        return Answer(400, "bad JWT in request")
+        return _refused(key, 400, "bad JWT in request", str(exc))
     if tok.sub != key:
-        return Answer(400, "pub keys don't match")
+        return _refused(key, 400, "pub keys don't match", f"the JWT is for {short_key(tok.sub)}")
     if not is_account_key(tok.sub):
-        return Answer(400, "bad JWT Subject in request")
+        return _refused(key, 400, "bad JWT Subject in request")
     trust = core.trust
     if sign_subject and not trust.trusts(tok.iss):
         signed = await _signing_service(core, key, tok, sign_subject, sign_timeout)
@@ -101,11 +108,10 @@ async def post_account(
         tok = signed
     if not tok.iss.startswith("O"):
         if tok.iss == tok.sub:
-            return Answer(400, "Signing service not enabled")
-        return Answer(400, "bad JWT Issuer in request")
+            return _refused(key, 400, "Signing service not enabled", "the JWT is self-signed")
+        return _refused(key, 400, "bad JWT Issuer in request", f"issued by {short_key(tok.iss)}")
     if not trust.trusts(tok.iss):
-        log.error(f"{short_key(key)} - untrusted issuer in request - {short_key(tok.iss)}")
-        return Answer(400, "untrusted issuer in request")
+        return _refused(key, 400, "untrusted issuer in request", short_key(tok.iss))
     issues = blocking(tok)
     if issues:
         log.error(f"{short_key(key)} - validation issues in request - {'; '.join(issues)}")
@@ -119,7 +125,7 @@ async def post_account(
         log.error(f"{short_key(key)} - error saving JWT - {exc}")
         return Answer(500, "error saving JWT")
     if saved is Saved.OLDER:
-        return Answer(409, "a newer JWT is already stored")
+        return _refused(key, 409, "a newer JWT is already stored", f"this one ({tok.jti}) has iat {tok.iat}")
     try:
         await core.notify(Kind.ACCOUNT, key, tok.raw)
     except Failure as exc:
