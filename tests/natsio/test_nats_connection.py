@@ -34,7 +34,7 @@ async def test_nats_down_at_startup_then_connects(
     await wait_line(proc, "[ERR] will try to connect again in 200 milliseconds")
     resp = await post(http, proc.url, trust.pub("A"), trust.account_jwt("A"))
     assert resp.status_code == 200  # notification skipped, not an error
-    await wait_line(proc, "skipping notification for")
+    await wait_line(proc, f"skipping notification for {trust.pub('A')[:12]}, not connected to NATS")
     assert (await http.get(f"{proc.url}/jwt/v1/accounts/{trust.pub('A')}")).status_code == 200
     assert len(proc.find_lines("will try to connect again")) >= 1
     nats_factory(port=port)

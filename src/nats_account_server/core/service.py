@@ -193,7 +193,8 @@ class Core:
     async def notify(self, kind: Kind, key: str, jwt: str, issuer: str = "") -> None:
         """Publish a change; without a NATS connection this is skipped (logged), not an error."""
         if not self.notifier.connected:
-            log.info(f"skipping notification for {short_key(key)}, no NATS configured")
+            why = "not connected to NATS" if self.notifier.configured else "no NATS configured"
+            log.info(f"skipping notification for {short_key(key)}, {why}")
             return
         subject = account_subject(key) if kind is Kind.ACCOUNT else activation_subject(issuer, key)
         try:
