@@ -201,7 +201,9 @@ async def test_list_and_delete(
         listed = json.loads((await nc.request("$SYS.REQ.CLAIMS.LIST", b"", timeout=5)).data)
         assert listed["data"] == [trust.pub("A")] and listed["server"]["name"] == "nats-account-server"
         deleted = json.loads((await nc.request("$SYS.REQ.CLAIMS.DELETE", b"x", timeout=5)).data)
-        assert deleted["error"]["code"] == 500 and "delete must be enabled" in deleted["error"]["description"]
+        assert (
+            deleted["error"]["code"] == 500 and "does not delete accounts" in deleted["error"]["description"]
+        )
     assert (await http.get(f"{proc.url}/jwt/v1/accounts/{trust.pub('A')}")).status_code == 200
 
 

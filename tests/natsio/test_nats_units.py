@@ -203,7 +203,7 @@ async def test_list_and_delete_handlers(trust: Trust) -> None:
     await r.list_accounts("$SYS.REQ.CLAIMS.LIST", "r", b"")
     assert sent.json()["data"] == [trust.pub("A")]
     await r.delete("$SYS.REQ.CLAIMS.DELETE", "r", b"")
-    assert "delete must be enabled" in sent.json()["error"]["description"]
+    assert "does not delete accounts" in sent.json()["error"]["description"]
 
 
 # ---------------------------------------------------------------------------- sync

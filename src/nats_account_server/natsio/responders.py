@@ -218,4 +218,6 @@ class Responders:
 
     async def delete(self, subject: str, reply: str, payload: bytes) -> None:
         """The account server never deletes on request (as a full resolver without allow_delete)."""
-        await self._reply_error(reply, "n/a", "delete must be enabled in server config")
+        await self._reply_error(
+            reply, "n/a", "this account server does not delete accounts: remove them from its store"
+        )
