@@ -245,7 +245,7 @@ class Instance:
         if key:
             self.core.changed(key, "")  # "" = removed, for the saved hooks (NATS sync hash)
         else:
-            self.core.cache.clear()
+            self.core.forget_all()
 
     async def stop(self) -> None:
         log.info("stopping account server")

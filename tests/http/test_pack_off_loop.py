@@ -50,3 +50,35 @@ async def test_gets_are_answered_while_a_pack_is_being_read() -> None:
         store.release.set()
         await listener.stop()
         core.close()
+
+
+class CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.packs = 0
+
+    def pack(self, max: int = -1) -> list[tuple[str, str]]:
+        self.packs += 1
+        return super().pack(max)
+
+
+async def test_a_pack_is_built_once_per_change_of_the_store() -> None:
+    """Clients looping on the pack cost one build per change of the store, not one per request."""
+    import tempfile
+
+    from tests.support.trust import Trust as Fixture
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fx = Fixture(tmp, accounts=["A", "B"])
+        store = CountingStore()
+        core = Core(store, Trust())
+        await core.save(fx.pub("A"), fx.account_jwt("A"))
+        bodies = await asyncio.gather(*(core.pack_body(10) for _ in range(10)))
+        assert store.packs == 1 and len(set(bodies)) == 1 and fx.pub("A").encode() in bodies[0]
+        assert await core.pack_body(10) == bodies[0] and store.packs == 1
+        await core.save(fx.pub("B"), fx.account_jwt("B"))  # a change: the next pack is built anew
+        assert fx.pub("B").encode() in await core.pack_body(10) and store.packs == 2
+        core.forget_all()  # changes behind unknown keys (a folder went away) count too
+        await core.pack_body(10)
+        assert store.packs == 3
+        core.close()

@@ -23,7 +23,7 @@ from nats_account_server.core.notifier import (
     account_subject,
     activation_subject,
 )
-from nats_account_server.core.pack import parse_pack_line
+from nats_account_server.core.pack import format_pack, parse_pack_line
 from nats_account_server.core.source import Loaded, LocalSource, Source
 from nats_account_server.core.store import AsyncSaveStore, GroupSaveStore, Store, StoreError, Version, Writes
 from nats_account_server.core.trust import Trust
@@ -112,6 +112,9 @@ class Core:
         # called with (key, jwt) after every write, e.g. to keep the NATS store hash current
         self.saved_hooks: list[Callable[[str, str], None]] = []
         self._reported: dict[str, str] = {}  # key -> the load failure last logged for it
+        # bumped by every change behind any key: the pack built at a generation stays right until then
+        self.generation = 0
+        self._packs: dict[int, tuple[int, asyncio.Task[bytes]]] = {}  # max -> (generation, the pack)
 
     # ---------------------------------------------------------------- reads
 
@@ -236,6 +239,7 @@ class Core:
 
     def changed(self, key: str, jwt: str) -> None:
         """A key got new content (our write or a watcher event): drop its response, run hooks."""
+        self.generation += 1
         self.forget(key)
         for hook in self.saved_hooks:
             hook(key, jwt)
@@ -321,6 +325,20 @@ class Core:
         return Saved.SAVED
 
     # ------------------------------------------------------------------ pack
+
+    def forget_all(self) -> None:
+        """Changes behind unknown keys (a folder went away): no response or pack stays."""
+        self.generation += 1
+        self.cache.clear()
+
+    async def pack_body(self, max_items: int) -> bytes:
+        """The pack as `<key>|<jwt>` lines: read and joined on a worker thread (a large store's pack
+        never holds up the event loop), once per change of the store however many ask for it."""
+        built = self._packs.get(max_items)
+        if built is None or built[0] != self.generation or (built[1].done() and built[1].exception()):
+            job = asyncio.ensure_future(asyncio.to_thread(lambda: format_pack(self.pack(max_items)).encode()))
+            built = self._packs[max_items] = (self.generation, job)
+        return await asyncio.shield(built[1])
 
     def pack(self, max_items: int) -> list[tuple[str, str]]:
         try:

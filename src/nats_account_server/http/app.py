@@ -11,7 +11,6 @@ import re
 from typing import Any
 
 from nats_account_server.core.kinds import Kind
-from nats_account_server.core.pack import format_pack
 from nats_account_server.core.service import Core, Failure
 from nats_account_server.core.uploads import post_account, post_activation
 from nats_account_server.http.deadlines import Deadlines
@@ -270,8 +269,7 @@ class App:
         return Response(200, raw.encode(), [("content-type", JWT)])
 
     async def pack(self, params: dict[str, str]) -> Response:
-        """Every stored JWT as `<key>|<jwt>` lines, read and joined on a worker thread: a large
-        store's pack never holds up the GETs on the event loop."""
+        """Every stored JWT as `<key>|<jwt>` lines (built off the event loop, see `Core.pack_body`)."""
         limit = self.core.max_pack
         value = params.get("max")
         if value is None:
@@ -285,7 +283,7 @@ class App:
                     return plain(400, f'bad max parameter "{value}", no more than {limit} are allowed')
                 wanted = limit
         try:
-            body = await asyncio.to_thread(lambda: format_pack(self.core.pack(wanted)).encode())
+            body = await self.core.pack_body(wanted)
         except Failure as exc:
             return plain(exc.status, exc.message)
         return Response(200, body, [("content-type", TEXT)])
