@@ -264,3 +264,21 @@ def test_special_include_is_a_startup_error(tmp_path: Path, kind: str) -> None:
     config = server_config(None, None, extra=f'include "{path.name}"')
     proc = start_server(config_text=config, tmp_path=tmp_path, ready=False)
     refused_start(proc, path, f"error parsing include file '{path.name}', open {path}: {reason}")
+
+
+def test_creds_and_tls_files_are_checked_before_use(tmp_path: Path) -> None:
+    """A missing or special NATS creds file, and a FIFO as the HTTPS certificate, stop the start with
+    exit 1 naming the file, instead of retrying for ever or hanging."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for args in (
+        ("-nats", "nats://127.0.0.1:1", "-creds", str(tmp_path / "missing.creds")),
+        ("-nats", "nats://127.0.0.1:1", "-creds", str(fifo)),
+    ):
+        proc = start_server(*args, tmp_path=tmp_path, ready=False)
+        assert proc.wait(10) == 1, args
+        assert "credentials file" in proc.stderr_text() and "Traceback" not in proc.stderr_text()
+    conf = f'http {{ host: 127.0.0.1, port: 0, tls {{ cert: "{fifo}", key: "{fifo}" }} }}\n'
+    proc = start_server(config_text=conf, tmp_path=tmp_path, ready=False)
+    assert proc.wait(10) == 1
+    assert "TLS certificate" in proc.stderr_text() and "Traceback" not in proc.stderr_text()

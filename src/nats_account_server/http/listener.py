@@ -25,6 +25,7 @@ from granian.http import HTTP1Settings
 from granian.server.embed import Server
 
 from nats_account_server.http.guard import HandshakeGuard
+from nats_account_server.natsclient import check_file
 
 BACKLOG = 1024
 
@@ -44,6 +45,9 @@ class Bound:
 def check_tls(cert: str, key: str) -> None:
     """Load the pair once with Python's ssl so a bad file is reported before we serve."""
     try:
+        check_file(cert, "TLS certificate")  # a FIFO or /dev/zero must not hang the start
+        if key:
+            check_file(key, "TLS key")
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key or None)
     except (OSError, ssl.SSLError) as exc:

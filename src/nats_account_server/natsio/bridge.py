@@ -27,7 +27,14 @@ from nats_account_server.core.lifecycle import StartupError
 from nats_account_server.core.notifier import NoResponders, NotConnected, RequestTimeout
 from nats_account_server.core.service import Core
 from nats_account_server.log import log
-from nats_account_server.natsclient import connect_once, describe, server_urls, tls_context
+from nats_account_server.natsclient import (
+    ClientFileError,
+    check_credentials,
+    connect_once,
+    describe,
+    server_urls,
+    tls_context,
+)
 from nats_account_server.natsio import responders as rs
 from nats_account_server.natsio.responders import Responders
 from nats_account_server.natsio.sync import PACK, QUEUE, Sync
@@ -61,6 +68,11 @@ class NatsBridge:
             self.tls = tls_context(n.tls.root, n.tls.cert, n.tls.key)
         except (OSError, ssl.SSLError) as exc:
             raise StartupError(f"error loading NATS TLS files: {exc}") from exc
+        if self.credentials:
+            try:  # a missing or broken creds file would be retried for ever
+                check_credentials(self.credentials)
+            except ClientFileError as exc:
+                raise StartupError(str(exc)) from exc
         self.replica_mode = bool(settings.primary)
         self.sync_interval = max(n.syncinterval or n.reconnectwait, 100) / 1000
         self.sync: Sync | None = None
