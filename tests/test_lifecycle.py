@@ -320,3 +320,27 @@ def test_colours_only_on_a_terminal(tmp_path: Path) -> None:
         proc.wait(10)
         os.close(leader)
     assert b"\x1b[32mINF\x1b[0m" in seen
+
+
+def test_a_bad_configuration_on_reload_keeps_the_server_running(tmp_path: Path) -> None:
+    """SIGHUP reads the new configuration in full first: a typo is logged and the running instance
+    keeps serving on its old configuration (as nats-server does); a fixed file is then taken."""
+    port, later = free_port(), free_port()
+    conf = tmp_path / "server.conf"
+    conf.write_text(f"http {{ host: 127.0.0.1, port: {port} }}\nlogging {{ colors: false }}\n")
+    proc = ServerProcess(["-c", str(conf)], cwd=tmp_path).start()
+    try:
+        proc.wait_ready()
+        mark = proc.mark()
+        conf.write_text(f"http {{ host: 127.0.0.1, port: {later} \n")  # a typo: unclosed block
+        proc.send_signal(signal.SIGHUP)
+        proc.wait_for_line("still running with the previous configuration", since=mark)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        assert proc.running
+        conf.write_text(f"http {{ host: 127.0.0.1, port: {later} }}\nlogging {{ colors: false }}\n")
+        mark = proc.mark()
+        proc.send_signal(signal.SIGHUP)
+        proc.wait_ready(since=mark)
+        assert proc.port == later and httpx.get(f"http://127.0.0.1:{later}/healthz").status_code == 200
+    finally:
+        proc.stop()

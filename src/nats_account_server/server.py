@@ -265,10 +265,15 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
-def configure(flags: Flags) -> Settings:
+def reread(flags: Flags) -> Settings:
+    """The settings from the same flags (and so the configuration file, read again)."""
     from nats_account_server.flags import build_settings
 
-    settings = build_settings(flags)
+    return build_settings(flags)
+
+
+def configure(flags: Flags) -> Settings:
+    settings = reread(flags)
     log.configure(settings.logging)
     return settings
 
@@ -289,9 +294,13 @@ async def serve(flags: Flags) -> int:
     log.gather_on(loop)
     instance: Instance | None = None
     try:
+        try:
+            settings = configure(flags)
+        except ConfigError as exc:
+            log.error(str(exc))
+            return 1
         while True:
             try:
-                settings = configure(flags)
                 if flags.config:
                     log.info(f'loading configuration from "{flags.config}"')
                 instance = Instance(settings)
@@ -305,25 +314,33 @@ async def serve(flags: Flags) -> int:
                 if instance is not None:
                     await instance.stop()
                 return 1
-            sig_task = asyncio.ensure_future(signals.get())
-            waiters: set[asyncio.Future[Any]] = {sig_task, instance.fatal}
-            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            if instance.fatal in done:
-                sig_task.cancel()
-                await instance.stop()
-                return instance.fatal.result()
-            sig = sig_task.result()
-            if sig.name == "SIGHUP":
+            while True:  # until a signal or a fatal error ends this instance
+                sig_task = asyncio.ensure_future(signals.get())
+                waiters: set[asyncio.Future[Any]] = {sig_task, instance.fatal}
+                done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                if instance.fatal in done:
+                    sig_task.cancel()
+                    await instance.stop()
+                    return instance.fatal.result()
+                sig = sig_task.result()
+                if sig.name != "SIGHUP":
+                    print("", flush=True)
+                    name = "sig-interrupt" if sig == signal.SIGINT else "sig-terminate"
+                    log.info(f"received {name}, shutting down")
+                    await instance.stop()
+                    return 0
                 log.error("received sig-hup, restarting")
-                gc.unfreeze()  # the old instance's cycles may be collected again
-                await instance.stop()
-                instance = None
-                continue
-            print("", flush=True)
-            name = "sig-interrupt" if sig == signal.SIGINT else "sig-terminate"
-            log.info(f"received {name}, shutting down")
+                try:  # the new configuration is read in full before the running instance stops
+                    renewed = reread(flags)
+                except ConfigError as exc:
+                    log.error(f"{exc}; still running with the previous configuration")
+                    continue
+                break
+            gc.unfreeze()  # the old instance's cycles may be collected again
             await instance.stop()
-            return 0
+            instance = None
+            settings = renewed
+            log.configure(settings.logging)
     finally:
         log.gather_off()
         for sig in handled:

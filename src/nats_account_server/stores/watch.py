@@ -177,7 +177,11 @@ class StoreWatcher:
             try:
                 found = self._read(path)
             except Exception as e:  # an unreadable file must not stop the watcher
-                log.warn(f"unable to read changed file {path}: {e}")
+                log.warn(
+                    f"unable to read changed file: {e}"
+                    if path in str(e)
+                    else f"unable to read changed file {path}: {e}"
+                )
                 continue
             if found is None:
                 continue
