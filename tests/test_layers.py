@@ -16,7 +16,7 @@ import pytest
 PACKAGE = "nats_account_server"
 ROOT = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 
-FORMATS = ("jwt", "natsconf", "config", "natsclient", "log")
+FORMATS = ("jwt", "natsconf", "config", "natsclient", "boundedfiles", "log")
 CORE = (*FORMATS, "core")
 SEAMS = (*FORMATS, "core.store", "core.cache")
 
@@ -24,9 +24,10 @@ SEAMS = (*FORMATS, "core.store", "core.cache")
 #: itself, which only holds the version)
 ALLOWED: dict[str, tuple[str, ...]] = {
     "jwt": ("jwt",),
-    "natsconf": ("natsconf",),
+    "natsconf": ("natsconf", "boundedfiles"),
+    "boundedfiles": (),
     "config": ("natsconf", "config"),
-    "natsclient": (),
+    "natsclient": ("boundedfiles",),
     "log": ("config",),
     "core": CORE,
     "stores": (*SEAMS, "stores"),

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import os
 import ssl
-import stat
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nats.aio.client import Client
+
+from nats_account_server.boundedfiles import plain, read_regular
 
 __all__ = [
     "MAX_CLIENT_FILE",
@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 MAX_CLIENT_FILE = 1 << 20  # bytes: a .creds file or a PEM file is a few KiB
-# never wait for a FIFO's writer nor make a terminal ours (O_NONBLOCK is a no-op on regular files)
 _O_READ = (
     os.O_RDONLY
     | getattr(os, "O_CLOEXEC", 0)
@@ -59,43 +58,12 @@ def server_urls(servers: list[str]) -> list[str]:
 
 
 def _read_checked(path: str, what: str) -> bytes:
-    """The bytes of the regular file at ``path`` (at most MAX_CLIENT_FILE of them), opened without
-    blocking and checked on the open descriptor; ClientFileError naming ``what`` and ``path`` else."""
-
-    def fail(reason: str) -> ClientFileError:
-        return ClientFileError(f"{what} {path}: {reason}")
-
-    def plain(exc: OSError) -> str:  # "no such file or directory", without errno and path
-        text = exc.strerror or str(exc)
-        return text[:1].lower() + text[1:]
-
+    """The bytes of the regular file at ``path`` (at most MAX_CLIENT_FILE of them, see boundedfiles);
+    ClientFileError naming ``what`` and ``path`` else."""
     try:
-        fd = os.open(path, _O_READ)
+        return read_regular(path, MAX_CLIENT_FILE)
     except OSError as exc:
-        if exc.errno in (errno.ENXIO, errno.EISDIR):  # a socket; a directory where it can't be opened
-            raise fail("not a regular file") from None
-        raise fail(plain(exc)) from None
-    too_large = f"larger than {MAX_CLIENT_FILE} bytes"
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise fail("not a regular file")
-        if st.st_size > MAX_CLIENT_FILE:
-            raise fail(too_large)
-        chunks: list[bytes] = []
-        total = 0  # no more than limit + 1 bytes in all, even from a file that grew since the fstat
-        while total <= MAX_CLIENT_FILE and (chunk := os.read(fd, MAX_CLIENT_FILE + 1 - total)):
-            chunks.append(chunk)
-            total += len(chunk)
-        if total > MAX_CLIENT_FILE:
-            raise fail(too_large)
-        return b"".join(chunks)
-    except ClientFileError:
-        raise
-    except OSError as exc:
-        raise fail(plain(exc)) from None
-    finally:
-        os.close(fd)
+        raise ClientFileError(f"{what} {path}: {plain(exc)}") from None
 
 
 def check_file(path: str, what: str) -> None:

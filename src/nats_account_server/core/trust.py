@@ -6,18 +6,16 @@ handling only does set lookups.
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 from dataclasses import dataclass, field
 
+from nats_account_server.boundedfiles import plain, read_regular
 from nats_account_server.jwt import JWTError, Token, decode_account, decode_operator, is_operator_key
 from nats_account_server.jwt.checks import issues_of
 from nats_account_server.jwt.codec import MAX_TOKEN_SIZE
 from nats_account_server.jwt.gotext import go_quote
 from nats_account_server.log import log
 
-# never wait for a FIFO's writer nor make a terminal ours (O_NONBLOCK is a no-op on regular files)
 _O_READ = (
     os.O_RDONLY
     | getattr(os, "O_CLOEXEC", 0)
@@ -68,45 +66,15 @@ def _trusted_keys(op: Token) -> set[str]:
 
 
 def _read(path: str, what: str) -> str:
-    """The JWT in the file at ``path``, read so that no file can hang or exhaust the start: opened
-    without blocking (a FIFO does not wait for a writer), checked on the open descriptor to be a
-    regular file (symlinks to one are fine) of at most a JWT's size, and read up to that limit only."""
-
-    def fail(reason: str) -> TrustError:
-        return TrustError(f"error reading {what} JWT {path}: {reason}")
-
+    """The JWT in the file at ``path``: a regular file of at most a JWT's size (see boundedfiles),
+    so that no file can hang or exhaust the start."""
     try:
-        fd = os.open(path, _O_READ)
-    except OSError as exc:
-        if exc.errno in (errno.ENXIO, errno.EISDIR):  # a socket; a directory where it can't be opened
-            raise fail("not a regular file") from None
-        raise fail(_plain(exc)) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise fail("not a regular file")
-        if st.st_size > _FILE_LIMIT:
-            raise fail(f"larger than {MAX_TOKEN_SIZE} bytes")
-        chunks: list[bytes] = []
-        total = 0  # no more than limit + 1 bytes in all, even from a file that grew since the fstat
-        while total <= _FILE_LIMIT and (chunk := os.read(fd, _FILE_LIMIT + 1 - total)):
-            chunks.append(chunk)
-            total += len(chunk)
-        if total > _FILE_LIMIT:
-            raise fail(f"larger than {MAX_TOKEN_SIZE} bytes")
-        return b"".join(chunks).decode("utf-8").strip()
+        return read_regular(path, _FILE_LIMIT).decode("utf-8").strip()
     except UnicodeDecodeError:
-        raise fail("not valid UTF-8 text") from None
+        raise TrustError(f"error reading {what} JWT {path}: not valid UTF-8 text") from None
     except OSError as exc:
-        raise fail(_plain(exc)) from None
-    finally:
-        os.close(fd)
-
-
-def _plain(exc: OSError) -> str:
-    """An OSError as plain words ("no such file or directory"), without its errno and path."""
-    text = exc.strerror or str(exc)
-    return text[:1].lower() + text[1:]
+        reason = f"larger than {MAX_TOKEN_SIZE} bytes" if "larger than" in str(exc) else plain(exc)
+        raise TrustError(f"error reading {what} JWT {path}: {reason}") from None
 
 
 def load_trust(operator_path: str, system_account_path: str) -> Trust:

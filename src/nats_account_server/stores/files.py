@@ -14,6 +14,7 @@ import errno
 import os
 import stat
 
+from ..boundedfiles import O_READ, RefusedFile, kind_of_mode
 from ..jwt.codec import MAX_TOKEN_SIZE
 
 __all__ = [
@@ -35,36 +36,15 @@ JWT_SUFFIX = ".jwt"
 TEMP_SUFFIX = ".tmp"  # a save in progress (or one that failed): never a JWT to serve
 # close-on-exec, and on Windows binary mode (no newline translation): the flags every open here takes
 O_CLOEXEC = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-# reads never wait for a FIFO's writer nor make a terminal ours; on regular files O_NONBLOCK is a no-op
-O_READ = os.O_RDONLY | O_CLOEXEC | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
 READ_CHUNK = 1 << 16
 # the largest JWT any check accepts, plus room for the whitespace of a hand edit (a final newline)
 FILE_LIMIT = MAX_TOKEN_SIZE + 64
-
-_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
-class RefusedFile(OSError):
-    """A file that is no regular file or is larger than its limit; ``str()`` is the one-line reason.
-
-    An OSError, so every caller that treats an unreadable file as a miss or an error does so here too.
-    """
-
-
-def _kind(mode: int) -> str:
-    return next((name for test, name in _KINDS if test(mode)), "a special file")
 
 
 def refusal(path: str, st: os.stat_result | None, limit: int = FILE_LIMIT) -> RefusedFile:
     """Why the file at ``path`` (with ``st``; None: it could not even be opened) is not read."""
     if st is None or not stat.S_ISREG(st.st_mode):
-        kind = f" ({_kind(st.st_mode)})" if st is not None else ""
+        kind = f" ({kind_of_mode(st.st_mode)})" if st is not None else ""
         return RefusedFile(f"{path} is not a regular file{kind}")
     return _too_large(path, limit)
 
