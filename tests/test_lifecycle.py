@@ -240,7 +240,7 @@ def test_logging_switches(tmp_path: Path) -> None:
         proc.wait_for_line("[TRC]")
         assert not any("\x1b[" in line for line in proc.raw_stderr_lines)  # a pipe: no colours
         assert re.match(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{6} ", proc.stderr_lines[0])
-        assert proc.find_lines(re.compile(r"\[TRC\] 127\.0\.0\.1:\d+: /healthz"))
+        assert proc.find_lines(re.compile(r"\[TRC\] 127\.0\.0\.1:\d+: GET /healthz - 200 - \d+\.\d\d ms"))
 
 
 def test_https(tmp_path: Path) -> None:

@@ -152,8 +152,10 @@ def test_invalid_keys_never_reach_the_primary(cluster: Cluster) -> None:
         assert cluster.account(replica, key).status_code == 404
         assert cluster.get(replica, f"/jwt/v1/activations/{key}").status_code == 404
     assert cluster.account(replica, cluster.trust.pub("A")).status_code == 404
-    requests = [line for line in primary.find_lines("[TRC]") if ": /jwt/v1/a" in line]
-    assert len(requests) == 1 and requests[0].endswith(cluster.trust.pub("A")), requests
+    requests = [line for line in primary.find_lines("[TRC]") if ": GET /jwt/v1/a" in line]
+    assert len(requests) == 1 and f"/jwt/v1/accounts/{cluster.trust.pub('A')} - 404 - " in requests[0], (
+        requests
+    )
 
 
 def _jti(jwt: str) -> str:

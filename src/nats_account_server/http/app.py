@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from typing import Any
 
 from nats_account_server.core.kinds import Kind
@@ -104,9 +105,7 @@ class App:
 
     async def handle(self, scope: Any, proto: Any) -> None:
         """Every request the hot path does not answer."""
-        if log.trace_enabled:
-            qs = f"?{scope.query_string}" if scope.query_string else ""
-            log.trace(f"{scope.client}: {bounded(scope.path + qs)}")
+        started = time.monotonic() if log.trace_enabled else 0.0
         headers = scope.headers
         origin = headers.get("origin")
         try:
@@ -127,6 +126,12 @@ class App:
             out.append(("access-control-allow-origin", origin))
             out.append(("access-control-expose-headers", "Authorization"))
         proto.response_bytes(resp.status, out, resp.body)
+        if log.trace_enabled:  # one line per request, as an access log: who, what, the answer, how long
+            qs = f"?{scope.query_string}" if scope.query_string else ""
+            took = (time.monotonic() - started) * 1000
+            log.trace(
+                f"{scope.client}: {scope.method} {bounded(scope.path + qs)} - {resp.status} - {took:.2f} ms"
+            )
 
     def preflight(self, headers: Any, origin: str) -> Response:
         method = str(headers.get("access-control-request-method", "")).upper()
