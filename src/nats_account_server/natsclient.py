@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -33,13 +32,6 @@ __all__ = [
 ]
 
 MAX_CLIENT_FILE = 1 << 20  # bytes: a .creds file or a PEM file is a few KiB
-_O_READ = (
-    os.O_RDONLY
-    | getattr(os, "O_CLOEXEC", 0)
-    | getattr(os, "O_BINARY", 0)
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_NOCTTY", 0)
-)
 _CREDS_JWT = b"BEGIN NATS USER JWT"  # nats-py loops for ever over a credentials file without it
 
 

@@ -6,7 +6,6 @@ handling only does set lookups.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from nats_account_server.boundedfiles import plain, read_regular
@@ -16,14 +15,7 @@ from nats_account_server.jwt.codec import MAX_TOKEN_SIZE
 from nats_account_server.jwt.gotext import go_quote
 from nats_account_server.log import log
 
-_O_READ = (
-    os.O_RDONLY
-    | getattr(os, "O_CLOEXEC", 0)
-    | getattr(os, "O_BINARY", 0)
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_NOCTTY", 0)
-)
-_FILE_LIMIT = MAX_TOKEN_SIZE + 64  # the largest JWT, and the whitespace of a hand edit around it
+_SLACK = 64  # the whitespace of a hand edit around the largest JWT
 
 
 class TrustError(Exception):
@@ -69,12 +61,11 @@ def _read(path: str, what: str) -> str:
     """The JWT in the file at ``path``: a regular file of at most a JWT's size (see boundedfiles),
     so that no file can hang or exhaust the start."""
     try:
-        return read_regular(path, _FILE_LIMIT).decode("utf-8").strip()
+        return read_regular(path, MAX_TOKEN_SIZE, slack=_SLACK).decode("utf-8").strip()
     except UnicodeDecodeError:
         raise TrustError(f"error reading {what} JWT {path}: not valid UTF-8 text") from None
     except OSError as exc:
-        reason = f"larger than {MAX_TOKEN_SIZE} bytes" if "larger than" in str(exc) else plain(exc)
-        raise TrustError(f"error reading {what} JWT {path}: {reason}") from None
+        raise TrustError(f"error reading {what} JWT {path}: {plain(exc)}") from None
 
 
 def load_trust(operator_path: str, system_account_path: str) -> Trust:
