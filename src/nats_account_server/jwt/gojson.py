@@ -327,15 +327,15 @@ def _applier(f: Field) -> Apply:
                 read_into(item, target, inline, name)
 
         return apply_inline
+    if not attr:
+        return _check_only(read, name)
     if isinstance(read, Scalar):
-        return _apply_scalar(read, name, attr) if attr else _check_only(read, name)
-    if attr:
+        return _apply_scalar(read, name, attr)
 
-        def apply(target: Any, item: Any) -> None:
-            setattr(target, attr, read(item, getattr(target, attr), name))
+    def apply(target: Any, item: Any) -> None:
+        setattr(target, attr, read(item, getattr(target, attr), name))
 
-        return apply
-    return _check_only(read, name)
+    return apply
 
 
 def _apply_scalar(read: Scalar, name: str, attr: str) -> Apply:
