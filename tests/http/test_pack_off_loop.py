@@ -81,4 +81,7 @@ async def test_a_pack_is_built_once_per_change_of_the_store() -> None:
         core.forget_all()  # changes behind unknown keys (a folder went away) count too
         await core.pack_body(10)
         assert store.packs == 3
+        await core.pack_body(1)  # only the latest pack is kept: a client cycling `max` gains nothing
+        await core.pack_body(10)
+        assert store.packs == 5
         core.close()

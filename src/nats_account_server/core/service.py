@@ -114,7 +114,9 @@ class Core:
         self._reported: dict[str, str] = {}  # key -> the load failure last logged for it
         # bumped by every change behind any key: the pack built at a generation stays right until then
         self.generation = 0
-        self._packs: dict[int, tuple[int, asyncio.Task[bytes]]] = {}  # max -> (generation, the pack)
+        # the latest pack: (its max, its generation, the job building it); one only, so that clients
+        # asking for many different `max` values cannot make the server keep many packs
+        self._pack: tuple[int, int, asyncio.Future[bytes]] | None = None
 
     # ---------------------------------------------------------------- reads
 
@@ -334,11 +336,15 @@ class Core:
     async def pack_body(self, max_items: int) -> bytes:
         """The pack as `<key>|<jwt>` lines: read and joined on a worker thread (a large store's pack
         never holds up the event loop), once per change of the store however many ask for it."""
-        built = self._packs.get(max_items)
-        if built is None or built[0] != self.generation or (built[1].done() and built[1].exception()):
+        built = self._pack
+        if (
+            built is None
+            or built[:2] != (max_items, self.generation)
+            or (built[2].done() and built[2].exception() is not None)
+        ):
             job = asyncio.ensure_future(asyncio.to_thread(lambda: format_pack(self.pack(max_items)).encode()))
-            built = self._packs[max_items] = (self.generation, job)
-        return await asyncio.shield(built[1])
+            built = self._pack = (max_items, self.generation, job)
+        return await asyncio.shield(built[2])
 
     def pack(self, max_items: int) -> list[tuple[str, str]]:
         try:
