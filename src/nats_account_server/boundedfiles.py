@@ -13,7 +13,7 @@ import errno
 import os
 import stat
 
-__all__ = ["O_READ", "RefusedFile", "kind_of_mode", "plain", "read_regular"]
+__all__ = ["O_READ", "RefusedFile", "kind_of_mode", "open_regular", "plain", "read_open", "read_regular"]
 
 # never wait for a FIFO's writer nor make a terminal ours; on Windows, binary mode
 O_READ = (
@@ -31,6 +31,7 @@ _KINDS = (
     (stat.S_ISSOCK, "a socket"),
 )
 _NOT_OPENABLE = (errno.ENXIO, errno.EISDIR)  # a socket (or a device without a driver); a folder
+_CHUNK = 1 << 16
 
 
 class RefusedFile(OSError):
@@ -54,11 +55,10 @@ def plain(exc: OSError) -> str:
     return text[:1].lower() + text[1:]
 
 
-def read_regular(path: str, limit: int, *, slack: int = 0) -> bytes:
-    """The bytes of the regular file at ``path``; RefusedFile for a special or oversized file (the
-    reason without the path), OSError when it cannot be opened or read. ``slack`` bytes beyond the
-    limit are let through unsaid (the whitespace of a hand edit around a JWT)."""
-    shown, limit = limit, limit + slack
+def open_regular(path: str, limit: int, *, slack: int = 0) -> tuple[int, os.stat_result]:
+    """An open descriptor of the regular file at ``path`` of at most ``limit`` (+ ``slack``) bytes,
+    and its fstat; RefusedFile (the reason without the path) for anything else, with the descriptor
+    closed. ``slack`` bytes beyond the limit are let through unsaid (whitespace around a JWT)."""
     try:
         fd = os.open(path, O_READ)
     except OSError as exc:
@@ -69,15 +69,38 @@ def read_regular(path: str, limit: int, *, slack: int = 0) -> bytes:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise RefusedFile(not_regular(st.st_mode))
-        if st.st_size > limit:
-            raise RefusedFile(f"larger than {shown} bytes")
-        chunks: list[bytes] = []
-        total = 0
-        while total <= limit and (chunk := os.read(fd, limit + 1 - total)):
-            chunks.append(chunk)
-            total += len(chunk)
-        if total > limit:  # it grew since the fstat
-            raise RefusedFile(f"larger than {shown} bytes")
-        return b"".join(chunks)
+        if st.st_size > limit + slack:
+            raise RefusedFile(f"larger than {limit} bytes")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def read_open(fd: int, size: int, limit: int, *, slack: int = 0) -> bytes:
+    """Everything left to read from ``fd`` (``size`` bytes by its fstat), at most ``limit`` (+
+    ``slack``) bytes: one system call when the file has not grown since its fstat. No read asks for
+    more than one byte past the bound in all; a file that grew past it is RefusedFile."""
+    bound = limit + slack
+    want = min(size, bound) + 1
+    data = os.read(fd, want)
+    if len(data) < want:
+        return data
+    chunks = [data]
+    total = len(data)
+    while total <= bound and (chunk := os.read(fd, min(_CHUNK, bound + 1 - total))):
+        chunks.append(chunk)
+        total += len(chunk)
+    if total > bound:
+        raise RefusedFile(f"larger than {limit} bytes")
+    return b"".join(chunks)
+
+
+def read_regular(path: str, limit: int, *, slack: int = 0) -> bytes:
+    """The bytes of the regular file at ``path``; RefusedFile for a special or oversized file (the
+    reason without the path), OSError when it cannot be opened or read."""
+    fd, st = open_regular(path, limit, slack=slack)
+    try:
+        return read_open(fd, st.st_size, limit, slack=slack)
     finally:
         os.close(fd)
