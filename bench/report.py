@@ -158,6 +158,28 @@ def figures(duration: int) -> list[Figure]:
         Figure("host_ed25519", "host speed: one Ed25519 check on core 0, right before the POST row", "µs"),
         Figure("disk_1", "disk ceiling: durable write + rename + dir fsync, 1 writer", "writes/s"),
         Figure("disk_8", "disk ceiling: the same, 8 concurrent writers", "writes/s"),
+        Figure(
+            "slow_p99",
+            "2,000 slow-header connections held: a normal client's GET (fresh connection), p99",
+            "ms",
+            "≤ 100 ms",
+            at_most(100),
+        ),
+        Figure(
+            "storm_max",
+            "5,000 clients connecting at once, one GET each: the last answer",
+            "ms",
+            "≤ 2,000 ms, all answered",
+            at_most(2000),
+        ),
+        Figure("storm_p50", "5,000 clients connecting at once: the median answer", "ms"),
+        Figure(
+            "pack_p99",
+            "10 clients looping on the pack of 10,000 accounts: a normal client's GET, p99",
+            "ms",
+            "≤ 10 ms",
+            at_most(10),
+        ),
         Figure("start_1", "1 account: start → first 200", "ms"),
         Figure("start_100k", "100k store: start → first 200", "ms", "≤ 300 ms", at_most(300)),
         Figure(

@@ -13,6 +13,7 @@ issue's targets, and the exact command lines. Never part of the test suite's pas
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from disk import durable_writes_per_second  # noqa: E402
 from hostspeed import ed25519_verify_us  # noqa: E402
 from mint import Operator, build_big_store, random_account_key, strip_marks, write_store  # noqa: E402
+from pressure import Latencies, beside, raise_file_limit, slow_headers, storm  # noqa: E402
 from procs import (  # noqa: E402
     Proc,
     account_server,
@@ -53,6 +55,9 @@ from wrk import (  # noqa: E402
 
 ACCOUNTS = "/jwt/v1/accounts/"
 POST_ACCOUNTS = 1_000
+PACK_ACCOUNTS = 10_000
+SLOW_HOLDERS = 2_000
+STORM_CLIENTS = 5_000
 STARTS = 3  # starts per round for each start-time row: one start is ~0.2 s, the host's noise is larger
 
 
@@ -105,7 +110,11 @@ class Bench:
             f"set up the small stores ({self.jwt_size}-byte JWTs) in {time.perf_counter() - started:.1f} s",
             flush=True,
         )
-        for count, name in ((100_000, "100k"), *(((1_000_000, "1m"),) if self.args.million else ())):
+        wanted = set(self.args.only or ["pressure", "100k", "1m"])
+        big = [(PACK_ACCOUNTS, "10k", "pressure"), (100_000, "100k", "100k"), (1_000_000, "1m", "1m")]
+        for count, name, row in big:
+            if row not in wanted or (name == "1m" and not self.args.million):
+                continue
             store, keys = self.dir / "stores" / name, self.dir / f"keys-{name}.txt"
             took = build_big_store(self.operator, store, count, keys)
             print(f"{name} store: {'reused' if took == 0 else f'minted in {took:.1f} s'}", flush=True)
@@ -271,6 +280,41 @@ class Bench:
             self.warm_up(url)
             self.results.add("hit_1_by_100k", self.load("1 account: hit, next to the 100k hit", url).rps)
 
+    def pressure(self) -> None:
+        """Hostile loads: a normal client's fresh-connection GETs beside held slow-header connections
+        and beside clients looping on the pack, and a storm of clients connecting at once."""
+        raise_file_limit()
+        keys = (self.dir / "keys-10k.txt").read_text().split()
+        path = ACCOUNTS + keys[0]
+        with self.server("10k", self.dir / "stores" / "10k", keys[0]) as (_, port, _s):
+            got: Latencies
+            got, opened = slow_headers(port, path, SLOW_HOLDERS, self.args.duration)
+            self.note("slow", got, f"{opened:,} slow connections opened")
+            self.results.add("slow_p99", got.p99_ms)
+            got = asyncio.run(storm(port, path, STORM_CLIENTS))
+            self.note("storm", got)
+            self.results.add("storm_max", got.max_ms if not got.failed else float("inf"))
+            self.results.add("storm_p50", got.p50_ms)
+            pack = self.wrk.argv(f"http://127.0.0.1:{port}/jwt/v1/pack", duration=self.args.duration + 3)
+            pack[pack.index(f"-c{self.wrk.connections}")] = "-c10"
+            pack[pack.index(f"-t{self.wrk.threads}")] = "-t1"
+            self.wrk.commands.setdefault("pack clients", " ".join(pack))
+            with subprocess.Popen(pack, stdout=subprocess.PIPE, text=True) as packers:
+                time.sleep(1.0)
+                got = asyncio.run(beside(port, path, self.args.duration))
+                out, _ = packers.communicate()
+            packs = out.split(" requests in")[0].split()[-1] if " requests in" in out else "?"
+            self.note("pack", got, f"{packs} packs of {PACK_ACCOUNTS:,} accounts sent")
+            self.results.add("pack_p99", got.p99_ms)
+
+    @staticmethod
+    def note(name: str, got: Latencies, extra: str = "") -> None:
+        print(
+            f"  {name}: p50 {got.p50_ms:.1f} ms, p99 {got.p99_ms:.1f} ms, max {got.max_ms:.1f} ms, "
+            f"{got.answered:,} answered, {got.failed:,} failed{', ' + extra if extra else ''}",
+            flush=True,
+        )
+
     def notification(self) -> None:
         from notify import run_notification
 
@@ -290,7 +334,7 @@ class Bench:
     # ------------------------------------------------------------------ main
 
     def run(self) -> None:
-        rows = self.args.only or ["bare", "one", "post", "100k", "1m", "notify"]
+        rows = self.args.only or ["bare", "one", "post", "pressure", "100k", "1m", "notify"]
         for n in range(1, self.args.rounds + 1):
             print(f"round {n}/{self.args.rounds}", flush=True)
             if "bare" in rows:
@@ -299,6 +343,8 @@ class Bench:
                 self.one_account()
             if "post" in rows:
                 self.post()
+            if "pressure" in rows:
+                self.pressure()
             if "100k" in rows:
                 self.big("100k")
             if "1m" in rows and self.args.million:
@@ -369,7 +415,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--only",
         nargs="+",
-        choices=["bare", "one", "post", "100k", "1m", "notify"],
+        choices=["bare", "one", "post", "pressure", "100k", "1m", "notify"],
         help="run only these groups of rows",
     )
     p.add_argument("--workdir", type=Path, help="keep stores here and reuse the big ones on the next run")

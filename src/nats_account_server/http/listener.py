@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import socket
 import ssl
 from dataclasses import dataclass
@@ -25,9 +26,13 @@ from granian.http import HTTP1Settings
 from granian.server.embed import Server
 
 from nats_account_server.http.guard import HandshakeGuard
+from nats_account_server.log import log
 from nats_account_server.natsclient import check_file
 
-BACKLOG = 1024
+BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
+RESERVED_FILES = 256  # descriptors kept for the store, NATS, TLS files and logs
+WANTED_CONNECTIONS = 10_000
+MAX_FILES = 1 << 20
 
 
 class ListenError(Exception):
@@ -54,6 +59,28 @@ def check_tls(cert: str, key: str) -> None:
         raise ListenError(f"error loading X509 certificate/key pair: {exc}") from exc
     if not key:
         raise ListenError("error loading X509 certificate/key pair: no key file configured")
+
+
+def connection_capacity() -> int:
+    """How many connections granian may hold at once: the process's open-file limit, first raised
+    to its hard limit, minus a reserve. granian's default (its backlog, 1,024) lets a thousand slow
+    or idle clients starve everyone else; past the capacity new connections wait in the backlog."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    ceiling = MAX_FILES if hard == resource.RLIM_INFINITY else min(hard, MAX_FILES)
+    if soft != resource.RLIM_INFINITY and soft < ceiling:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+            soft = ceiling
+    files = MAX_FILES if soft == resource.RLIM_INFINITY else min(soft, MAX_FILES)
+    capacity = max(64, files - RESERVED_FILES)
+    if capacity < WANTED_CONNECTIONS:
+        log.warn(
+            f"open file limit is {files}: at most {capacity} HTTP connections at once "
+            "(raise it with `ulimit -n` or LimitNOFILE=)"
+        )
+    else:
+        log.debug(f"open file limit is {files}: up to {capacity} HTTP connections at once")
+    return capacity
 
 
 def bind(host: str, port: int, write_timeout_ms: int) -> socket.socket:
@@ -147,6 +174,7 @@ class Listener:
             http=HTTPModes.http1,
             log_enabled=False,
             backlog=BACKLOG,
+            backpressure=connection_capacity(),
             http1_settings=HTTP1Settings(header_read_timeout=header_timeout),
             **tls,
         )
