@@ -299,7 +299,7 @@ class Bench:
             pack[pack.index(f"-c{self.wrk.connections}")] = "-c10"
             pack[pack.index(f"-t{self.wrk.threads}")] = "-t1"
             self.wrk.commands.setdefault("pack clients", " ".join(pack))
-            with subprocess.Popen(pack, stdout=subprocess.PIPE, text=True) as packers:
+            with subprocess.Popen(["nice", "-n", "19", *pack], stdout=subprocess.PIPE, text=True) as packers:
                 time.sleep(1.0)
                 got = asyncio.run(beside(port, path, self.args.duration))
                 out, _ = packers.communicate()

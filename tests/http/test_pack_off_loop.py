@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import httpx
 
@@ -84,4 +85,41 @@ async def test_a_pack_is_built_once_per_change_of_the_store() -> None:
         await core.pack_body(1)  # only the latest pack is kept: a client cycling `max` gains nothing
         await core.pack_body(10)
         assert store.packs == 5
+        core.close()
+
+
+async def test_a_pack_is_streamed_through_the_bulk_lane() -> None:
+    """A 2 MB pack at a 4 MiB/s budget takes about half a second to send: meanwhile GETs are
+    answered at once, and the body arrives whole, with its length announced."""
+    import nkeys
+
+    from nats_account_server.core.pacing import Pacer
+
+    store = MemoryStore()
+    for n in range(3000):  # the store returns what it holds: the pack's size is what matters here
+        key = nkeys.encode_seed(n.to_bytes(32, "big"), nkeys.PREFIX_BYTE_ACCOUNT)
+        store.save(nkeys.from_seed(key).public_key.decode(), "j" * 700)
+    core = Core(store, Trust(), max_pack=-1)
+    core.bulk = Pacer(rate=4 << 20)
+    listener = Listener(App(core, writable=True), "127.0.0.1", 0)
+    bound = await listener.start()
+    base = f"http://127.0.0.1:{bound.port}"
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            started = time.monotonic()
+            async with client.stream("GET", f"{base}/jwt/v1/pack") as pack:
+                assert pack.status_code == 200
+                length = int(pack.headers["content-length"])
+                parts = pack.aiter_bytes()
+                first = await anext(parts)
+                health = await asyncio.wait_for(client.get(f"{base}/healthz"), 1)
+                assert health.status_code == 200
+                body = first + b"".join([chunk async for chunk in parts])
+            took = time.monotonic() - started
+        assert len(first) < length == len(body) > 2_000_000
+        assert took >= length / (4 << 20) - 0.1  # it went through the budget, not in one piece
+        lines = body.split(b"\n")
+        assert len(lines) == 3000 and all(line.endswith(b"|" + b"j" * 700) for line in lines)
+    finally:
+        await listener.stop()
         core.close()

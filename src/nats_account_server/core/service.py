@@ -23,6 +23,7 @@ from nats_account_server.core.notifier import (
     account_subject,
     activation_subject,
 )
+from nats_account_server.core.pacing import Pacer
 from nats_account_server.core.pack import format_pack, parse_pack_line
 from nats_account_server.core.source import Loaded, LocalSource, Source
 from nats_account_server.core.store import AsyncSaveStore, GroupSaveStore, Store, StoreError, Version, Writes
@@ -117,6 +118,7 @@ class Core:
         # the latest pack: (its max, its generation, the job building it); one only, so that clients
         # asking for many different `max` values cannot make the server keep many packs
         self._pack: tuple[int, int, asyncio.Future[bytes]] | None = None
+        self.bulk = Pacer()  # packs, over every transport, share one byte budget
 
     # ---------------------------------------------------------------- reads
 

@@ -17,6 +17,7 @@ class Response:
     status: int
     body: bytes = b""
     headers: Headers = field(default_factory=list)
+    bulk: bool = False  # sent in paced chunks (the pack), not in one piece
 
 
 def plain(status: int, message: str, *, nosniff: bool = False) -> Response:

@@ -87,8 +87,8 @@ class Sync:
         except Exception as exc:  # no end marker: the requester times out, as with nats-server
             log.error(f"pack request error: {exc}")
             return
-        for key, jwt in items:
-            await self.publish(reply, f"{key}|{jwt}".encode())
+        async for line in self.core.bulk.messages(f"{key}|{jwt}".encode() for key, jwt in items):
+            await self.publish(reply, line)
         await self.publish(reply, b"")
         log.debug(f"pack request hash {payload.hex()} - finished responding with {len(items)} JWTs")
 
