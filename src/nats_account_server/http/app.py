@@ -11,6 +11,8 @@ import re
 import time
 from typing import Any
 
+from granian.rsgi import ProtocolClosed  # type: ignore[attr-defined]  # granian re-exports it untyped
+
 from nats_account_server.core.kinds import Kind
 from nats_account_server.core.service import Core, Failure
 from nats_account_server.core.uploads import post_account, post_activation
@@ -45,6 +47,10 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 
 
 class BodyTooLarge(Exception):
+    pass
+
+
+class BrokenBody(Exception):
     pass
 
 
@@ -227,14 +233,7 @@ class App:
             if known:  # a bounded body in one await (the framing stops it at its length)
                 body: bytes = await proto()
             else:
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in proto:  # chunked: counted as it arrives
-                    size += len(chunk)
-                    if size > self.max_body:
-                        raise BodyTooLarge
-                    chunks.append(chunk)
-                body = b"".join(chunks)
+                body = await self.read_chunked(proto)
         except asyncio.CancelledError:
             if self.deadlines.end(task):
                 raise TimeoutError("request body not received in time") from None
@@ -245,6 +244,25 @@ class App:
             raise BodyTooLarge
         return body
 
+    async def read_chunked(self, proto: Any) -> bytes:
+        """A chunked body, counted as it arrives. granian ends a clean body with one empty chunk
+        and reports broken framing, trailers or a client gone before the last chunk as an empty
+        chunk that is not the last: such a body is refused whole, never stored in part."""
+        chunks: list[bytes] = []
+        size = 0
+        ended = False
+        async for chunk in proto:
+            if ended:
+                raise BrokenBody("chunked body with broken framing, trailers or cut short")
+            if not chunk:
+                ended = True
+                continue
+            size += len(chunk)
+            if size > self.max_body:
+                raise BodyTooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     async def post(self, scope: Any, proto: Any, path: str) -> Response:
         try:
             body = await self.read_body(scope, proto)
@@ -252,7 +270,8 @@ class App:
             log.error(f"{bounded(path)} - request body too large")
             return plain(413, "request body too large")
         except (TimeoutError, Exception) as exc:
-            log.error(f"{bounded(path)} - bad JWT in request - unable to read body: {exc!r}")
+            reason = "client closed the connection" if isinstance(exc, ProtocolClosed) else str(exc)
+            log.error(f"{bounded(path)} - bad JWT in request - unable to read body: {reason}")
             return plain(400, "bad JWT in request")
         try:
             if path.startswith(ACCOUNTS):
