@@ -35,8 +35,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "http": (*CORE, "http"),
     "natsio": (*CORE, "natsio"),
     "flags": ("config", "log"),
-    "server": (*CORE, "stores", "replica", "http", "natsio", "flags"),
-    "cli": ("config", "flags", "log", "server"),
+    "preflight": (*CORE, "http"),  # the check of a configuration before it runs: the server's layer
+    "server": (*CORE, "stores", "replica", "http", "natsio", "flags", "preflight"),
+    "cli": ("config", "flags", "log", "server", "preflight"),
     "__main__": ("cli",),
 }
 

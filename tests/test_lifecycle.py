@@ -344,3 +344,56 @@ def test_a_bad_configuration_on_reload_keeps_the_server_running(tmp_path: Path) 
         assert proc.port == later and httpx.get(f"http://127.0.0.1:{later}/healthz").status_code == 200
     finally:
         proc.stop()
+
+
+def test_dash_t_checks_a_configuration_and_exits(tmp_path: Path) -> None:
+    """As nats-server's `-t`: 0 and "is valid", or 1 and the reason; nothing is started or created."""
+    trust = Trust(tmp_path / "trust")
+    good = tmp_path / "good.conf"
+    good.write_text(
+        f'operatorjwtpath: "{trust.operator_jwt_path}"\nstore {{ dir: "{tmp_path / "store"}" }}\n'
+        "http { host: 127.0.0.1, port: 9 }\n"  # not bound: a check only
+    )
+    done = run_cli("-t", "-c", str(good))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"nats-account-server: configuration file {good} is valid\n"
+    assert not (tmp_path / "store").exists()
+    cases = {
+        "http { port: 0\n": "Parse error on line 2",
+        'operatorjwtpath: "/nonexistent/op.jwt"\n': "error reading operator JWT /nonexistent/op.jwt",
+        "http { port: 70000 }\n": "port",
+        f'http {{ tls {{ cert: "{tmp_path}/no.pem", key: "{tmp_path}/no.key" }} }}\n': "no.pem",
+        f'nats {{ servers: ["nats://127.0.0.1:4222"], usercredentials: "{tmp_path}/x.creds" }}\n': (
+            f"NATS credentials file {tmp_path}/x.creds: no such file or directory"
+        ),
+        f'store {{ nsc: "{tmp_path}/no-nsc" }}\n': "does not exist",
+        f'store {{ dir: "{good}" }}\n': "is not a directory",
+    }
+    for text, reason in cases.items():
+        bad = tmp_path / "bad.conf"
+        bad.write_text(text)
+        done = run_cli("-t", "-c", str(bad))
+        assert done.returncode == 1 and reason in done.stderr, (text, done.stderr)
+        assert done.stderr.startswith("nats-account-server: ") and "Traceback" not in done.stderr
+        assert "[Errno" not in done.stderr
+
+
+def test_a_reload_naming_a_missing_file_keeps_the_server_running(tmp_path: Path) -> None:
+    """SIGHUP checks every file the new configuration names before the running instance stops."""
+    trust = Trust(tmp_path / "trust")
+    port = free_port()
+    conf = tmp_path / "server.conf"
+    base = f"http {{ host: 127.0.0.1, port: {port} }}\nlogging {{ colors: false }}\n"
+    conf.write_text(base + f'operatorjwtpath: "{trust.operator_jwt_path}"\n')
+    proc = ServerProcess(["-c", str(conf)], cwd=tmp_path).start()
+    try:
+        proc.wait_ready()
+        mark = proc.mark()
+        conf.write_text(base + f'operatorjwtpath: "{tmp_path}/moved.jwt"\n')
+        proc.send_signal(signal.SIGHUP)
+        line = proc.wait_for_line("still running with the previous configuration", since=mark)
+        assert "moved.jwt" in line
+        assert httpx.get(f"http://127.0.0.1:{port}/jwt/v1/operator").text == trust.operator_jwt
+        assert proc.running
+    finally:
+        proc.stop()

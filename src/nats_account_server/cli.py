@@ -6,6 +6,7 @@ import sys
 
 from nats_account_server.config import ConfigError
 from nats_account_server.flags import (
+    Flags,
     HelpRequested,
     UsageError,
     VersionRequested,
@@ -14,7 +15,23 @@ from nats_account_server.flags import (
     usage,
 )
 
-__all__ = ["main"]
+__all__ = ["main", "test_configuration"]
+
+
+def test_configuration(flags: Flags) -> int:
+    """`-t`, as nats-server's: 0 and a line saying the configuration is valid, or 1 and why not."""
+    from nats_account_server.flags import PROG, build_settings
+    from nats_account_server.preflight import preflight
+
+    what = f"configuration file {flags.config}" if flags.config else "configuration"
+    try:
+        preflight(build_settings(flags))
+    except ConfigError as exc:
+        sys.stderr.write(f"{PROG}: {exc}\n")
+        sys.stderr.flush()
+        return 1
+    print(f"{PROG}: {what} is valid", flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         log.error(str(exc))
         return 1
+    if flags.test:
+        return test_configuration(flags)
     from nats_account_server.server import run
 
     return run(flags)

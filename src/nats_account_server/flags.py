@@ -67,6 +67,7 @@ class Flags:
     verbose: bool = False
     debug_verbose: bool = False
     dump: bool = False
+    test: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ _FLAGS: dict[str, _Spec] = {
     "V": _Spec("verbose", True, "turn on trace (verbose) logging"),
     "DV": _Spec("debug_verbose", True, "turn on debug and trace logging"),
     "dump": _Spec("dump", True, "log the effective configuration as JSON after a successful start"),
+    "t": _Spec("test", True, "test the configuration (and the files it names) and exit"),
 }
 
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}

@@ -2,7 +2,8 @@
 
 `flags` parses the command line, `config` holds settings, this module starts and stops everything. SIGHUP
 rebuilds a fresh instance from the same flags (so the config file is re-read); the running
-instance is always the one SIGINT/SIGTERM stops (the originals kept a stale reference).
+instance is always the one SIGINT/SIGTERM stops (the originals kept a stale reference). The HTTP
+front outlives instances, so a reload holds new requests instead of refusing them.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from nats_account_server.core.service import Core
 from nats_account_server.core.store import Store, StoreError, Watcher
 from nats_account_server.core.trust import TrustError, load_trust
 from nats_account_server.http.app import App
-from nats_account_server.http.listener import Listener, ListenError
+from nats_account_server.http.front import Front, Listening
+from nats_account_server.http.listener import ListenError
 from nats_account_server.jwt import JWTError, decode_account
 from nats_account_server.log import log, short_key
+from nats_account_server.preflight import preflight
 from nats_account_server.stores import DirectoryStore, MemoryStore, NscStore
 
 if TYPE_CHECKING:
@@ -75,11 +78,13 @@ def resolver_url(host: str, port: int, tls: bool) -> str:
 
 class Instance:
     """One running account server. `start` builds each part once, with its final collaborators, and
-    registers how to stop it; `stop` unwinds them in reverse: HTTP stops accepting first, so every
-    accepted upload is still announced before NATS disconnects, and the store closes last."""
+    registers how to stop it; `stop` unwinds them in reverse: the front stops giving it requests
+    and waits for those in flight first, so every accepted upload is still announced before NATS
+    disconnects, and the store closes last."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, front: Front) -> None:
         self.settings = settings
+        self.front = front
         self.core: Core | None = None
         self.stopping = asyncio.Event()
         self.fatal: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -180,8 +185,7 @@ class Instance:
             sign_subject=s.signrequestsubject,
             sign_timeout=s.signrequesttimeout / 1000,
         )
-        listener = Listener(
-            app,
+        listening = Listening(
             s.http.host,
             s.http.port,
             cert=s.http.tls.cert,
@@ -190,10 +194,10 @@ class Instance:
             write_timeout_ms=s.http.writetimeout,
         )
         try:
-            bound = await listener.start()
+            bound = await self.front.serve(app, listening)
         except ListenError as exc:
             raise StartupError(str(exc)) from exc
-        self._parts.push_async_callback(self._stop_http, listener)
+        self._parts.push_async_callback(self.front.release, app)
         log.info(f"{'https' if bound.tls else 'http'} listening on port {bound.port}")
         log.info("nats-account-server is running")
         log.info("configure the nats-server with:")
@@ -202,12 +206,6 @@ class Instance:
     def _watch(self, watcher: Watcher) -> None:
         task = asyncio.create_task(watcher.run(self.stopping))
         self._parts.push_async_callback(_cancel, task)
-
-    @staticmethod
-    async def _stop_http(listener: Listener) -> None:
-        log.info("stopping http server")
-        await listener.stop()
-        log.info("http server stopped")
 
     @staticmethod
     async def _stop_bridge(bridge: NatsBridge) -> None:
@@ -247,8 +245,11 @@ class Instance:
         else:
             self.core.forget_all()
 
-    async def stop(self) -> None:
+    async def stop(self, *, final: bool = False) -> None:
+        """`final`: the process ends, so the listener stops first; on a reload it keeps running."""
         log.info("stopping account server")
+        if final:
+            await _stop_http(self.front)
         self.stopping.set()
         await self._parts.aclose()
 
@@ -263,6 +264,13 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(BaseException):
         await task
+
+
+async def _stop_http(front: Front) -> None:
+    """At shutdown the listener stops first: no new request reaches an instance that is closing."""
+    log.info("stopping http server")
+    await front.close()
+    log.info("http server stopped")
 
 
 def reread(flags: Flags) -> Settings:
@@ -293,6 +301,7 @@ async def serve(flags: Flags) -> int:
             )
     log.gather_on(loop)
     instance: Instance | None = None
+    front = Front()  # outlives instances: a reload keeps the listener and its connections
     try:
         try:
             settings = configure(flags)
@@ -303,7 +312,7 @@ async def serve(flags: Flags) -> int:
             try:
                 if flags.config:
                     log.info(f'loading configuration from "{flags.config}"')
-                instance = Instance(settings)
+                instance = Instance(settings, front)
                 await instance.start()
                 # what the start built lives as long as the instance: out of the collector's scans
                 gc.freeze()
@@ -320,18 +329,19 @@ async def serve(flags: Flags) -> int:
                 done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
                 if instance.fatal in done:
                     sig_task.cancel()
-                    await instance.stop()
+                    await instance.stop(final=True)
                     return instance.fatal.result()
                 sig = sig_task.result()
                 if sig.name != "SIGHUP":
                     print("", flush=True)
                     name = "sig-interrupt" if sig == signal.SIGINT else "sig-terminate"
                     log.info(f"received {name}, shutting down")
-                    await instance.stop()
+                    await instance.stop(final=True)
                     return 0
                 log.error("received sig-hup, restarting")
-                try:  # the new configuration is read in full before the running instance stops
+                try:  # the new configuration is read and checked before the running instance stops
                     renewed = reread(flags)
+                    preflight(renewed)
                 except ConfigError as exc:
                     log.error(f"{exc}; still running with the previous configuration")
                     continue
@@ -342,6 +352,7 @@ async def serve(flags: Flags) -> int:
             settings = renewed
             log.configure(settings.logging)
     finally:
+        await front.close()
         log.gather_off()
         for sig in handled:
             if sig in plain:

@@ -342,8 +342,9 @@ def test_http11_request_without_host_is_400(running: Running) -> None:
     assert ask(b"GET /healthz HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200")
 
 
-def test_refused_uploads_are_logged_at_err(running: Running) -> None:
-    """Every refused upload leaves an [ERR] line with the account and why, as the original's do."""
+def test_refused_uploads_are_logged_at_wrn(running: Running) -> None:
+    """Every refused upload leaves a [WRN] line with the account, why, and the client's address
+    (tests/http/test_audit_log.py has every reason)."""
     t = running.trust
     a, b = new_account(running), new_account(running)
     mark = running.proc.mark()
@@ -354,9 +355,36 @@ def test_refused_uploads_are_logged_at_err(running: Running) -> None:
     assert post(running, t.pub(a), t.account_jwt(a, iat=now + 10))[0] == 200
     assert post(running, t.pub(a), t.account_jwt(a, iat=now))[0] == 409
     for line in (
-        f"[ERR] {t.pub(a)[:12]} - bad JWT in request - the body is not UTF-8 text",
-        f"[ERR] {t.pub(b)[:12]} - pub keys don't match - the JWT is for {t.pub(a)[:12]}",
-        f"[ERR] {t.pub(a)[:12]} - Signing service not enabled - the JWT is self-signed",
-        f"[ERR] {t.pub(a)[:12]} - a newer JWT is already stored - this one (",
+        f"[WRN] account {t.pub(a)[:12]} refused: bad JWT in request (the body is not UTF-8 text), via http",
+        f"[WRN] account {t.pub(b)[:12]} refused: pub keys don't match (the JWT is for {t.pub(a)[:12]}), via",
+        f"[WRN] account {t.pub(a)[:12]} refused: Signing service not enabled (the JWT is self-signed), via",
+        f"[WRN] account {t.pub(a)[:12]} refused: a newer JWT is already stored (jti ",
     ):
         assert running.proc.find_lines(line, since=mark), line
+
+
+def test_a_hand_edit_of_the_store_is_served_by_the_very_next_get(running: Running) -> None:
+    """Files are the truth on every request: a hot account edited by hand (in place or replaced by
+    a rename, as editors and scripts do) is served new at once, without waiting for the watcher."""
+    import os
+
+    name = "HAND_EDITED"
+    running.trust.add_account(name)
+    key = running.trust.pub(name)
+    url = running.url(f"/jwt/v1/accounts/{key}")
+    first = running.trust.account_jwt(name, tags=["first"])
+    assert running.client.post(url, content=first).status_code == 200
+    for _ in range(3):  # hot now
+        assert running.client.get(url).text == first
+    path = running.store / f"{key}.jwt"
+    for n in range(5):
+        edited = running.trust.account_jwt(name, tags=[f"edit-{n}"])
+        if n % 2:
+            path.write_text(edited)
+        else:
+            (running.store / "edit.tmp").write_text(edited)
+            os.replace(running.store / "edit.tmp", path)
+        reply = running.client.get(url)
+        assert reply.status_code == 200 and reply.text == edited, n
+    path.unlink()
+    assert running.client.get(url).status_code == 404

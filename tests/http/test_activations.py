@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -247,5 +248,5 @@ def test_activation_subjects_are_validated_and_logged_bounded(running: Running) 
     mark = running.proc.mark()
     resp = post(running, raw_activation(t.version, long_subject, sub=t.pub("B"), seed=t.seed("A")))
     assert resp.status_code == 200
-    (line,) = running.proc.find_lines("updated activation JWT", since=mark)
+    (line,) = running.proc.find_lines(re.compile(r"\[INF\] activation \S+ updated: "), since=mark)
     assert len(line) < 1000 and "more characters]" in line

@@ -11,6 +11,7 @@ import contextlib
 import resource
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,5 +98,23 @@ def test_a_low_open_file_limit_is_warned_about(tmp_path: Path) -> None:
         assert "at most 768 HTTP connections at once" in lines[0]
         with httpx.Client(timeout=GET_TIMEOUT) as client:
             assert client.get(proc.url + "/healthz").status_code == 200
+    finally:
+        proc.stop()
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_the_read_timeout(tmp_path: Path) -> None:
+    """Idle connections give their place up: after an answer, a silent client is cut like a slow one."""
+    trust = Trust(tmp_path / "trust")
+    proc = start_server(
+        config_text=server_config(trust, tmp_path / "store", "http { readtimeout: 1000 }\n"),
+        tmp_path=tmp_path,
+    )
+    try:
+        with socket.create_connection(("127.0.0.1", proc.port), timeout=5) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert sock.recv(1000).startswith(b"HTTP/1.1 200")
+            started = time.monotonic()
+            assert sock.recv(10) == b""  # closed by the server, well before our 5 s timeout
+            assert 0.5 < time.monotonic() - started < 4
     finally:
         proc.stop()

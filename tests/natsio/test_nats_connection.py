@@ -63,9 +63,9 @@ async def test_connection_name_and_no_echo(
     # we subscribe to the subject we publish on; with echo the update handler would see our POST
     since = proc.mark()
     assert (await post(http, proc.url, trust.pub("A"), trust.account_jwt("A"))).status_code == 200
-    await wait_line(proc, "updated JWT for account - ", since=since)
+    await wait_line(proc, f"[INF] account {trust.pub('A')[:12]} updated: jti ", since=since)
     await asyncio.sleep(0.5)
-    assert not proc.find_lines("over NATS", since=since)
+    assert not proc.find_lines("via nats", since=since)
 
 
 async def test_reconnect_events_are_logged(

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 from replica.helpers import Cluster
 
-from nats_account_server.jwt import activation_hash
+from nats_account_server.jwt import activation_hash, peek_claims
 from tests.support.natsserver import NatsServer
 from tests.support.procs import ServerProcess
 
@@ -24,6 +24,10 @@ CONNECTED = "connected to NATS for account and activation notifications"
 
 def nats_block(nats: NatsServer, creds: Path) -> str:
     return f'nats {{ servers: ["{nats.url}"], usercredentials: "{creds}", reconnectwait: 200 }}'
+
+
+def jti_of(jwt: str) -> str:
+    return peek_claims(jwt).jti
 
 
 def wait_for(fetch: Callable[[], httpx.Response], expected: str, timeout: float) -> float:
@@ -57,7 +61,9 @@ def test_fresh_account_is_updated_by_notification(cluster: Cluster, nats_factory
     assert cluster.account(replica, key).text == first
     second = cluster.post_account(primary, "A", limits={"conn": 3})
     assert wait_for(lambda: cluster.account(replica, key), second, 3.0) < 3.0
-    assert replica.find_lines("from NATS notification")
+    assert replica.find_lines(
+        f"[INF] account {key[:12]} updated: jti {jti_of(second)} (was {jti_of(first)}), "
+    )
     # the notification made it fresh and local: it survives the primary
     primary.stop()
     assert cluster.account(replica, key).text == second
@@ -67,7 +73,7 @@ def test_notification_for_an_unseen_account_is_stored(cluster: Cluster, nats_fac
     primary, replica = start_pair(cluster, nats_factory)
     key = cluster.trust.pub("B")
     jwt = cluster.post_account(primary, "B")
-    replica.wait_for_line("from NATS notification", 3)
+    replica.wait_for_line(f"[INF] account {key[:12]} updated: jti {jti_of(jwt)} (new), ", 3)
     primary.stop()
     resp = cluster.account(replica, key)
     assert resp.status_code == 200 and resp.text == jwt

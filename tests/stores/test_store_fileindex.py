@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from store_helpers import Minter, make_nsc, write_nsc_account
 
 from nats_account_server.core.cache import make_entry
@@ -117,11 +118,11 @@ def test_hot_responses_in_front_of_the_index(tmp_path: Path, minter: Minter) -> 
     for key, jwt in accounts:
         store.save(key, jwt)
     cache = FileIndexCache(store, 10, hot=True)
-    assert cache.hot is not None and cache.hot.capacity == min(fileindex.HOT, 10)
+    assert cache.hot is not None and cache.hot_capacity == min(fileindex.HOT, 10)
     entries = [make_entry(jwt, f"j{i}", 0) for i, (_, jwt) in enumerate(accounts)]
     for (key, _), entry in zip(accounts, entries, strict=True):
         cache.put(key, entry)
-    assert cache.get(accounts[0][0]) is entries[0]  # ready, no file access
+    assert cache.get(accounts[0][0]) is entries[0]  # ready: one stat, no read
     cache.hot.clear()
     rebuilt = cache.get(accounts[0][0])
     assert rebuilt is not None and rebuilt is not entries[0] and rebuilt.body == entries[0].body
@@ -133,7 +134,7 @@ def test_hot_responses_in_front_of_the_index(tmp_path: Path, minter: Minter) -> 
 
 
 def test_ready_sees_only_the_hot_responses(tmp_path: Path, minter: Minter) -> None:
-    """``ready`` is the hot path's first, frame-free lookup: hot entries only, never the file."""
+    """``ready`` is the hot path's first lookup: hot entries only, one stat, never a read."""
     store = DirectoryStore(tmp_path)
     key, jwt = minter.account_jwt()
     store.save(key, jwt)
@@ -143,7 +144,7 @@ def test_ready_sees_only_the_hot_responses(tmp_path: Path, minter: Minter) -> No
     cache.put(key, entry)
     assert cache.ready(key) is entry
     assert cache.hot is not None
-    cache.hot.clear()  # clearing keeps ``ready`` bound to the same (now empty) set
+    cache.hot.clear()
     assert cache.ready(key) is None and cache.get(key) is not None  # rebuilt from the index and file
     assert cache.ready(key) is not None
     cache.drop(key)
@@ -151,3 +152,28 @@ def test_ready_sees_only_the_hot_responses(tmp_path: Path, minter: Minter) -> No
     cold = FileIndexCache(DirectoryStore(tmp_path, readonly=True), 10)  # no hot set: always a miss
     cold.put(key, entry)
     assert cold.ready(key) is None and cold.get(key) is not None
+
+
+@pytest.mark.parametrize("how", ["rewritten", "replaced", "removed"])
+def test_a_hand_edit_is_seen_by_the_very_next_hot_hit(tmp_path: Path, minter: Minter, how: str) -> None:
+    """A hot response is served only while its file has the stamp it was built from: an edit in
+    place, a file replaced by rename, or a removed file is a miss on the very next lookup."""
+    import os
+
+    store = DirectoryStore(tmp_path)
+    key, jwt = minter.account_jwt()
+    store.save(key, jwt)
+    cache = FileIndexCache(store, 10, hot=True)
+    entry = make_entry(jwt, "j", 0)
+    cache.put(key, entry)
+    assert cache.ready(key) is entry and cache.get(key) is entry
+    path = Path(store.path_for(key))
+    _, other = minter.account_jwt()
+    if how == "rewritten":  # same size, same inode, within the same clock tick as the save
+        path.write_text(jwt[:-1] + ("A" if jwt[-1] != "A" else "B"))
+    elif how == "replaced":
+        (tmp_path / "new.tmp").write_text(other)
+        os.replace(tmp_path / "new.tmp", path)
+    else:
+        path.unlink()
+    assert cache.ready(key) is None and cache.get(key) is None

@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from enum import Enum
 from typing import cast
 
@@ -48,19 +49,34 @@ class Saved(Enum):
     OLDER = "older"
 
 
-def keeps(current: str | None, tok: Token) -> Saved | None:
-    """Why the stored JWT stays (same jti, or a greater iat), or None when `tok` replaces it.
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a newer-wins save did, and the jti of the JWT stored before it (None: there was none,
+    or it could not be read): what the audit line of an accepted change shows as the previous jti."""
 
-    Only iat and jti of the stored JWT matter, so its claims are read without re-verifying the
-    signature (it was verified when written): this keeps an upload to one Ed25519 check.
-    """
+    saved: Saved
+    previous: str | None = None
+
+
+def _version(current: str | None) -> tuple[object, object] | None:
+    """(iat, jti) of a stored JWT, read without re-verifying the signature (it was verified when
+    written): this keeps an upload to one Ed25519 check. None when absent or unreadable."""
     if not current:
         return None
     try:
         claims = peek_claims(current)
     except (JWTError, ValueError):
         return None
-    return _verdict(claims.iat, claims.jti, tok)
+    return claims.iat, claims.jti
+
+
+def keeps(current: str | None, tok: Token) -> Saved | None:
+    """Why the stored JWT stays (same jti, or a greater iat), or None when `tok` replaces it.
+
+    Only iat and jti of the stored JWT matter (see `_version`).
+    """
+    version = _version(current)
+    return _verdict(version[0], version[1], tok) if version is not None else None
 
 
 def _verdict(iat: object, jti: object, tok: Token) -> Saved | None:
@@ -69,6 +85,15 @@ def _verdict(iat: object, jti: object, tok: Token) -> Saved | None:
     if isinstance(iat, int) and iat > tok.iat:
         return Saved.OLDER
     return None
+
+
+def _change(version: tuple[object, object] | None, tok: Token) -> Change:
+    """The verdict on `tok` against the stored (iat, jti), with that jti as the previous one."""
+    if version is None:
+        return Change(Saved.SAVED)
+    jti = version[1]
+    previous = jti if isinstance(jti, str) and jti else None
+    return Change(_verdict(version[0], jti, tok) or Saved.SAVED, previous)
 
 
 REPORTED_KEPT = 10_000  # broken keys whose failure was logged; beyond that, they are logged again
@@ -108,7 +133,7 @@ class Core:
         self._async_store = cast(AsyncSaveStore, store) if store.writes is Writes.NETWORKED else None
         self._group_store = cast(GroupSaveStore, store) if store.writes is Writes.GROUPED else None
         self._io = ThreadPoolExecutor(max_workers=JOBS, thread_name_prefix="store-io")
-        self._writes: GroupCommit[Write, Saved] = GroupCommit(self._io, self._replace)
+        self._writes: GroupCommit[Write, Change] = GroupCommit(self._io, self._replace)
         self._locks: dict[str, asyncio.Lock] = {}
         # called with (key, jwt) after every write, e.g. to keep the NATS store hash current
         self.saved_hooks: list[Callable[[str, str], None]] = []
@@ -255,32 +280,33 @@ class Core:
         except StoreError:
             return None
 
-    def _replace(self, items: list[Write]) -> list[Saved | BaseException]:
+    def _replace(self, items: list[Write]) -> list[Change | BaseException]:
         """Read, compare and write a group of uploads as one IO job (see groupcommit): the event loop
         pays one hand-off per group and does no file access of its own."""
-        verdicts: list[Saved | BaseException] = []
+        verdicts: list[Change | BaseException] = []
         writes: list[tuple[str, str]] = []
         versions: list[Version | None] = []
         where: list[int] = []
         for key, jwt, tok in items:
-            kept = self._keeps(key, tok) if tok is not None else None
-            if kept is None:
+            change = _change(self._stored_version(key), tok) if tok is not None else Change(Saved.SAVED)
+            if change.saved is Saved.SAVED:
                 where.append(len(verdicts))
                 writes.append((key, jwt))
                 versions.append((tok.iat, tok.jti) if tok is not None else None)
-            verdicts.append(kept or Saved.SAVED)
+            verdicts.append(change)
         for i, error in zip(where, self._save_many(writes, versions), strict=True):
             if error is not None:
                 verdicts[i] = error
         return verdicts
 
-    def _keeps(self, key: str, tok: Token) -> Saved | None:
-        """``keeps`` against the stored JWT; for a file still as our latest save left it, from that
-        save's version (the store remembers it) instead of reading and decoding the file."""
+    def _stored_version(self, key: str) -> tuple[object, object] | None:
+        """(iat, jti) of the stored JWT for the newer-wins check; for a file still as our latest save
+        left it, from that save's version (the store remembers it) instead of reading and decoding
+        the file."""
         saved = self._group_store.saved_version(key) if self._group_store is not None else None
         if saved is not None:
-            return _verdict(saved[0], saved[1], tok)
-        return keeps(self.stored_jwt(key), tok)
+            return saved
+        return _version(self.stored_jwt(key))
 
     def _save_many(
         self, writes: list[tuple[str, str]], versions: list[Version | None]
@@ -301,32 +327,44 @@ class Core:
 
         The stored JWT stays when its iat is greater (OLDER) or its jti is the same (UNCHANGED).
         """
+        return (await self.save_change(kind, key, tok)).saved
+
+    async def save_change(self, kind: Kind, key: str, tok: Token) -> Change:
+        """`save_if_newer`, also telling the jti of the JWT it compared against (the one it replaced,
+        for a save): what an upload's audit line shows. It is read by the same job that compares."""
         async with self.lock(key):
             try:
                 if self._async_store is not None:
                     return await self._save_if_newer_async(self._async_store, kind, key, tok)
                 if self._writes_mode is not Writes.INLINE:
-                    saved = await self._writes.submit((key, tok.raw, tok))
+                    change = await self._writes.submit((key, tok.raw, tok))
                 else:  # the memory store: the same job, run in place
                     verdict = self._replace([(key, tok.raw, tok)])[0]
                     if isinstance(verdict, BaseException):
                         raise verdict
-                    saved = verdict
-                if saved is Saved.SAVED:
+                    change = verdict
+                if change.saved is Saved.SAVED:
                     self.changed(key, tok.raw)
-                return saved
+                return change
             finally:
                 self.release(key)
 
-    async def _save_if_newer_async(self, store: AsyncSaveStore, kind: Kind, key: str, tok: Token) -> Saved:
+    async def _save_if_newer_async(self, store: AsyncSaveStore, kind: Kind, key: str, tok: Token) -> Change:
         """Same rule as a compare-and-set across processes: the store re-applies `keep` to whatever a
         concurrent writer (another instance) stored in between, so the newest iat always wins."""
+        seen: list[Change] = []  # the verdict on the value the store compared against last
 
-        kept = await store.save_async(key, tok.raw, lambda current: keeps(current, tok))
+        def keep(current: str) -> Saved | None:
+            change = _change(_version(current), tok)
+            seen[:] = [change]
+            return None if change.saved is Saved.SAVED else change.saved
+
+        kept = await store.save_async(key, tok.raw, keep)
+        previous = seen[0].previous if seen else None
         if kept is not None:
-            return kept
+            return Change(kept, previous)
         self.changed(key, tok.raw)
-        return Saved.SAVED
+        return Change(Saved.SAVED, previous)
 
     # ------------------------------------------------------------------ pack
 

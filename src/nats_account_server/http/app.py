@@ -15,7 +15,7 @@ from granian.rsgi import ProtocolClosed  # type: ignore[attr-defined]  # granian
 
 from nats_account_server.core.kinds import Kind
 from nats_account_server.core.service import Core, Failure
-from nats_account_server.core.uploads import post_account, post_activation
+from nats_account_server.core.uploads import post_account, post_activation, refused_body
 from nats_account_server.http.deadlines import Deadlines
 from nats_account_server.http.help import HELP
 from nats_account_server.http.jwts import NOT_MODIFIED, decide, get_jwt_safe
@@ -79,35 +79,40 @@ class App:
         # trace logging (per-request lines) and responses that are only fresh for a while (a
         # replica's) need the full path
         self.hot = not log.trace_enabled and core.source.settled
+        self.active = 0
 
     # ------------------------------------------------------------------ RSGI
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
-        # hot path: a plain GET of a cached account, no query, no CORS, no replica freshness
-        if self.hot and scope.method == "GET" and not scope.query_string:
-            path = scope.path
-            headers = scope.headers  # each scope attribute is a call into granian: read it once
-            if path.startswith(ACCOUNTS) and "origin" not in headers and "host" in headers:
-                key = path[ACCOUNTS_LEN:]
-                entry = self.cache_ready(key) or self.cache_get(key)
-                if entry is None and key and "/" not in key:
-                    try:  # a miss: load once here instead of through the general router
-                        entry = await self.core.miss(Kind.ACCOUNT, key)
-                    except Failure as exc:
-                        failed = plain(exc.status, exc.message)
-                        proto.response_bytes(failed.status, [*failed.headers, VARY], failed.body)
+        self.active += 1  # a reload waits for the requests in flight before it closes the core
+        try:
+            # hot path: a plain GET of a cached account, no query, no CORS, no replica freshness
+            if self.hot and scope.method == "GET" and not scope.query_string:
+                path = scope.path
+                headers = scope.headers  # each scope attribute is a call into granian: read it once
+                if path.startswith(ACCOUNTS) and "origin" not in headers and "host" in headers:
+                    key = path[ACCOUNTS_LEN:]
+                    entry = self.cache_ready(key) or self.cache_get(key)
+                    if entry is None and key and "/" not in key:
+                        try:  # a miss: load once here instead of through the general router
+                            entry = await self.core.miss(Kind.ACCOUNT, key)
+                        except Failure as exc:
+                            failed = plain(exc.status, exc.message)
+                            proto.response_bytes(failed.status, [*failed.headers, VARY], failed.body)
+                            return
+                        if entry is None:
+                            proto.response_bytes(404, UNKNOWN_ACCOUNT_HEADERS, UNKNOWN_ACCOUNT)
+                            return
+                    if entry is not None:
+                        ok, not_modified = entry.hot_headers()
+                        if decide(entry, headers.get("if-none-match")) == NOT_MODIFIED:
+                            proto.response_empty(304, not_modified)
+                        else:
+                            proto.response_bytes(200, ok, entry.body)
                         return
-                    if entry is None:
-                        proto.response_bytes(404, UNKNOWN_ACCOUNT_HEADERS, UNKNOWN_ACCOUNT)
-                        return
-                if entry is not None:
-                    ok, not_modified = entry.hot_headers()
-                    if decide(entry, headers.get("if-none-match")) == NOT_MODIFIED:
-                        proto.response_empty(304, not_modified)
-                    else:
-                        proto.response_bytes(200, ok, entry.body)
-                    return
-        await self.handle(scope, proto)
+            await self.handle(scope, proto)
+        finally:
+            self.active -= 1
 
     async def handle(self, scope: Any, proto: Any) -> None:
         """Every request the hot path does not answer."""
@@ -264,26 +269,29 @@ class App:
         return b"".join(chunks)
 
     async def post(self, scope: Any, proto: Any, path: str) -> Response:
+        client: str = scope.client  # "host:port", for the upload's decision line
+        key = path[len(ACCOUNTS) :] if path.startswith(ACCOUNTS) else None
         try:
             body = await self.read_body(scope, proto)
         except BodyTooLarge:
-            log.error(f"{bounded(path)} - request body too large")
-            return plain(413, "request body too large")
+            refused = refused_body(key, client, 413, "request body too large")
+            return plain(refused.status, refused.message)
         except (TimeoutError, Exception) as exc:
             reason = "client closed the connection" if isinstance(exc, ProtocolClosed) else str(exc)
-            log.error(f"{bounded(path)} - bad JWT in request - unable to read body: {reason}")
-            return plain(400, "bad JWT in request")
+            refused = refused_body(key, client, 400, "bad JWT in request", f"unable to read body: {reason}")
+            return plain(refused.status, refused.message)
         try:
-            if path.startswith(ACCOUNTS):
+            if key is not None:
                 answer = await post_account(
                     self.core,
-                    path[len(ACCOUNTS) :],
+                    key,
                     body,
+                    client=client,
                     sign_subject=self.sign_subject,
                     sign_timeout=self.sign_timeout,
                 )
             else:
-                answer = await post_activation(self.core, body)
+                answer = await post_activation(self.core, body, client=client)
         except Failure as exc:
             return plain(exc.status, exc.message)
         if answer.status == 200:

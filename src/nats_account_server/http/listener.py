@@ -106,6 +106,33 @@ def bind(host: str, port: int, write_timeout_ms: int) -> socket.socket:
     return sock
 
 
+class Sockets:
+    """Listening sockets that outlive one instance. A reload that listens where the old
+    configuration did gets the same socket back, so clients that connect while the instances
+    change places wait in its queue instead of being refused."""
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[str, int], socket.socket] = {}
+
+    def take(self, host: str, port: int, write_timeout_ms: int) -> socket.socket:
+        sock = self._held.get((host, port))
+        if sock is None:
+            sock = self._held[(host, port)] = bind(host, port, write_timeout_ms)
+        elif write_timeout_ms > 0 and hasattr(socket, "TCP_USER_TIMEOUT"):  # accepted sockets inherit it
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, write_timeout_ms)
+        return sock
+
+    def keep_only(self, kept: socket.socket | None) -> None:
+        """Close every held socket but `kept` (after a reload moved to another address)."""
+        for where, sock in list(self._held.items()):
+            if sock is not kept:
+                sock.close()
+                del self._held[where]
+
+    def close(self) -> None:
+        self.keep_only(None)
+
+
 class _Embedded(Server):
     """granian's embedded server, serving on a socket we bound (granian closes its copy on stop)."""
 
@@ -133,6 +160,7 @@ class Listener:
         key: str = "",
         read_timeout_ms: int = 5000,
         write_timeout_ms: int = 5000,
+        sockets: Sockets | None = None,
     ) -> None:
         self.app = app
         self.host = host
@@ -144,12 +172,16 @@ class Listener:
         self._server: Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None
+        self._sockets = sockets  # when given, it owns the listening socket, which outlives us
         self._guard: asyncio.Task[None] | None = None
 
     async def start(self) -> Bound:
         if self.cert:
             check_tls(self.cert, self.key)
-        self._sock = sock = bind(self.host, self.port, self.write_timeout_ms)
+        if self._sockets is not None:
+            self._sock = sock = self._sockets.take(self.host, self.port, self.write_timeout_ms)
+        else:
+            self._sock = sock = bind(self.host, self.port, self.write_timeout_ms)
         ip, port = str(sock.getsockname()[0]), int(sock.getsockname()[1])
         family = int(sock.family)
         os.environ.setdefault("RUST_BACKTRACE", "0")
@@ -189,6 +221,11 @@ class Listener:
             self._guard = asyncio.get_running_loop().create_task(guard.run())
         return Bound(ip, port, family, bool(self.cert))
 
+    @property
+    def sock(self) -> socket.socket | None:
+        """The listening socket while serving."""
+        return self._sock
+
     async def _wait_serving(self, ip: str | None, port: int, family: int) -> None:
         """The kernel accepts connections as soon as we listen: only an answer proves granian serves."""
         target = ip or ("::1" if family == socket.AF_INET6 else "127.0.0.1")
@@ -226,6 +263,6 @@ class Listener:
                 await asyncio.wait_for(self._task, 10)
         self._server = None
         self._task = None
-        if self._sock is not None:
+        if self._sock is not None and self._sockets is None:
             self._sock.close()
-            self._sock = None
+        self._sock = None

@@ -20,7 +20,14 @@ from typing import Any
 from nats_account_server import __version__
 from nats_account_server.core.acceptance import Refused, accept_account, accept_activation
 from nats_account_server.core.kinds import Kind
-from nats_account_server.core.service import Core, Failure, Saved
+from nats_account_server.core.service import Change, Core, Failure, Saved
+from nats_account_server.core.uploads import (
+    activation_about,
+    log_accepted,
+    log_refused,
+    log_unchanged,
+    via_nats,
+)
 from nats_account_server.jwt import JWTError, Token, decode_account, decode_activation, is_account_key
 from nats_account_server.jwt.nkeys import encode_public_key
 from nats_account_server.log import bounded, log, short_key
@@ -37,6 +44,7 @@ LIST = "$SYS.REQ.CLAIMS.LIST"
 DELETE = "$SYS.REQ.CLAIMS.DELETE"
 
 SERVER_NAME = "nats-account-server"
+OLDER = "a newer JWT is already stored"
 
 
 class Rejected(Exception):
@@ -160,7 +168,8 @@ class Responders:
         try:
             return check_account_update(self.core, subject, payload)
         except Rejected as exc:
-            log.warn(f"rejected JWT update on {bounded(subject)} - {exc}")
+            key = "" if exc.account == "n/a" else exc.account
+            log_refused("account", key, via_nats(subject), str(exc))
             await self._reply_error(reply, exc.account, str(exc))
             return None
 
@@ -169,24 +178,35 @@ class Responders:
         tok = await self._checked(subject, reply, payload)
         if tok is None:
             return
+        via = via_nats(subject)
         try:
-            saved = await self.core.save_if_newer(Kind.ACCOUNT, tok.sub, tok)
+            change = await self.core.save_change(Kind.ACCOUNT, tok.sub, tok)
         except Exception as exc:  # a store failure is answered, not raised into the client
-            log.error(f"{short_key(tok.sub)} - error saving JWT - {exc}")
-            await self._reply_error(reply, tok.sub, f"received error when saving jwt - {exc}")
+            reason = f"received error when saving jwt - {exc}"
+            log_refused("account", tok.sub, via, reason, fault=True)
+            await self._reply_error(reply, tok.sub, reason)
             return
-        if saved is Saved.SAVED:
-            log.info(f"updated JWT for account over NATS - {short_key(tok.sub)} - {tok.jti}")
-        else:
-            log.debug(f"JWT update over NATS for {short_key(tok.sub)} kept the stored JWT ({saved.value})")
+        self._log_change("account", tok.sub, tok, change, via)
+        # an older JWT is answered as an update, as nats-server's own resolver answers it
         await self._reply(reply, {"data": {"account": tok.sub, "code": 200, "message": "Updated jwt"}})
+
+    @staticmethod
+    def _log_change(what: str, key: str, tok: Token, change: Change, via: str) -> None:
+        """The decision line of an update that passed the checks (see core/uploads.py)."""
+        if change.saved is Saved.SAVED:
+            about = activation_about(tok) if what == "activation" else ""
+            log_accepted(what, key, tok, change.previous, via, about)
+        elif change.saved is Saved.UNCHANGED:
+            log_unchanged(what, key, tok, via)
+        else:
+            log_refused(what, key, via, OLDER, f"jti {bounded(tok.jti)} has iat {tok.iat}")
 
     async def replica_update(self, subject: str, reply: str, payload: bytes) -> None:
         """A replica: undecodable messages are ignored; saved keys are fresh for an hour."""
         tok = await self._checked(subject, reply, payload)
         if tok is None:
             return
-        await self._save_fresh(Kind.ACCOUNT, tok.sub, tok)
+        await self._save_fresh(Kind.ACCOUNT, tok.sub, tok, subject)
         await self._reply(reply, {"data": {"account": tok.sub, "code": 200, "message": "Updated jwt"}})
 
     async def activation(self, subject: str, reply: str, payload: bytes) -> None:
@@ -194,20 +214,21 @@ class Responders:
         try:
             key, tok = check_activation_update(subject, payload)
         except Rejected as exc:
-            log.warn(f"rejected activation on {bounded(subject)} - {exc}")
+            tokens = subject.split(".")
+            log_refused("activation", tokens[5] if len(tokens) == 6 else "", via_nats(subject), str(exc))
             return
-        await self._save_fresh(Kind.ACTIVATION, key, tok)
+        await self._save_fresh(Kind.ACTIVATION, key, tok, subject)
 
-    async def _save_fresh(self, kind: Kind, key: str, tok: Token) -> None:
+    async def _save_fresh(self, kind: Kind, key: str, tok: Token, subject: str) -> None:
+        what, via = kind.value[:-1], via_nats(subject)
         try:
-            saved = await self.core.save_if_newer(kind, key, tok)
+            change = await self.core.save_change(kind, key, tok)
         except Exception as exc:
-            log.error(f"{short_key(key)} - error saving JWT - {exc}")
+            log_refused(what, key, via, "error saving JWT", str(exc), fault=True)
             return
-        if saved is not Saved.OLDER:
+        if change.saved is not Saved.OLDER:
             self.core.source.vouch(key)
-        if saved is Saved.SAVED:
-            log.info(f"stored {kind.value[:-1]} JWT from NATS notification - {short_key(key)} - {tok.jti}")
+        self._log_change(what, key, tok, change, via)
 
     # ------------------------------------------------------------ list/delete
 

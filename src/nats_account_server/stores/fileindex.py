@@ -8,9 +8,10 @@ for a ready response). A hit opens the file, checks the stamp with ``fstat`` and
 decoding and no signature check, and 100,000 accounts fit in ~20 MiB. A file whose stamp changed
 is a miss, verified again by the core.
 
-Writable stores also keep the most recently used ready responses (``HOT`` of them, a ``ResponseCache``)
-in front of the index, so busy accounts skip the file read: their files change only through our own
-writes (which drop them) or through hand edits, which the store watcher reports within ~150 ms.
+Writable stores also keep the most recently used ready responses (``HOT`` of them) in front of the
+index, so busy accounts skip the file read; each such hit still costs one ``stat``, compared with the
+stamp the response was built from, so a hand edit is served by the very next GET, not only once the
+store watcher reports it.
 
 Given ``Marks`` (writable directory stores on filesystems with user extended attributes), the index
 lives in the files instead (``marks.py``): a verified file carries a sealed mark with its ETag and
@@ -23,10 +24,11 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable
+from contextlib import suppress
 from itertools import islice
 from typing import Protocol
 
-from ..core.cache import Entry, ResponseCache
+from ..core.cache import Entry
 from ..log import log
 from .files import read_stamped
 from .marks import Marks, mark_file, read_marked
@@ -63,6 +65,13 @@ def _stamp(st: os.stat_result, exp: int) -> bytes:
     return _STAMP.pack(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, exp)
 
 
+Stamp = tuple[int, int, int, int]
+
+
+def _hot_stamp(st: os.stat_result) -> Stamp:
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
 class FileIndexCache:
     """``ResponseCache``'s interface over a file store; entries are rebuilt from the file per hit."""
 
@@ -77,8 +86,10 @@ class FileIndexCache:
     ) -> None:
         self.capacity = max(0, capacity)
         self.store = store
-        self.hot = ResponseCache(min(HOT, self.capacity)) if hot else None
-        self.ready: Callable[[str], Entry | None] = self.hot.ready if self.hot is not None else _none
+        # the hot set: key -> (ready response, stamp of the file it was built from)
+        self.hot: dict[str, tuple[Entry, Stamp]] | None = {} if hot and self.capacity else None
+        self.hot_capacity = min(HOT, self.capacity)
+        self.ready: Callable[[str], Entry | None] = self._fresh if self.hot is not None else _none
         # with verified marks the files themselves are the index (see marks.py): nothing per
         # account stays in memory but the hot set; ``echo`` tells the store watcher a mark is ours
         self.marks = marks if self.capacity else None
@@ -91,10 +102,33 @@ class FileIndexCache:
         # activation responses are cached under a prefixed key (core.cache_key)
         return self.store.file_of(key[1:] if key.startswith("~") else key)
 
-    def get(self, key: str) -> Entry | None:
+    def _fresh(self, key: str) -> Entry | None:
+        """The hot response of `key` while its file is unchanged: one stat, no read."""
+        held = self.hot.get(key) if self.hot is not None else None
+        if held is None:
+            return None
+        path = self._file(key)
+        try:
+            st = os.stat(path) if path is not None else None
+        except OSError:
+            st = None
+        if st is None or _hot_stamp(st) != held[1]:
+            self.drop(key)  # edited by hand (or gone): read and verified again
+            return None
+        return held[0]
+
+    def _keep_hot(self, key: str, entry: Entry, st: os.stat_result) -> None:
         hot = self.hot
-        if hot is not None:
-            entry = hot.get(key)
+        if hot is None:
+            return
+        if key not in hot and len(hot) >= self.hot_capacity:
+            for old in list(islice(hot, max(1, self.hot_capacity // 64))):
+                del hot[old]  # dicts keep insertion order: the oldest go first
+        hot[key] = (entry, _hot_stamp(st))
+
+    def get(self, key: str) -> Entry | None:
+        if self.hot is not None:
+            entry = self._fresh(key)
             if entry is not None:
                 return entry
         if self.marks is not None:
@@ -116,16 +150,20 @@ class FileIndexCache:
             del self._index[slot]
             return None
         exp, etag = _STAMP.unpack_from(record)[4], record[_STAMP.size :].decode()
-        return self._promote(key, _served(stamped[1]), exp, etag)
+        return self._promote(key, _served(stamped[1]), exp, etag, stamped[0])
 
     def _get_marked(self, key: str) -> Entry | None:
         assert self.marks is not None
         path = self._file(key)
         if path is None:
             return None
-        if not os.access(path, os.F_OK):
+        try:
+            st = os.stat(path)  # before the read: an edit racing with it shows as a new stamp
+        except FileNotFoundError:
             self.store.found_absent(key)
             return None
+        except OSError:
+            return None  # unreadable: the core reports it
         try:
             data, mark = read_marked(path)
         except OSError:
@@ -136,13 +174,12 @@ class FileIndexCache:
         opened = self.marks.unseal(key, body, mark)
         if opened is None:
             return None  # changed since it was verified (or not sealed by us): verified again
-        return self._promote(key, body, *opened)
+        return self._promote(key, body, *opened, st)
 
-    def _promote(self, key: str, body: bytes, exp: int, etag: str) -> Entry:
+    def _promote(self, key: str, body: bytes, exp: int, etag: str, st: os.stat_result) -> Entry:
         """The ready response of a file found unchanged since its check, kept among the hot ones."""
         entry = Entry(body=body, jti=etag[1:-1], etag=etag, exp=exp)
-        if self.hot is not None:
-            self.hot.put(key, entry)
+        self._keep_hot(key, entry, st)
         return entry
 
     def _mark(self, key: str, entry: Entry) -> bool | None:
@@ -181,8 +218,10 @@ class FileIndexCache:
             if sealed is None:
                 return  # changed since the response was built: serve it once, don't keep it
             if sealed:
-                if self.hot is not None:
-                    self.hot.put(key, entry)
+                path = self._file(key)
+                if self.hot is not None and path is not None:
+                    with suppress(OSError):  # the seal changed the file's ctime: stamp it after
+                        self._keep_hot(key, entry, os.stat(path))
                 return
         path = self._file(key)
         if path is None:
@@ -199,13 +238,12 @@ class FileIndexCache:
             for old in list(islice(index, max(1, self.capacity // 64))):
                 del index[old]
         index[slot] = _stamp(st, entry.exp) + entry.etag.encode()
-        if self.hot is not None:
-            self.hot.put(key, entry)
+        self._keep_hot(key, entry, st)
 
     def drop(self, key: str) -> None:
         self._index.pop(hash(key), None)
         if self.hot is not None:
-            self.hot.drop(key)
+            self.hot.pop(key, None)
 
     def clear(self) -> None:
         self._index.clear()
