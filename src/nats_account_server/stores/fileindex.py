@@ -86,8 +86,8 @@ class FileIndexCache:
     ) -> None:
         self.capacity = max(0, capacity)
         self.store = store
-        # the hot set: key -> (ready response, stamp of the file it was built from)
-        self.hot: dict[str, tuple[Entry, Stamp]] | None = {} if hot and self.capacity else None
+        # the hot set: key -> (ready response, its file, the stamp of the file it was built from)
+        self.hot: dict[str, tuple[Entry, str, Stamp]] | None = {} if hot and self.capacity else None
         self.hot_capacity = min(HOT, self.capacity)
         self.ready: Callable[[str], Entry | None] = self._fresh if self.hot is not None else _none
         # with verified marks the files themselves are the index (see marks.py): nothing per
@@ -107,24 +107,24 @@ class FileIndexCache:
         held = self.hot.get(key) if self.hot is not None else None
         if held is None:
             return None
-        path = self._file(key)
         try:
-            st = os.stat(path) if path is not None else None
+            st = os.stat(held[1])
         except OSError:
             st = None
-        if st is None or _hot_stamp(st) != held[1]:
+        if st is None or (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) != held[2]:
             self.drop(key)  # edited by hand (or gone): read and verified again
             return None
         return held[0]
 
     def _keep_hot(self, key: str, entry: Entry, st: os.stat_result) -> None:
         hot = self.hot
-        if hot is None:
+        path = self._file(key)
+        if hot is None or path is None:
             return
         if key not in hot and len(hot) >= self.hot_capacity:
             for old in list(islice(hot, max(1, self.hot_capacity // 64))):
                 del hot[old]  # dicts keep insertion order: the oldest go first
-        hot[key] = (entry, _hot_stamp(st))
+        hot[key] = (entry, path, _hot_stamp(st))
 
     def get(self, key: str) -> Entry | None:
         if self.hot is not None:
