@@ -132,13 +132,14 @@ async def test_a_miss_the_marked_index_saw_is_not_looked_up_twice(
         cache=FileIndexCache(store, 100, hot=True, marks=marks),
     )
     looks: list[str] = []
-    real_access = os.access
+    real_stat = os.stat
 
-    def access(path: str, mode: int, **kwargs: object) -> bool:
-        looks.append(os.path.basename(path))
-        return real_access(path, mode)
+    def stat(path: str, *args: object, **kwargs: object) -> os.stat_result:
+        if str(path).endswith(".jwt"):
+            looks.append(os.path.basename(path))
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(os, "access", access)
+    monkeypatch.setattr(os, "stat", stat)
     missing = fx.pub("A1")
     assert core.cache.get(missing) is None
     assert await core.miss(Kind.ACCOUNT, missing) is None
