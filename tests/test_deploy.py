@@ -393,6 +393,8 @@ def relocated_config(tmp_path: Path, http_port: int, nats_port: int) -> Path:
 
 def provide_named_files(tmp_path: Path, trust: Trust) -> dict[str, Path]:
     """The files the relocated example configuration names, made for ``trust``; returns the certificates."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not available to make test certificates")
     etc = tmp_path / "etc"
     (etc / "tls").mkdir(parents=True, exist_ok=True)
     (etc / "operator.jwt").write_text(trust.operator_jwt)
@@ -511,6 +513,91 @@ def test_unit_reload_command_reloads_the_example_config(tmp_path: Path, trust: T
         subprocess.run([sys.executable, str(HEALTHCHECK), f"{proc.url}/healthz"], timeout=30).returncode == 0
     )
     assert proc.stop(sig=signal.Signals[one(unit, "Service", "KillSignal")]) == 0
+
+
+def syscall_group(tool: str, group: str) -> set[str]:
+    """The system calls of a systemd ``@group``, nested groups expanded."""
+    listing = subprocess.run([tool, "syscall-filter", group], capture_output=True, text=True, timeout=30)
+    assert listing.returncode == 0, listing.stderr
+    calls: set[str] = set()
+    for line in listing.stdout.splitlines():
+        word = line.strip()
+        if not word or word.startswith("#") or word == group:
+            continue
+        calls |= syscall_group(tool, word) if word.startswith("@") else {word}
+    return calls
+
+
+def unit_allowed_syscalls(tool: str, unit: Unit) -> set[str]:
+    """SystemCallFilter= as systemd applies it: the first list allows, ``~`` lists take away."""
+    allowed: set[str] = set()
+    for value in unit["Service"]["SystemCallFilter"]:
+        deny = value.startswith("~")
+        names = value.removeprefix("~").split()
+        calls = set().union(*(syscall_group(tool, n) if n.startswith("@") else {n} for n in names))
+        allowed = allowed - calls if deny else allowed | calls
+    return allowed
+
+
+def test_unit_sandbox_allows_what_the_server_does(tmp_path: Path, trust: Trust, nats_server_bin: str) -> None:
+    """Every system call and socket family the server uses (traced from its first instruction through
+    HTTPS uploads, a refused upload, the pack, NATS over TLS, a reload and SIGTERM) is allowed by the
+    unit's SystemCallFilter= and RestrictAddressFamilies=, which would otherwise fail it with EPERM."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed")
+    tool = systemd_analyze()
+    unit = parse_unit(UNIT.read_text())
+    nats_port = free_port()
+    conf = relocated_config(tmp_path, free_port(), nats_port)
+    certs = provide_named_files(tmp_path, trust)
+    trace = tmp_path / "server.strace"
+    proc = ServerProcess(["-c", str(conf)], cwd=tmp_path)
+    proc.argv = [strace, "-f", "-qq", "-o", str(trace), *proc.argv]
+    proc.start()
+    try:
+        url = proc.wait_ready(30)
+    except AssertionError:
+        if "ptrace" in proc.stderr_text() or "Operation not permitted" in proc.stderr_text():
+            pytest.skip("strace cannot trace here (no ptrace)")
+        raise
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    if not children.exists():
+        pytest.skip("no /proc/<pid>/task/<pid>/children to find the traced server")
+    server_pid = int(children.read_text().split()[0])
+    listen_tls = f'tls {{ cert_file: "{certs["nats_cert"]}", key_file: "{certs["nats_key"]}" }}\n'
+    nats_conf = readme_resolver_tls_config(trust, proc.resolver_url, certs["http_cert"]) + "\n" + listen_tls
+    server = NatsServer(nats_conf, tmp_path=tmp_path, port=nats_port).start_ready(15)
+    proc.wait_for_line("connected to NATS for account and activation notifications", 20)
+    verify = ssl.create_default_context(cafile=str(certs["http_cert"]))
+    with httpx.Client(verify=verify, timeout=10) as http:
+        for name in ("A", "B"):
+            key = trust.pub(name)
+            assert (
+                http.post(f"{url}/jwt/v1/accounts/{key}", content=trust.account_jwt(name)).status_code == 200
+            )
+            assert http.get(f"{url}/jwt/v1/accounts/{key}").status_code == 200
+        old = trust.account_jwt("A", iat=1)
+        assert http.post(f"{url}/jwt/v1/accounts/{trust.pub('A')}", content=old).status_code == 409
+        assert http.get(f"{url}/jwt/v1/pack").status_code == 200
+        since = proc.mark()
+        os.kill(server_pid, signal.SIGHUP)
+        proc.wait_ready(30, since=since)
+        proc.wait_for_line("connected to NATS for account and activation notifications", 20, since=since)
+        assert http.get(f"{url}/jwt/v1/accounts/{trust.pub('B')}").status_code == 200
+    server.stop()
+    os.kill(server_pid, signal.SIGTERM)
+    assert proc.wait(30) == 0
+    calls: set[str] = set()
+    families: set[str] = set()
+    for line in trace.read_text().splitlines():
+        call = re.match(r"\d+\s+(?:<\.\.\. )?(\w+)[( ]", line)
+        if call is not None:
+            calls.add(call.group(1))
+        families.update(re.findall(r"\bsocket\((AF_\w+)", line))
+    assert {"execve", "bind", "accept4", "connect", "fsync"} <= calls, sorted(calls)  # the trace is real
+    assert calls - unit_allowed_syscalls(tool, unit) == set()
+    assert families and families <= set(one(unit, "Service", "RestrictAddressFamilies").split()), families
 
 
 # ---------------------------------------------------------------------- the health check and proxies
