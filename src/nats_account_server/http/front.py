@@ -71,6 +71,7 @@ class Front:
 
     async def serve(self, app: Draining, listening: Listening) -> Bound:
         """Give `app` the requests; (re)start the listener first when its settings changed."""
+        self._app, self._handler = app, app.__rsgi__  # first: a new listener's start probe needs it
         if self._listener is None or listening != self._listening:
             old = self._listener
             self._listener = None
@@ -86,13 +87,9 @@ class Front:
                 write_timeout_ms=listening.write_timeout_ms,
                 sockets=self.sockets,
             )
-            self._app = app
-            self._handler = app.__rsgi__
             self._bound = await listener.start()
             self._listener, self._listening = listener, listening
             self.sockets.keep_only(listener.sock)
-        self._app = app
-        self._handler = app.__rsgi__
         self._open.set()
         assert self._bound is not None
         return self._bound

@@ -83,6 +83,13 @@ def connection_capacity() -> int:
     return capacity
 
 
+def set_write_timeout(sock: socket.socket, write_timeout_ms: int) -> None:
+    """`http.writetimeout` by the kernel: the accepted sockets inherit the listening socket's
+    TCP_USER_TIMEOUT, so one whose sent data stays unacknowledged that long is aborted."""
+    if write_timeout_ms > 0 and hasattr(socket, "TCP_USER_TIMEOUT"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, write_timeout_ms)
+
+
 def bind(host: str, port: int, write_timeout_ms: int) -> socket.socket:
     """Resolve the host and bind a non-blocking listening socket."""
     try:
@@ -95,8 +102,7 @@ def bind(host: str, port: int, write_timeout_ms: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if write_timeout_ms > 0 and hasattr(socket, "TCP_USER_TIMEOUT"):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, write_timeout_ms)
+        set_write_timeout(sock, write_timeout_ms)
         sock.bind(addr)
         sock.listen(BACKLOG)
         sock.setblocking(False)
@@ -118,8 +124,8 @@ class Sockets:
         sock = self._held.get((host, port))
         if sock is None:
             sock = self._held[(host, port)] = bind(host, port, write_timeout_ms)
-        elif write_timeout_ms > 0 and hasattr(socket, "TCP_USER_TIMEOUT"):  # accepted sockets inherit it
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, write_timeout_ms)
+        else:
+            set_write_timeout(sock, write_timeout_ms)
         return sock
 
     def keep_only(self, kept: socket.socket | None) -> None:

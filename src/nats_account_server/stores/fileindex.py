@@ -111,15 +111,15 @@ class FileIndexCache:
             st = os.stat(held[1])
         except OSError:
             st = None
-        if st is None or (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) != held[2]:
+        if st is None or _hot_stamp(st) != held[2]:
             self.drop(key)  # edited by hand (or gone): read and verified again
             return None
         return held[0]
 
-    def _keep_hot(self, key: str, entry: Entry, st: os.stat_result) -> None:
+    def _keep_hot(self, key: str, entry: Entry, path: str, st: os.stat_result) -> None:
+        """Keep `entry` ready, with the file it was built from and that file's stamp then."""
         hot = self.hot
-        path = self._file(key)
-        if hot is None or path is None:
+        if hot is None:
             return
         if key not in hot and len(hot) >= self.hot_capacity:
             for old in list(islice(hot, max(1, self.hot_capacity // 64))):
@@ -150,7 +150,8 @@ class FileIndexCache:
             del self._index[slot]
             return None
         exp, etag = _STAMP.unpack_from(record)[4], record[_STAMP.size :].decode()
-        return self._promote(key, _served(stamped[1]), exp, etag, stamped[0])
+        assert path is not None  # stamped: the file was read
+        return self._promote(key, path, _served(stamped[1]), exp, etag, stamped[0])
 
     def _get_marked(self, key: str) -> Entry | None:
         assert self.marks is not None
@@ -174,24 +175,21 @@ class FileIndexCache:
         opened = self.marks.unseal(key, body, mark)
         if opened is None:
             return None  # changed since it was verified (or not sealed by us): verified again
-        return self._promote(key, body, *opened, st)
+        return self._promote(key, path, body, *opened, st)
 
-    def _promote(self, key: str, body: bytes, exp: int, etag: str, st: os.stat_result) -> Entry:
+    def _promote(self, key: str, path: str, body: bytes, exp: int, etag: str, st: os.stat_result) -> Entry:
         """The ready response of a file found unchanged since its check, kept among the hot ones."""
         entry = Entry(body=body, jti=etag[1:-1], etag=etag, exp=exp)
-        self._keep_hot(key, entry, st)
+        self._keep_hot(key, entry, path, st)
         return entry
 
-    def _mark(self, key: str, entry: Entry) -> bool | None:
+    def _mark(self, key: str, path: str, entry: Entry) -> bool | None:
         """Seal the verified file of ``entry``, so no later read (even after a restart) checks it again.
 
         True when sealed, None when the file no longer holds ``entry`` (or there is none), False when
         it can't take a mark (immutable, another user's, ...): then the in-memory index takes it.
         """
         assert self.marks is not None
-        path = self._file(key)
-        if path is None:
-            return None
         try:
             st = mark_file(path, self.marks, key, entry.body, entry.exp, entry.etag)
         except FileNotFoundError:
@@ -213,19 +211,18 @@ class FileIndexCache:
         """
         if self.capacity == 0:
             return
-        if self.marks is not None:
-            sealed = self._mark(key, entry)
-            if sealed is None:
-                return  # changed since the response was built: serve it once, don't keep it
-            if sealed:
-                path = self._file(key)
-                if self.hot is not None and path is not None:
-                    with suppress(OSError):  # the seal changed the file's ctime: stamp it after
-                        self._keep_hot(key, entry, os.stat(path))
-                return
         path = self._file(key)
         if path is None:
             return
+        if self.marks is not None:
+            sealed = self._mark(key, path, entry)
+            if sealed is None:
+                return  # changed since the response was built: serve it once, don't keep it
+            if sealed:
+                if self.hot is not None:
+                    with suppress(OSError):  # the seal changed the file's ctime: stamp it after
+                        self._keep_hot(key, entry, path, os.stat(path))
+                return
         try:
             st, data = read_stamped(path)
         except OSError:
@@ -238,7 +235,7 @@ class FileIndexCache:
             for old in list(islice(index, max(1, self.capacity // 64))):
                 del index[old]
         index[slot] = _stamp(st, entry.exp) + entry.etag.encode()
-        self._keep_hot(key, entry, st)
+        self._keep_hot(key, entry, path, st)
 
     def drop(self, key: str) -> None:
         self._index.pop(hash(key), None)
