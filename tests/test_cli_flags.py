@@ -216,9 +216,17 @@ nats { servers: [nats://a:1, nats://b:2], usercredentials: /file.creds, reconnec
     assert (file_only.http.port, file_only.nats.servers) == (1111, ["nats://a:1", "nats://b:2"])
 
 
+def nsc_operator_folder(path: Path) -> Path:
+    """What ``-nsc`` checks a folder for (its ``.nsc`` file and ``<basename>.jwt``), nothing more."""
+    path.mkdir(parents=True)
+    (path / ".nsc").write_text("{}")
+    (path / f"{path.name}.jwt").write_text("not read here")
+    return path
+
+
 def test_nsc_replaces_store_and_sets_operator(tmp_path: Path) -> None:
     conf = write_conf(tmp_path, "operatorjwtpath: /x.jwt\nstore { dir: /d, shard: true, readonly: true }")
-    op_dir = tmp_path / "nsc" / "nats" / "Test"
+    op_dir = nsc_operator_folder(tmp_path / "nsc" / "nats" / "Test")
     s = build_settings(Flags(config=conf, nsc=str(op_dir) + "/"))
     assert (s.store.nsc, s.store.dir, s.store.shard, s.store.readonly) == (str(op_dir), "", False, False)
     assert s.operatorjwtpath == str(op_dir / "Test.jwt")
@@ -322,6 +330,7 @@ def test_flag_paths_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     for flags in (Flags(nats="~/not-a-path"), Flags(primary="~/not-a-path")):
         with pytest.raises(ConfigError, match="~/not-a-path"):
             build_settings(flags)
+    nsc_operator_folder(home / ".nsc" / "nats" / "Test")
     nsc = build_settings(Flags(nsc="~/.nsc/nats/Test"))
     assert nsc.store.nsc == str(home / ".nsc/nats/Test")
     assert nsc.operatorjwtpath == str(home / ".nsc/nats/Test/Test.jwt")

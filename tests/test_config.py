@@ -13,6 +13,7 @@ from nats_account_server.config import (
     MAX_DURATION,
     ConfigError,
     HTTPSettings,
+    LoggingSettings,
     Settings,
     StoreSettings,
     canonical_name,
@@ -255,7 +256,7 @@ HTTP { Host: "", Port: 0, ReadTimeout: 5, WriteTimeout: 6, TLS { Cert: c, Key: k
 NATS { Servers: [u], ConnectTimeout: 7, ReconnectWait: 8, MaxReconnects: 0, UserCredentials: /u.creds
        TLS { Root: R, Cert: C, Key: K }, SyncInterval: 9 }
 Store { NSC: "", Dir: /d, ReadOnly: true, Shard: true, CleanupInterval: 10 }
-Logging { Time: false, Debug: true, Trace: true, Colors: false, PID: true }
+Logging { Time: false, Debug: true, Trace: true, Colors: false, PID: true, Format: JSON }
 """,
     )
     assert settings_to_dump(s) == {
@@ -302,9 +303,17 @@ Logging { Time: false, Debug: true, Trace: true, Colors: false, PID: true }
                 "Timeout": 3000,
             },
         },
-        "Logging": {"Time": False, "Debug": True, "Trace": True, "Colors": False, "PID": True},
+        "Logging": {
+            "Time": False,
+            "Debug": True,
+            "Trace": True,
+            "Colors": False,
+            "PID": True,
+            "Format": "json",
+        },
     }
     assert s.nats.sync_interval_ms == 9
+    assert s.warnings == []
 
 
 def test_dump_is_json_and_detached() -> None:
@@ -475,7 +484,7 @@ def test_boundary_values_are_accepted(tmp_path: Path, text: str) -> None:
         ('store {\n  shard: "maybe"\n}', 2, "store.shard", "maybe"),
         ('logging { debug: "very" }', 1, "logging.debug", "very"),
         ('\nstore { readonly: "yes" }', 2, "store.readonly", "yes"),
-        ('logging { colors: "1" }', 1, "logging.colors", "1"),
+        ('logging { pid: "1" }', 1, "logging.pid", "1"),
     ],
 )
 def test_quoted_booleans_other_than_true_false_are_false_with_a_warning(
@@ -496,10 +505,63 @@ def test_quoted_true_and_false_are_not_warned_about(tmp_path: Path) -> None:
     assert s.warnings == []
 
 
-def test_build_settings_logs_the_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("text", "colors", "fmt"),
+    [
+        ("", True, "text"),
+        ("logging { colors: true }", True, "text"),
+        ("logging { colors: yes }", True, "text"),
+        ("logging { colors: auto }", True, "text"),
+        ("logging { colors: false }", False, "text"),
+        ("logging { colors: never }", False, "text"),
+        ('logging { colors: "Always" }', "always", "text"),
+        ("logging { Colors: always, Format: json }", "always", "json"),
+        ('logging { format: "TEXT" }', True, "text"),
+    ],
+)
+def test_logging_colors_and_format_values(tmp_path: Path, text: str, colors: object, fmt: str) -> None:
+    s = load(tmp_path, text)
+    assert (s.logging.colors, s.logging.format, s.warnings) == (colors, fmt, [])
+    assert settings_to_dump(s)["Logging"]["Colors"] == colors
+
+
+def test_an_unknown_log_format_stops_naming_the_allowed_ones(tmp_path: Path) -> None:
+    assert load_error(tmp_path, "logging {\n  format: xml\n}") == (
+        f"configuration error in {tmp_path / 'server.conf'} line 2: "
+        'logging.format "xml" is not one of "text", "json"'
+    )
+    with pytest.raises(ConfigError, match='^configuration error: logging.format "yaml" is not one of'):
+        validate_settings(Settings(logging=LoggingSettings(format="yaml")))
+    with pytest.raises(ConfigError, match="error parsing Format option 5"):
+        load(tmp_path, "logging { format: 5 }")
+
+
+def test_a_quoted_colors_word_without_meaning_is_false_with_a_warning(tmp_path: Path) -> None:
+    s = load(tmp_path, 'logging { colors: "sometimes" }')
+    assert s.logging.colors is False
+    assert s.warnings == [
+        f'configuration warning in {tmp_path / "server.conf"} line 1: logging.colors "sometimes" is '
+        'none of "true", "false", "auto", "always", "never"; it is taken as false'
+    ]
+
+
+def test_build_settings_leaves_the_warnings_to_configure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """build_settings only carries the warnings (a reload checks a file before taking it); the
+    server's configure logs them once the logger has the file's format."""
+    from nats_account_server.log import log
+    from nats_account_server.server import configure
+
     path = tmp_path / "server.conf"
-    path.write_text('store { shard: "maybe" }\n')
-    build_settings(Flags(config=str(path)))
+    path.write_text('store { shard: "maybe" }\nlogging { colors: false }\n')
+    flags = Flags(config=str(path))
+    assert build_settings(flags).warnings[0].startswith(f"configuration warning in {path} line 1")
+    assert capsys.readouterr().err == ""
+    try:
+        configure(flags)
+    finally:
+        log.configure(LoggingSettings())
     err = strip_ansi(capsys.readouterr().err)
     assert f'[WRN] configuration warning in {path} line 1: store.shard "maybe"' in err
 

@@ -16,7 +16,18 @@ import pytest
 PACKAGE = "nats_account_server"
 ROOT = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 
-FORMATS = ("jwt", "natsconf", "config", "natsclient", "boundedfiles", "log")
+FORMATS = (
+    "jwt",
+    "natsconf",
+    "config",
+    "configkeys",
+    "natsclient",
+    "boundedfiles",
+    "oserrors",
+    "nscfolder",
+    "log",
+    "metrics",
+)
 CORE = (*FORMATS, "core")
 SEAMS = (*FORMATS, "core.store", "core.cache")
 
@@ -24,17 +35,21 @@ SEAMS = (*FORMATS, "core.store", "core.cache")
 #: itself, which only holds the version)
 ALLOWED: dict[str, tuple[str, ...]] = {
     "jwt": ("jwt",),
-    "natsconf": ("natsconf", "boundedfiles"),
-    "boundedfiles": (),
-    "config": ("natsconf", "config"),
-    "natsclient": ("boundedfiles",),
-    "log": ("config",),
+    "natsconf": ("natsconf", "boundedfiles", "oserrors"),
+    "boundedfiles": ("oserrors",),
+    "oserrors": (),  # how an OS error reads in a message: for every layer
+    "nscfolder": ("oserrors",),  # what an nsc operator folder is: for flags, preflight and the store
+    "config": ("natsconf", "configkeys", "config", "oserrors"),
+    "configkeys": ("natsconf",),
+    "natsclient": ("boundedfiles", "oserrors"),
+    "log": ("config", "oserrors"),
+    "metrics": ("",),  # the process's counters (prometheus-client): counted by every layer
     "core": CORE,
     "stores": (*SEAMS, "stores"),
     "replica": CORE,
     "http": (*CORE, "http"),
     "natsio": (*CORE, "natsio"),
-    "flags": ("config", "log"),
+    "flags": ("config", "log", "oserrors", "nscfolder"),
     "preflight": (*CORE, "http"),  # the check of a configuration before it runs: the server's layer
     "server": (*CORE, "stores", "replica", "http", "natsio", "flags", "preflight"),
     "cli": ("config", "flags", "log", "server", "preflight"),

@@ -237,10 +237,14 @@ def test_logging_switches(tmp_path: Path) -> None:
         assert not any("[DBG]" in line or "[TRC]" in line for line in raw)
     with start_server("-DV", tmp_path=tmp_path) as proc:
         httpx.get(proc.url + "/healthz")
-        proc.wait_for_line("[TRC]")
+        size = len(httpx.get(proc.url + "/jwt/v1/help?x=1").content)
+        proc.wait_for_line("/jwt/v1/help")
         assert not any("\x1b[" in line for line in proc.raw_stderr_lines)  # a pipe: no colours
         assert re.match(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{6} ", proc.stderr_lines[0])
-        assert proc.find_lines(re.compile(r"\[TRC\] 127\.0\.0\.1:\d+: GET /healthz - 200 - \d+\.\d\d ms"))
+        # the access line: client, method, path and query, status, body bytes, duration
+        line = r"\[TRC\] 127\.0\.0\.1:\d+: GET %s - 200 - %d bytes - \d+\.\d\d ms$"
+        assert proc.find_lines(re.compile(line % ("/healthz", 0)))
+        assert proc.find_lines(re.compile(line % (re.escape("/jwt/v1/help?x=1"), size))) and size > 100
 
 
 def test_https(tmp_path: Path) -> None:

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
+import json
 import os
 import re
+import time
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from nats_account_server.config import LoggingSettings
-from nats_account_server.log import Logger, log, short_key
+from nats_account_server.log import MAX_LINE, Logger, log, short_key
+from tests.support.procs import start_server
 
 STAMP = r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{6} "
 
 
-def plain(**kw: bool) -> Logger:
+def plain(**kw: Any) -> Logger:
     return Logger(LoggingSettings(**{"colors": False, "time": False, **kw}))
 
 
@@ -201,3 +208,126 @@ def test_untrusted_values_and_lines_are_bounded(capsys: pytest.CaptureFixture[st
     assert line.startswith("[INF] " + "y" * 100) and line.endswith("...[10 more characters]\n")
     logger.info("z" * (MAX_LINE + 10), block=True)
     assert len(capsys.readouterr().err) > MAX_LINE + 10
+
+
+# ---------------------------------------------------------------------------- JSON lines
+
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})")
+
+
+def json_logger(stream: io.StringIO | None = None, **kw: Any) -> Logger:
+    return Logger(LoggingSettings(**{"format": "json", **kw}), stream=stream)
+
+
+def one_object(line: str) -> dict[str, Any]:
+    """``line`` is exactly one line holding one JSON object."""
+    assert line.endswith("\n") and line.count("\n") == 1, repr(line)
+    value = json.loads(line)
+    assert isinstance(value, dict)
+    return value
+
+
+def test_json_lines_carry_time_level_pid_and_message() -> None:
+    lg = json_logger(pid=True, debug=True, trace=True)
+    for level in ("INF", "WRN", "ERR", "FTL", "DBG", "TRC"):
+        line = lg.format(level, "hello")
+        assert list(one_object(line)) == ["time", "level", "pid", "msg"]
+        assert one_object(line)["level"] == level and one_object(line)["msg"] == "hello"
+    entry = one_object(lg.format("INF", "x"))
+    assert entry["pid"] == os.getpid() and RFC3339.fullmatch(entry["time"]), entry
+    stamp = dt.datetime.fromisoformat(entry["time"])
+    assert abs(stamp - dt.datetime.now(dt.UTC)) < dt.timedelta(seconds=5)
+    assert stamp.utcoffset() == dt.datetime.now().astimezone().utcoffset()  # local time, its offset
+    assert one_object(json_logger(time=False).format("WRN", "w")) == {"level": "WRN", "msg": "w"}
+
+
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="time.tzset is POSIX only")
+@pytest.mark.parametrize(("tz", "offset"), [("UTC0", "Z"), ("EST+5", "-05:00"), ("IST-5:30", "+05:30")])
+def test_json_time_is_local_with_its_offset(monkeypatch: pytest.MonkeyPatch, tz: str, offset: str) -> None:
+    monkeypatch.setenv("TZ", tz)
+    time.tzset()
+    try:
+        stamp = one_object(json_logger().format("INF", "x"))["time"]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert stamp.endswith(offset) and RFC3339.fullmatch(stamp), stamp
+    local = dt.datetime.fromisoformat(stamp)
+    assert abs(local - dt.datetime.now(dt.UTC)) < dt.timedelta(seconds=5)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0, "Z"), (3600, "+01:00"), (-16200, "-04:30"), (19800, "+05:30"), (-36000, "-10:00")],
+)
+def test_json_time_offsets(seconds: int, shown: str) -> None:
+    from nats_account_server.log import _utc_offset
+
+    assert _utc_offset(seconds) == shown
+
+
+def test_json_messages_stay_one_line_whatever_they_hold() -> None:
+    """Newlines, control characters, quotes, a forged second object, lone surrogates and line
+    separators are escaped as in a text line: the message is the text line's message."""
+    text = 'a\nb\r\x1b[31mred\x00 "q" \\ \u2028\x85 \udc80 é 🦆"}\n{"level":"ERR","msg":"forged'
+    lg, plain_lg = json_logger(time=False), plain()
+    entry = one_object(lg.format("INF", text))
+    assert entry["msg"] == plain_lg.format("INF", text).removeprefix("[INF] ").removesuffix("\n")
+    assert "\n" not in entry["msg"] and "\x1b" not in entry["msg"] and "🦆" in entry["msg"]
+    huge = one_object(lg.format("INF", "y" * (MAX_LINE + 10)))["msg"]
+    assert len(huge) < MAX_LINE + 100 and huge.endswith("...[10 more characters]")
+
+
+def test_json_block_entries_keep_their_newlines_inside_the_string() -> None:
+    dump = json.dumps({"HTTP": {"Port": 9090}, "Bad": "\x1b"}, indent=2)
+    line = json_logger().format("INF", dump, block=True)
+    msg = one_object(line)["msg"]
+    assert msg.count("\n") == dump.count("\n") > 0
+    assert json.loads(msg) == {"HTTP": {"Port": 9090}, "Bad": "\x1b"}  # json.dumps escaped it already
+
+
+def test_json_lines_are_never_coloured() -> None:
+    out = Terminal()
+    lg = json_logger(out, colors="always")
+    lg.warn("w")
+    lg.error("e")
+    assert "\x1b" not in out.getvalue()
+    assert [one_object(x + "\n")["level"] for x in out.getvalue().splitlines()] == ["WRN", "ERR"]
+
+
+def test_colours_forced_on_or_off() -> None:
+    """``colors: always`` colours a file or pipe too; ``false`` never colours, not even a terminal."""
+    pipe = io.StringIO()
+    Logger(LoggingSettings(time=False, colors="always"), stream=pipe).info("m")
+    assert pipe.getvalue() == "[\x1b[32mINF\x1b[0m] m\n"
+    out = Terminal()
+    Logger(LoggingSettings(time=False, colors=False), stream=out).info("m")
+    assert out.getvalue() == "[INF] m\n"
+
+
+def test_reconfigure_between_formats_keeps_the_text_lines_as_they_were() -> None:
+    lg = plain(pid=True)
+    before = lg.format("INF", "same")
+    lg.configure(LoggingSettings(format="json", time=False))
+    assert one_object(lg.format("INF", "same"))["msg"] == "same"
+    lg.configure(LoggingSettings(colors=False, time=False, pid=True))
+    assert lg.format("INF", "same") == before == f"[{os.getpid()}] [INF] same\n"
+
+
+def test_the_server_logs_json_lines(tmp_path: Path) -> None:
+    """With ``format: json`` every stderr line of a real server is one JSON object: startup, a
+    request (trace), the -dump block, a warning and shutdown."""
+    text = "logging { format: json, pid: true, trace: true }\nbogus: 1\n"
+    with start_server("-dump", config_text=text, tmp_path=tmp_path) as proc:
+        assert httpx.get(proc.url + "/jwt/v1/accounts/%0A%1B[31mforged").status_code in (400, 404)
+        proc.wait_for_line('"level":"TRC"')
+        proc.wait_for_line('\\"Format\\": \\"json\\"')
+        proc.stop()
+    entries = [json.loads(line) for line in proc.raw_stderr_lines]
+    assert entries and all(isinstance(e, dict) and e["pid"] == proc.pid for e in entries)
+    assert all(RFC3339.fullmatch(e["time"]) and e["level"] in ("INF", "WRN", "TRC") for e in entries)
+    assert any(e["level"] == "WRN" and 'unknown key "bogus"' in e["msg"] for e in entries)
+    assert any(e["msg"].startswith("received sig-terminate") for e in entries)
+    dump = next(e["msg"] for e in entries if e["msg"].startswith("{"))
+    assert json.loads(dump)["Logging"]["Format"] == "json"
+    assert not any("\x1b" in line for line in proc.raw_stderr_lines)

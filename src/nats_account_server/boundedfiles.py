@@ -13,6 +13,8 @@ import errno
 import os
 import stat
 
+from nats_account_server.oserrors import os_reason
+
 __all__ = ["O_READ", "RefusedFile", "kind_of_mode", "open_regular", "plain", "read_open", "read_regular"]
 
 # never wait for a FIFO's writer nor make a terminal ours; on Windows, binary mode
@@ -49,10 +51,7 @@ def not_regular(mode: int | None) -> str:
 
 def plain(exc: OSError) -> str:
     """An OS error as a person reads it: "no such file or directory", without errno or path."""
-    if isinstance(exc, RefusedFile):
-        return str(exc)
-    text = exc.strerror or str(exc)
-    return text[:1].lower() + text[1:]
+    return os_reason(exc)
 
 
 def open_regular(path: str, limit: int, *, slack: int = 0) -> tuple[int, os.stat_result]:

@@ -19,17 +19,24 @@ __all__ = ["main", "test_configuration"]
 
 
 def test_configuration(flags: Flags) -> int:
-    """`-t`, as nats-server's: 0 and a line saying the configuration is valid, or 1 and why not."""
+    """`-t`, as nats-server's: 0 and a line saying the configuration is valid, or 1 and why not.
+
+    The file's warnings (unknown keys, doubtful values) go to stderr first, one line each, and do
+    not change the verdict: the server would start with them."""
     from nats_account_server.flags import PROG, build_settings
+    from nats_account_server.log import printable
     from nats_account_server.preflight import preflight
 
     what = f"configuration file {flags.config}" if flags.config else "configuration"
     try:
-        preflight(build_settings(flags))
+        settings = build_settings(flags)
+        sys.stderr.write("".join(f"{PROG}: {printable(w)}\n" for w in settings.warnings))
+        preflight(settings)
     except ConfigError as exc:
         sys.stderr.write(f"{PROG}: {exc}\n")
         sys.stderr.flush()
         return 1
+    sys.stderr.flush()
     print(f"{PROG}: {what} is valid", flush=True)
     return 0
 

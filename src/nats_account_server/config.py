@@ -2,7 +2,8 @@
 
 The mapping mirrors the original Go reflection-based loader: every field knows its Go member name
 (stored in the dataclass field metadata as ``name``), keys are matched case-insensitively, unknown
-keys are ignored and type errors use the original messages, so error output stays recognisable.
+keys are ignored (each with a warning, see ``configkeys``) and type errors use the original
+messages, so error output stays recognisable.
 Values inside the file are NOT ``~``-expanded (as in the originals); only flag values are (``cli``).
 Unlike the originals every value is also range-checked (field metadata ``check``): a value the server
 would misuse silently (a port wrapped modulo 65536, a negative timeout, a URL no client can reach)
@@ -23,7 +24,11 @@ import typing
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
+
+from nats_account_server.configkeys import located as _located
+from nats_account_server.configkeys import placements, stray_keys
+from nats_account_server.configkeys import where as _where
 
 __all__ = [
     "ConfigError",
@@ -54,10 +59,21 @@ Check = Callable[[str, Any], str | None]
 """A range check: (dotted key, value) -> what is wrong with the value, or None when it is fine."""
 
 
-def _f(name: str, default: Any, check: Check | None = None) -> Any:
-    """A dataclass field carrying its canonical (Go) member name and its range check (if any);
-    mutable defaults get a factory."""
-    meta: dict[str, Any] = {"name": name} if check is None else {"name": name, "check": check}
+def _f(
+    name: str,
+    default: Any,
+    check: Check | None = None,
+    *,
+    convert: Callable[[str, Any], Any] | None = None,
+    words: tuple[str, ...] = (),
+) -> Any:
+    """A dataclass field carrying its canonical (Go) member name, its range check and, for a type
+    the plain converters do not know, its converter and the words a quoted value may be (any other
+    word is taken as false with a warning); mutable defaults get a factory."""
+    meta: dict[str, Any] = {"name": name}
+    for k, v in (("check", check), ("convert", convert), ("words", words)):
+        if v:
+            meta[k] = v
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     if dataclasses.is_dataclass(default) and isinstance(default, type):
@@ -185,6 +201,41 @@ def _nats_servers(key: str, v: Any) -> str | None:
     return None
 
 
+def _one_of(*allowed: str) -> Check:
+    """A word from ``allowed`` (the converter has lowered it: values are case-insensitive)."""
+    shown = ", ".join(_quote(a) for a in allowed)
+
+    def check(key: str, v: Any) -> str | None:
+        return None if v in allowed else f"{key} {_quote(str(v))} is not one of {shown}"
+
+    return check
+
+
+Colors = bool | Literal["always"]
+"""``logging.colors``: True = only when stderr is a terminal (as the original), False = never,
+``"always"`` = even into a file or a pipe (a terminal multiplexer or a colour-aware log viewer)."""
+
+_COLOR_WORDS = ("true", "false", "auto", "always", "never")
+
+
+def _to_colors(name: str, v: Any) -> Colors:
+    """``colors``: a boolean as ever, or ``auto`` (= true), ``always`` or ``never`` (= false)."""
+    word = v.lower() if isinstance(v, str) else None
+    if word == "always":
+        return "always"
+    return word == "auto" or (word != "never" and _to_bool(name, v))
+
+
+def _colors(key: str, v: Any) -> str | None:
+    if v is True or v is False or v == "always":
+        return None
+    return f'{key} {_quote(str(v))} is not one of true, false, "always"'
+
+
+def _to_word(name: str, v: Any) -> str:
+    return _to_str(name, v).lower()
+
+
 @dataclass
 class TLSSettings:
     """PEM files of a `tls` block. For HTTP a non-empty ``cert`` turns HTTPS on (``root`` is
@@ -256,11 +307,15 @@ class StoreSettings:
 
 @dataclass
 class LoggingSettings:
+    """How log lines look: ``format`` "text" (nats-server's lines) or "json" (one object per line,
+    never coloured); ``colors`` see :data:`Colors`."""
+
     time: bool = _f("Time", True)
     debug: bool = _f("Debug", False)
     trace: bool = _f("Trace", False)
-    colors: bool = _f("Colors", True)
+    colors: Colors = _f("Colors", True, _colors, convert=_to_colors, words=_COLOR_WORDS)
     pid: bool = _f("PID", False)
+    format: str = _f("Format", "text", _one_of("text", "json"), convert=_to_word)
 
 
 @dataclass
@@ -353,21 +408,6 @@ def _lookup(tree: dict[str, Any], name: str) -> str | None:
     return found
 
 
-def _where(tree: dict[str, Any], key: str) -> str:
-    """``<file> line <n>`` of the entry that set ``key`` when the parser recorded it, else ""."""
-    from nats_account_server.natsconf.parser import Table  # only on the (rare) way to a message
-
-    position = tree.position(key) if isinstance(tree, Table) else None
-    if position is None:
-        return ""
-    filename, line = position
-    return f"{filename} line {line}" if filename else f"line {line}"
-
-
-def _located(kind: str, where: str, problem: str) -> str:
-    return f"configuration {kind} in {where}: {problem}" if where else f"configuration {kind}: {problem}"
-
-
 def _problem(f: dataclasses.Field[Any], key: str, value: Any) -> str | None:
     check: Check | None = f.metadata.get("check")
     return None if check is None else check(key, value)
@@ -406,6 +446,13 @@ def _to_str_list(name: str, v: Any) -> list[str]:
 
 
 _SCALARS: dict[Any, Any] = {bool: _to_bool, int: _to_int, str: _to_str, list[str]: _to_str_list}
+_BOOL_WORDS = ("true", "false")
+
+
+def _words(words: tuple[str, ...]) -> str:
+    if len(words) == 2:
+        return f"neither {_quote(words[0])} nor {_quote(words[1])}"
+    return "none of " + ", ".join(_quote(w) for w in words)
 
 
 def _apply(target: Any, tree: dict[str, Any], path: str, warnings: list[str]) -> None:
@@ -413,12 +460,16 @@ def _apply(target: Any, tree: dict[str, Any], path: str, warnings: list[str]) ->
 
     ``path`` is the dotted prefix of ``target``'s keys ("" or e.g. "http."); each value is range-checked
     as it is mapped, while the tree still knows its line. A quoted boolean other than "true"/"false"
-    keeps the original meaning (false) but is added to ``warnings``: it is most likely a mistake.
+    keeps the original meaning (false) but is added to ``warnings``: it is most likely a mistake. So
+    are the keys that set nothing (unknown or misspelled ones, see ``configkeys``), ahead of the
+    warnings of the blocks inside (outer blocks first, each in file order).
     """
+    start = len(warnings)
     hints = typing.get_type_hints(type(target))
+    taken: dict[str, str | None] = {}
     for f in dataclasses.fields(target):
         name = str(f.metadata["name"])
-        key = _lookup(tree, name)
+        key = taken[name.lower()] = _lookup(tree, name)
         if key is None:
             continue
         value = tree[key]
@@ -428,14 +479,17 @@ def _apply(target: Any, tree: dict[str, Any], path: str, warnings: list[str]) ->
                 raise ConfigError(f"struct field {name} doesn't have a matching map in the config file")
             _apply(getattr(target, f.name), value, f"{path}{f.name}.", warnings)
             continue
-        converted = _SCALARS[kind](name, value)
+        converted = f.metadata.get("convert", _SCALARS.get(kind))(name, value)
         problem = _problem(f, path + f.name, converted)
         if problem is not None:
             raise ConfigError(_located("error", _where(tree, key), problem))
-        if kind is bool and isinstance(value, str) and value.lower() not in ("true", "false"):
-            what = f'{path}{f.name} {_quote(value)} is neither "true" nor "false"; it is taken as false'
+        words = f.metadata.get("words", _BOOL_WORDS if kind is bool else ())
+        if words and isinstance(value, str) and value.lower() not in words:
+            what = f"{path}{f.name} {_quote(value)} is {_words(words)}; it is taken as false"
             warnings.append(_located("warning", _where(tree, key), what))
         setattr(target, f.name, converted)
+    if len(tree) > len(taken) - list(taken.values()).count(None):  # keys that set nothing
+        warnings[start:start] = stray_keys(tree, taken, path, placements(Settings))
 
 
 def _check_all(target: Any, path: str) -> None:

@@ -21,6 +21,7 @@ from nats_account_server.config import (
     load_settings,
     validate_settings,
 )
+from nats_account_server.nscfolder import folder_problem, operator_jwt_path
 
 __all__ = [
     "Flags",
@@ -233,16 +234,20 @@ def build_settings(flags: Flags) -> Settings:
     """Defaults, then the ``-c`` file, then flags; raises ConfigError (exit status 1).
 
     Flag values get the file's range checks, their errors naming the flag (``-hp`` keeps the Go
-    messages of :func:`split_hostport`, with the same 0-65535 range). The file's warnings are logged
-    once everything is valid, in the file's log format (the one every later line has).
+    messages of :func:`split_hostport`, with the same 0-65535 range). The file's warnings (unknown
+    keys, doubtful values) are left in ``settings.warnings`` for the caller to log or print: only
+    the caller knows which log format is in force (a reload checks a file before taking it).
     """
     flags = expand_flag_paths(flags)
     if flags.nsc and flags.dir:
         raise ConfigError("-nsc and -dir are mutually exclusive")
     settings = load_settings(flags.config) if flags.config else Settings()
     if flags.nsc:
+        problem = folder_problem(flags.nsc, setting="-nsc", need_jwt=True)
+        if problem is not None:  # before the operator JWT it names is read: say what the folder is
+            raise ConfigError(problem)
         settings.store = StoreSettings(nsc=flags.nsc)
-        settings.operatorjwtpath = os.path.join(flags.nsc, os.path.basename(flags.nsc) + ".jwt")
+        settings.operatorjwtpath = operator_jwt_path(flags.nsc)
     elif flags.dir:
         # Not in the original: shard and cleanupinterval from the file survive -dir.
         settings.store.dir = flags.dir
@@ -265,10 +270,4 @@ def build_settings(flags: Flags) -> Settings:
     if flags.hostport:
         settings.http.host, settings.http.port = split_hostport(flags.hostport)
     validate_settings(settings)
-    if settings.warnings:
-        from nats_account_server.log import log
-
-        log.configure(settings.logging)  # what the server does next anyway
-        for warning in settings.warnings:
-            log.warn(warning)
     return settings

@@ -1,7 +1,9 @@
-"""nats-server style logging to stderr.
+"""nats-server style logging to stderr, or one JSON object per line (``logging.format: json``).
 
 The line format is part of the product's observable behaviour (operators grep for ``[INF]`` and
-tests match on it), so it is produced by hand instead of through :mod:`logging`. Lines are written
+tests match on it), so it is produced by hand instead of through :mod:`logging`. A JSON line holds
+the same message text as the text line would (escaped the same way, then JSON-encoded), so no
+value can end a line early in either format, and it is never coloured. Lines are written
 whole and flushed, so lines from different threads never interleave. While the server runs, the
 INF/DBG/TRC lines its event loop logs are gathered and written once per loop iteration (at most a
 few milliseconds later): a busy server logs two lines per upload, and a write per line was a
@@ -17,7 +19,8 @@ import os
 import sys
 import threading
 import time
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from nats_account_server.config import LoggingSettings
 
@@ -54,6 +57,15 @@ def bounded(value: str, limit: int = MAX_VALUE) -> str:
     return f"{value[:limit]}...[{len(value) - limit} more characters]"
 
 
+def _utc_offset(seconds: int) -> str:
+    """RFC 3339's offset of local time: ``Z`` for UTC, else ``+hh:mm`` / ``-hh:mm``."""
+    if seconds == 0:
+        return "Z"
+    sign = "-" if seconds < 0 else "+"
+    minutes = abs(seconds) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def short_key(key: str) -> str:
     """Keys are abbreviated to 12 characters in log lines, like the originals' ShortKey."""
     return key[:12]
@@ -70,18 +82,30 @@ class Logger:
         self._stream = stream
         self._lock = threading.Lock()
         self._second: tuple[int, str] = (-1, "")
+        self._json_second: tuple[int, str, str] = (-1, "", "")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._pending: list[str] = []
         self.configure(settings or LoggingSettings())
 
     def configure(self, settings: LoggingSettings) -> None:
-        """Apply the ``logging`` settings; labels and prefix are precomputed to keep log calls cheap."""
+        """Apply the ``logging`` settings; everything of a line but its time and message (labels,
+        prefix, the JSON up to the message) is precomputed here to keep log calls cheap."""
         self._time = settings.time
         self._debug = settings.debug
         self._trace = settings.trace
+        if settings.format == "json":
+            import orjson  # only for JSON lines
+
+            self._dumps: Callable[[Any], bytes] = orjson.dumps
+            pid = f'"pid":{os.getpid()},' if settings.pid else ""
+            self._heads = {lvl: f'"level":"{lvl}",{pid}"msg":' for lvl in _COLORS}
+            self._line: Callable[[str, str, bool], str] = self._json_line
+            return
+        self._line = self._text_line
         self._prefix = f"[{os.getpid()}] " if settings.pid else ""
-        if settings.colors and self._terminal():  # as nats-server: no colour codes in files or journald
+        # as nats-server: no colour codes in files or journald, unless the settings insist
+        if settings.colors == "always" or (settings.colors and self._terminal()):
             self._labels = {lvl: f"[{code}{lvl}{_RESET}] " for lvl, code in _COLORS.items()}
         else:
             self._labels = {lvl: f"[{lvl}] " for lvl in _COLORS}
@@ -108,11 +132,27 @@ class Logger:
 
         ``block`` keeps the newlines of a deliberately multi-line entry (the ``-dump`` JSON); anywhere
         else a newline or control character is escaped (see :func:`printable`)."""
+        return self._line(level, msg, block)
+
+    def _text_line(self, level: str, msg: str, block: bool) -> str:
         msg = "\n".join(printable(line) for line in msg.split("\n")) if block else printable(msg)
         if len(msg) > MAX_LINE and not block:
             msg = bounded(msg, MAX_LINE)
         stamp = self._stamp() if self._time else ""
         return f"{self._prefix}{stamp}{self._labels[level]}{msg}\n"
+
+    def _json_line(self, level: str, msg: str, block: bool) -> str:
+        """``{"time":…,"level":…,"pid":…,"msg":…}``: the text line's message, JSON-encoded (a
+        block's newlines are ``\\n`` in the string). After :func:`printable` it holds no lone
+        surrogate, so orjson cannot refuse it. (The first two steps are :meth:`_text_line`'s,
+        inline in both: on a short line a call costs more than they do.)"""
+        msg = "\n".join(printable(line) for line in msg.split("\n")) if block else printable(msg)
+        if len(msg) > MAX_LINE and not block:
+            msg = bounded(msg, MAX_LINE)
+        text = self._dumps(msg).decode()
+        if self._time:
+            return f'{{"time":"{self._rfc3339()}",{self._heads[level]}{text}}}\n'
+        return f"{{{self._heads[level]}{text}}}\n"
 
     def _stamp(self) -> str:
         """Local time with microseconds; the part up to the second is formatted once per second."""
@@ -122,6 +162,18 @@ class Logger:
         if cached[0] != second:
             cached = self._second = (second, time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(second)))
         return f"{cached[1]}.{int((now - second) * 1_000_000):06d} "
+
+    def _rfc3339(self) -> str:
+        """Local time with microseconds and its offset (``Z`` in UTC), cached per second like
+        :meth:`_stamp`: ``2026-11-29T10:00:00.123456+01:00``."""
+        now = time.time()
+        second = int(now)
+        cached = self._json_second
+        if cached[0] != second:
+            local = time.localtime(second)
+            head = time.strftime("%Y-%m-%dT%H:%M:%S", local)
+            cached = self._json_second = (second, head, _utc_offset(local.tm_gmtoff))
+        return f"{cached[1]}.{int((now - second) * 1_000_000):06d}{cached[2]}"
 
     def gather_on(self, loop: asyncio.AbstractEventLoop) -> None:
         """Gather the INF/DBG/TRC lines logged on ``loop``'s thread; one write per loop iteration."""
@@ -141,7 +193,7 @@ class Logger:
             self._write_locked([])
 
     def _emit(self, level: str, msg: str, block: bool = False) -> None:
-        line = self.format(level, msg, block=block)
+        line = self._line(level, msg, block)
         with self._lock:
             if self._loop_thread == threading.get_ident() and level in _GATHERED and self._loop is not None:
                 try:

@@ -14,20 +14,24 @@ import contextlib
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import ParseResult
 
 from nats.aio.client import Client
 
 from nats_account_server.boundedfiles import plain, read_regular
+from nats_account_server.oserrors import error_text
 
 __all__ = [
     "MAX_CLIENT_FILE",
     "ClientFileError",
     "Hook",
+    "check_client_files",
     "check_credentials",
     "check_file",
     "connect_once",
     "describe",
     "server_urls",
+    "shown_url",
     "tls_context",
 ]
 
@@ -42,6 +46,18 @@ class ClientFileError(OSError):
 
 #: a client event once the connection is up: (the client, the error or None)
 Hook = Callable[[Client, Exception | None], Awaitable[None]]
+
+
+def shown_url(url: ParseResult | str | None) -> str:
+    """A server URL as a log line shows it: without the user, password or token it may carry."""
+    if url is None:
+        return "an unknown server"
+    text = url.geturl() if isinstance(url, ParseResult) else url
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    netloc, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{netloc.rpartition('@')[2]}{slash}{path}"
 
 
 def server_urls(servers: list[str]) -> list[str]:
@@ -84,12 +100,23 @@ def tls_context(root: str, cert: str, key: str) -> ssl.SSLContext | None:
     return ctx
 
 
+def check_client_files(section: str, creds: str, root: str, cert: str, key: str) -> ssl.SSLContext | None:
+    """The files of a NATS client's settings (``section``: "nats", "store.kv"), checked before it
+    connects, the same way at startup, by ``-t`` and before a reload takes a configuration: the
+    client's TLS context (None: nats-py's default), or ClientFileError naming the section and file."""
+    try:
+        if creds:
+            check_credentials(creds)
+        return tls_context(root, cert, key)
+    except ClientFileError as exc:
+        raise ClientFileError(f"{section}: {exc}") from None
+    except (ssl.SSLError, OSError, ValueError) as exc:  # a file that is there but is no TLS file
+        raise ClientFileError(f"{section}: error loading TLS files: {error_text(exc)}") from None
+
+
 def describe(exc: BaseException | None) -> str:
-    """An error as a log line shows it: its text, or its type when it has none."""
-    if exc is None:
-        return "unknown error"
-    text = str(exc)
-    return text if text else type(exc).__name__
+    """An error as a log line shows it (see `oserrors.error_text`)."""
+    return error_text(exc)
 
 
 async def connect_once(

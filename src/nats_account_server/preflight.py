@@ -9,12 +9,12 @@ checked here, without touching the store (no lock taken, nothing created).
 from __future__ import annotations
 
 import os
-import ssl
 
 from nats_account_server.config import ConfigError, Settings, TLSSettings
 from nats_account_server.core.trust import TrustError, load_trust
 from nats_account_server.http.listener import ListenError, check_tls
-from nats_account_server.natsclient import ClientFileError, check_credentials, describe, tls_context
+from nats_account_server.natsclient import ClientFileError, check_client_files
+from nats_account_server.nscfolder import folder_problem
 
 __all__ = ["preflight"]
 
@@ -39,24 +39,25 @@ def preflight(settings: Settings) -> None:
 
 
 def _client_files(section: str, creds: str, tls: TLSSettings) -> None:
+    """The check the NATS bridge and the KV store make at their start (see `check_client_files`)."""
     try:
-        if creds:
-            check_credentials(creds)
-        if tls.root or tls.cert:
-            tls_context(tls.root, tls.cert, tls.key)
-    except ClientFileError as exc:  # names the file and says why
-        raise ConfigError(f"{section}: {exc}") from exc
-    except (ssl.SSLError, OSError, ValueError) as exc:  # a file that is there but is no TLS file
-        raise ConfigError(f"{section}: error loading TLS files: {describe(exc)}") from exc
+        check_client_files(section, creds, tls.root, tls.cert, tls.key)
+    except ClientFileError as exc:  # names the section and the file, and says why
+        raise ConfigError(str(exc)) from exc
 
 
 def _store_folder(settings: Settings) -> None:
     store = settings.store
-    folder = store.dir or store.nsc
+    if store.nsc and not store.dir:  # the check the nsc store makes at its start
+        problem = folder_problem(store.nsc, setting="store.nsc")
+        if problem is not None:
+            raise ConfigError(problem)
+        return
+    folder = store.dir
     if not folder:
         return
-    what = "store directory" if store.dir else "nsc folder"
+    what = "store directory"
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ConfigError(f"{what} {folder} is not a directory")
-    if (store.nsc or store.readonly) and not os.path.isdir(folder):
+    if store.readonly and not os.path.isdir(folder):
         raise ConfigError(f"{what} {folder} does not exist")

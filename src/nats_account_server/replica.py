@@ -28,6 +28,7 @@ from nats_account_server.core.trust import Trust
 from nats_account_server.jwt import is_account_key, is_activation_hash
 from nats_account_server.jwt.codec import MAX_TOKEN_SIZE
 from nats_account_server.log import bounded, log, short_key
+from nats_account_server.oserrors import error_text
 
 FRESH_FOR = 3600.0  # seconds a primary answer (or NATS update) is trusted without asking again
 PROGRESS_EVERY = 10_000  # pack lines between progress log lines during the startup import
@@ -95,6 +96,10 @@ class Replica:
         self._prune_at = 4096
         self._down_until = 0.0  # monotonic; while in the future the primary is considered down
         self._flights: dict[tuple[Kind, str], asyncio.Future[tuple[Outcome, str | None]]] = {}
+
+    @property
+    def reachable(self) -> bool:
+        return not self._down_until
 
     # ------------------------------------------------------------- freshness
 
@@ -168,7 +173,10 @@ class Replica:
             resp = await self._get(url, JWT_LIMIT)
         except Exception as exc:  # network errors, timeouts, TLS: all mean "primary unavailable"
             if not self._down_until:
-                log.error(f"{short_key(key)} - primary unavailable, serving local copies - {exc!r}")
+                log.error(
+                    f"{short_key(key)} - primary {self.primary} unavailable, serving local copies"
+                    f" - {error_text(exc)}"
+                )
             self._down_until = time.monotonic() + RETRY_AFTER
             return Outcome.ERROR, None
         if self._down_until:
@@ -190,7 +198,7 @@ class Replica:
                 await local.save(key, jwt)
             except (StoreError, OSError) as exc:
                 # serve the primary's answer, but do not promise freshness for a copy we lack
-                log.error(f"{short_key(key)} - error saving JWT from primary - {exc}")
+                log.error(f"{short_key(key)} - error saving JWT from primary - {error_text(exc)}")
                 return Outcome.FOUND, jwt
         self.vouch(key)
         log.trace(f"{short_key(key)} - loaded JWT from primary")
@@ -221,7 +229,7 @@ class Replica:
                 log.debug(f'primary refused max={max_items} ("{refusal}"), retrying without max')
                 resp = await self._get(url, pack_limit(max_items))
         except Exception as exc:
-            log.info(f"unable to initialize from primary, {exc}, will use what is on disk")
+            log.info(f"unable to initialize from primary, {error_text(exc)}, will use what is on disk")
             return 0
         if resp.status != 200:
             log.info(

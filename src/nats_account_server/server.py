@@ -29,7 +29,8 @@ from nats_account_server.core.store import Store, StoreError, Watcher
 from nats_account_server.core.trust import TrustError, load_trust
 from nats_account_server.http.app import App
 from nats_account_server.http.front import Front, Listening
-from nats_account_server.http.listener import ListenError
+from nats_account_server.http.listener import Bound, ListenError
+from nats_account_server.http.notallowed import readonly_reason
 from nats_account_server.jwt import JWTError, decode_account
 from nats_account_server.log import log, short_key
 from nats_account_server.preflight import preflight
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from nats_account_server.replica import Replica
 
 __all__ = ["Instance", "StartupError", "build_store", "run", "serve"]
+
+IMPORT = "replica import"  # the start phase of a replica: its initial pack from the primary
 
 
 def build_store(settings: Settings, trust: Trust) -> Store:
@@ -123,13 +126,20 @@ class Instance:
         if bridge is not None:
             parts.push_async_callback(self._stop_bridge, bridge)
             await bridge.start(core)
-        if source is not None:
-            parts.push_async_callback(_quietly, source.stop)
-            await source.initial_import(core, s.maxreplicationpack)
         watcher = store.watcher(self.on_file_change, self.on_file_delete)
         if watcher is not None and store.readonly:  # announced changes: watch before we say we are running
             self._watch(watcher)
-        await self._serve_http(core, writable=not store.readonly and not s.primary)
+        if source is not None:
+            parts.push_async_callback(_quietly, source.stop)
+            # HTTP listens during the import (liveness answers), but the resolver probe and /readyz
+            # answer 503 until it is done: whoever probes waits instead of killing us
+            core.readiness.begin(IMPORT, "in progress")
+            bound = await self._serve_http(core, writable=False)
+            saved = await source.initial_import(core, s.maxreplicationpack)
+            core.readiness.end(IMPORT, f"done, {saved} JWTs stored")
+        else:
+            bound = await self._serve_http(core, writable=not store.readonly)
+        self._log_running(bound)
         if watcher is not None and not store.readonly:  # cache upkeep only: never delays serving
             self._watch(watcher)
 
@@ -175,7 +185,7 @@ class Instance:
 
         return Replica(s.primary, trust, timeout=s.replicationtimeout / 1000 or None)  # 0: no timeout
 
-    async def _serve_http(self, core: Core, *, writable: bool) -> None:
+    async def _serve_http(self, core: Core, *, writable: bool) -> Bound:
         s = self.settings
         app = App(
             core,
@@ -184,6 +194,7 @@ class Instance:
             read_timeout=s.http.readtimeout / 1000,
             sign_subject=s.signrequestsubject,
             sign_timeout=s.signrequesttimeout / 1000,
+            readonly_reason="" if writable else readonly_reason(s),
         )
         listening = Listening(
             s.http.host,
@@ -199,6 +210,10 @@ class Instance:
             raise StartupError(str(exc)) from exc
         self._parts.push_async_callback(self.front.release, app)
         log.info(f"{'https' if bound.tls else 'http'} listening on port {bound.port}")
+        return bound
+
+    def _log_running(self, bound: Bound) -> None:
+        s = self.settings
         log.info("nats-account-server is running")
         log.info("configure the nats-server with:")
         log.info(f"  resolver: URL({resolver_url(s.http.host, bound.port, bound.tls)})")
@@ -281,8 +296,12 @@ def reread(flags: Flags) -> Settings:
 
 
 def configure(flags: Flags) -> Settings:
+    """The settings of ``flags``, the logger set up for them, then the file's warnings logged (in
+    the format every later line has)."""
     settings = reread(flags)
     log.configure(settings.logging)
+    for warning in settings.warnings:
+        log.warn(warning)
     return settings
 
 
@@ -341,6 +360,8 @@ async def serve(flags: Flags) -> int:
                 log.error("received sig-hup, restarting")
                 try:  # the new configuration is read and checked before the running instance stops
                     renewed = reread(flags)
+                    for warning in renewed.warnings:  # in the running format: it is not taken yet
+                        log.warn(warning)
                     preflight(renewed)
                 except ConfigError as exc:
                     log.error(f"{exc}; still running with the previous configuration")

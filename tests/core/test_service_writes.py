@@ -158,3 +158,24 @@ async def test_a_miss_the_marked_index_saw_is_not_looked_up_twice(
     assert entry is not None and entry.body == core.trust.system_account_jwt.encode()
     assert looks == [f"{system}.jwt"]
     core.close()
+
+
+async def test_per_key_write_locks_live_only_while_writes_are_in_flight(fx: Fixture, tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path / "store")
+    core = Core(store, load_trust(str(fx.operator_jwt_path), ""))
+    now = int(time.time())
+    names = [f"A{i}" for i in range(40)]
+    try:
+        # many writers per key at once (newer and older versions), over many keys
+        jobs = [upload(core, fx.pub(n), fx.account_jwt(n, iat=now + d)) for n in names for d in (0, 5, -5, 9)]
+        results = await asyncio.gather(*jobs)
+        assert results.count(Saved.SAVED) >= len(names)
+        assert core._locks == {}  # noqa: SLF001 - the map of per-key locks is what must not grow
+        for n in names:
+            assert decode_account(store.load(fx.pub(n)) or "").iat == now + 9
+        # later writes make a key's lock again and drop it again
+        for n in names[:5]:
+            assert await upload(core, fx.pub(n), fx.account_jwt(n, iat=now + 20)) is Saved.SAVED
+        assert core._locks == {}  # noqa: SLF001
+    finally:
+        core.close()

@@ -4,6 +4,7 @@ notifier against a plain nats-server (error mapping, options, replica-mode subsc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -232,6 +233,43 @@ async def test_pack_responder_and_merge_without_republishing(trust: Trust) -> No
     assert sync.hash.value() == xor(a, b)
     await sync.close()
     assert sync.hash.update not in core.saved_hooks
+
+
+async def test_periodic_store_state_line_only_when_the_state_changed(
+    trust: Trust, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nats_account_server.config import LoggingSettings
+    from nats_account_server.log import log
+
+    core = make_core(trust)
+    sync = Sync(core, Sent(), interval=0.01)
+    sync.start_scan()
+    await eventually(lambda: sync.hash.ready, timeout=5)
+    requests: list[bytes] = []
+
+    async def send(ours: bytes) -> None:
+        requests.append(ours)
+
+    log.configure(LoggingSettings(debug=True, time=False, colors=False))
+    try:
+        task = asyncio.create_task(sync.run(send, lambda: True))
+        await eventually(lambda: len(requests) >= 5, timeout=5)
+        await core.save(trust.pub("A"), trust.account_jwt("A"))
+        count = len(requests)
+        await eventually(lambda: len(requests) >= count + 5, timeout=5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        log.configure(LoggingSettings())
+    lines = [line for line in capsys.readouterr().err.splitlines() if "Checking store state" in line]
+    # every period asks the peers, but the line is logged once per state: empty, then with A
+    assert lines == [
+        f"[DBG] Checking store state: {ZERO.hex()}",
+        f"[DBG] Checking store state: {sync.hash.value().hex()}",
+    ], lines
+    assert set(requests) == {ZERO, sync.hash.value()}
+    await sync.close()
 
 
 # ---------------------------------------------------------------------------- bridge

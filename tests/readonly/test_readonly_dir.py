@@ -52,7 +52,12 @@ def test_dir_ro_flag(tmp_path: Path, tmp_store: Path, any_trust: Trust) -> None:
     proc = start_server("-dir", tmp_store, "-ro", "-operator", any_trust.operator_jwt_path, tmp_path=tmp_path)
     assert proc.find_lines(f"[INF] creating a read-only store at {tmp_store}")
     assert get(proc, a).text == jwt_a
-    assert post(proc, b, any_trust.account_jwt("B")).status_code == 405
+    refused = post(proc, b, any_trust.account_jwt("B"))
+    assert refused.status_code == 405 and refused.headers["allow"] == "GET, OPTIONS"
+    assert refused.text == (  # why, and where to push instead
+        "POST not allowed: the store is read-only (store { readonly: true } or -ro);"
+        f" push to a writable account server or change the files in {tmp_store}\n"
+    )
     assert post(proc, a, any_trust.account_jwt("A", tags=["x"])).status_code == 405
     assert sorted(p.name for p in tmp_store.iterdir()) == [f"{a}.jwt"]
     assert httpx.get(f"{proc.url}/jwt/v1/pack", timeout=10).status_code == 200  # pack stays (dir store)

@@ -13,6 +13,7 @@ import httpx
 from readonly_helpers import NscFolder, nsc_write
 
 from tests.support.procs import ServerProcess, start_server
+from tests.support.trust import Trust
 
 PY = [sys.executable, "-m", "nats_account_server"]
 
@@ -94,7 +95,11 @@ def test_nsc_store_is_read_only(tmp_path: Path, nsc_folder: NscFolder) -> None:
     )
     assert resp.status_code == 405
     resp = httpx.post(f"{proc.url}/jwt/v1/accounts/{trust.pub('C')}", content=trust.account_jwt("C"))
-    assert resp.status_code == 405
+    assert resp.status_code == 405 and resp.headers["allow"] == "GET, OPTIONS"
+    assert resp.text == (
+        f"POST not allowed: the store is the nsc folder {nsc_folder.dir}, served read-only (-nsc);"
+        " change accounts with nsc\n"
+    )
     assert nsc_folder.account_path("A").read_text() == before
     assert not (nsc_folder.dir / "accounts" / "C").exists()
     assert get(proc, "/jwt/v1/pack").status_code == 404
@@ -156,11 +161,48 @@ def test_nsc_folder_without_nsc_file_exits_1(tmp_path: Path, nsc_folder: NscFold
     (nsc_folder.dir / ".nsc").unlink()
     result = run_cli("-nsc", str(nsc_folder.dir), cwd=tmp_path)
     assert result.returncode == 1
-    assert f'"{nsc_folder.dir}" is not a valid configuration directory' in result.stderr
+    assert f'"{nsc_folder.dir}" is not an nsc operator folder (no .nsc file in it)' in result.stderr
     conf = tmp_path / "s.conf"
     conf.write_text(f'store {{ nsc: "{nsc_folder.dir}" }}\n')
     result = run_cli("-c", str(conf), cwd=tmp_path)
-    assert result.returncode == 1 and "is not a valid configuration directory" in result.stderr
+    assert result.returncode == 1 and "is not an nsc operator folder (no .nsc file" in result.stderr
+
+
+def test_nsc_pointed_at_the_wrong_folder_says_which_to_use(tmp_path: Path, any_trust: Trust) -> None:
+    """The nsc ``stores`` folder (one level too high) or an operator's ``accounts`` folder (too low):
+    the error says which folder it expected and the operator folders it found, for ``-nsc``, for
+    ``-t`` and for ``store.nsc`` in the file; nothing is started."""
+    stores = tmp_path / "nsc" / "stores"
+    op_a = NscFolder(stores, any_trust, name="OP_A")
+    op_a.add_account("A")
+    NscFolder(stores, any_trust, name="OP_B")
+    high = (
+        f'"{stores}" is not an nsc operator folder (no .nsc file or stores.jwt in it);'
+        f" it contains operator folders: OP_A, OP_B"
+    )
+    result = run_cli("-nsc", str(stores), cwd=tmp_path)
+    assert result.returncode == 1 and f"{high}; start with -nsc {op_a.dir}\n" in result.stderr
+    assert "Traceback" not in result.stderr and "running" not in result.stderr
+    result = run_cli("-t", "-nsc", str(stores), cwd=tmp_path)
+    assert (
+        result.returncode == 1
+        and result.stderr == f"nats-account-server: {high}; start with -nsc {op_a.dir}\n"
+    )
+    accounts = op_a.dir / "accounts"
+    result = run_cli("-nsc", str(accounts), cwd=tmp_path)
+    assert result.returncode == 1
+    assert (
+        f'"{accounts}" is not an nsc operator folder (no .nsc file or accounts.jwt in it);'
+        f" it is inside the operator folder {op_a.dir}; start with -nsc {op_a.dir}\n"
+    ) in result.stderr
+    conf = tmp_path / "s.conf"
+    conf.write_text(f'store {{ nsc: "{stores.parent}" }}\n')
+    result = run_cli("-c", str(conf), cwd=tmp_path)
+    assert result.returncode == 1
+    assert (
+        f'"{stores.parent}" is not an nsc operator folder (no .nsc file or nsc.jwt in it);'
+        f" it contains operator folders: stores/OP_A, stores/OP_B; set store.nsc to {op_a.dir}\n"
+    ) in result.stderr
 
 
 def test_nsc_bad_nsc_file_or_missing_folder_exits_1(tmp_path: Path, nsc_folder: NscFolder) -> None:

@@ -55,8 +55,8 @@ class StoreFault:
     where chmod stops nothing: a tiny tmpfs (remounted read-only, or filled up) is used when mounting
     is permitted, else (read-only only) the immutable attribute; otherwise the test is skipped."""
 
-    CAUSES = {"tmpfs-ro": "Read-only file system", "tmpfs-full": "No space left on device",
-              "chattr": "Operation not permitted"}  # fmt: skip
+    CAUSES = {"tmpfs-ro": "read-only file system", "tmpfs-full": "no space left on device",
+              "chattr": "operation not permitted"}  # fmt: skip
 
     def __init__(self, base: Path, fault: str) -> None:
         self.base = base

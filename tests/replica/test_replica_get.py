@@ -52,6 +52,10 @@ def test_replica_rejects_post(cluster: Cluster) -> None:
     key = cluster.trust.pub("A")
     resp = cluster.client.post(f"{replica.url}/jwt/v1/accounts/{key}", content=cluster.trust.account_jwt("A"))
     assert resp.status_code == 405 and resp.headers["allow"] == "GET, OPTIONS"
+    assert resp.text == (  # names the primary to push to
+        f"POST not allowed: this server is a replica (-primary) and takes no uploads;"
+        f" push to the primary {primary.url}\n"
+    )
     act = cluster.trust.activation_jwt("A", "B", "s.>")
     assert cluster.client.post(f"{replica.url}/jwt/v1/activations", content=act).status_code == 404
     assert cluster.account(primary, key).status_code == 404  # nothing was forwarded

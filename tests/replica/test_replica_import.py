@@ -5,9 +5,11 @@ Checklist 128, 129, 130, 133, 134.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 from replica.helpers import Cluster, FakePrimary, Handler
 
 from nats_account_server.jwt import activation_hash
@@ -159,3 +161,54 @@ def test_replica_with_nsc_or_read_only_store_exits_1(cluster: Cluster, tmp_path:
     for proc, message in cases:
         assert proc.wait(10) == 1
         assert any(message in line for line in proc.stderr_lines), proc.describe()
+
+
+def test_replica_listens_during_its_initial_import(
+    cluster: Cluster, fake_primary: Callable[[Handler], FakePrimary]
+) -> None:
+    """Liveness answers at once; the resolver probe and /readyz answer 503 until the pack is in."""
+    release = threading.Event()
+    names = cluster.add_accounts(3)
+    jwts = {cluster.trust.pub(n): cluster.trust.account_jwt(n) for n in names}
+    pack = "\n".join(f"{key}|{jwt}" for key, jwt in jwts.items()).encode()
+
+    def primary(path: str) -> tuple[int, bytes, float]:
+        if path.startswith("/jwt/v1/pack"):
+            release.wait(30)
+            return 200, pack, 0
+        jwt = jwts.get(path.rsplit("/", 1)[-1])
+        return (200, jwt.encode(), 0) if jwt else (404, b"", 0)
+
+    fake = fake_primary(primary)
+    replica = cluster.replica(fake.url, ready=False, extra="replicationtimeout: 30000")
+    port = int(replica.wait_for_line("http listening on port ", 10).rsplit(" ", 1)[1])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        assert httpx.head(f"{base}/healthz").status_code == 200
+        for path in ("/jwt/v1/accounts/", "/jwt/v1/accounts"):
+            probe = httpx.get(base + path)
+            assert probe.status_code == 503 and probe.text == "replica import in progress\n"
+            assert probe.headers["retry-after"] == "1"
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 503
+        assert ready.text.splitlines() == [
+            "not ready",
+            "store: ok",
+            "replica import: in progress",
+            "nats: not configured",
+        ]
+        assert httpx.head(f"{base}/readyz").status_code == 503
+        assert not replica.find_lines("nats-account-server is running")
+        first = next(iter(jwts))  # lookups are served meanwhile (through the primary)
+        assert httpx.get(f"{base}/jwt/v1/accounts/{first}").text == jwts[first]
+    finally:
+        release.set()
+    replica.wait_for_line("resolver: URL(", 10)
+    assert httpx.get(f"{base}/jwt/v1/accounts/").status_code == 200
+    ready = httpx.get(f"{base}/readyz")
+    assert ready.status_code == 200
+    # the account fetched during the import was stored then: the pack adds the other two
+    done = ["ready", "store: ok", "replica import: done, 2 JWTs stored", "nats: not configured"]
+    assert ready.text.splitlines() == done
+    assert served(cluster, replica, jwts) == 3

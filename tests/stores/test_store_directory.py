@@ -54,6 +54,29 @@ def test_creates_root_with_parents(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("shard", [False, True])
+def test_a_deleted_and_recreated_store_folder_takes_writes_again(
+    tmp_path: Path, minter: Minter, shard: bool
+) -> None:
+    import shutil
+
+    root = tmp_path / "store"
+    store = DirectoryStore(root, shard=shard)
+    key, jwt = minter.account_jwt()
+    store.save(key, jwt)
+    assert store.health() is None and store.counts() == (1, 0)
+    shutil.rmtree(root)
+    assert store.health() == f"store directory {root} does not exist"
+    with pytest.raises(StoreError):
+        store.save(key, jwt)
+    assert not root.exists()  # a write never brings back a store folder someone removed
+    root.mkdir()
+    store.save(key, jwt)  # the folder of temp files is made again
+    store.save(activation_hash("again"), "activation-jwt")
+    assert store.load(key) == jwt and store.counts() == (1, 1) and store.health() is None
+    store.close()
+
+
+@pytest.mark.parametrize("shard", [False, True])
 def test_hand_dropped_files_served(tmp_path: Path, minter: Minter, shard: bool) -> None:
     store = DirectoryStore(tmp_path, shard=shard)
     key, jwt = minter.account_jwt()

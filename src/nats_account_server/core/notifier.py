@@ -30,6 +30,12 @@ class Notifier(Protocol):
     @property
     def connected(self) -> bool: ...
 
+    @property
+    def outage(self) -> str:
+        """Why there is no connection right now, as a log line says it ("" while connected): NATS
+        is not configured, not connected yet, or the connection was lost and is being retried."""
+        ...
+
     async def publish(self, subject: str, payload: bytes) -> None:
         """Fire-and-forget publish; raises on failure (turned into HTTP 500 by callers)."""
         ...
@@ -48,12 +54,13 @@ class NoNats:
 
     configured = False
     connected = False
+    outage = "NATS is not configured"
 
     async def publish(self, subject: str, payload: bytes) -> None:
-        raise NotConnected("NATS is not configured")
+        raise NotConnected(self.outage)
 
     async def request(self, subject: str, payload: bytes, timeout: float) -> bytes:
-        raise NotConnected("NATS is not configured")
+        raise NotConnected(self.outage)
 
     async def request_many(self, subject: str, payload: bytes, timeout: float) -> bytes | None:
         return None

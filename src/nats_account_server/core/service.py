@@ -8,8 +8,9 @@ its notifier. Accounts and activations share one code path, parameterised by `Ki
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
@@ -26,11 +27,14 @@ from nats_account_server.core.notifier import (
 )
 from nats_account_server.core.pacing import Pacer
 from nats_account_server.core.pack import format_pack, parse_pack_line
+from nats_account_server.core.readiness import Readiness
 from nats_account_server.core.source import Loaded, LocalSource, Source
 from nats_account_server.core.store import AsyncSaveStore, GroupSaveStore, Store, StoreError, Version, Writes
 from nats_account_server.core.trust import Trust
 from nats_account_server.jwt import JWTError, Token, peek_claims
 from nats_account_server.log import log, short_key
+from nats_account_server.metrics import metrics
+from nats_account_server.oserrors import error_text
 
 
 def cache_key(kind: Kind, key: str) -> str:
@@ -99,6 +103,16 @@ def _change(version: tuple[object, object] | None, tok: Token) -> Change:
 REPORTED_KEPT = 10_000  # broken keys whose failure was logged; beyond that, they are logged again
 
 
+class _KeyLock:
+    """A key's write lock and how many writers hold or await it."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
 class Failure(Exception):
     """A request that ends with an error status and a one-line reason for the caller."""
 
@@ -134,7 +148,7 @@ class Core:
         self._group_store = cast(GroupSaveStore, store) if store.writes is Writes.GROUPED else None
         self._io = ThreadPoolExecutor(max_workers=JOBS, thread_name_prefix="store-io")
         self._writes: GroupCommit[Write, Change] = GroupCommit(self._io, self._replace)
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _KeyLock] = {}
         # called with (key, jwt) after every write, e.g. to keep the NATS store hash current
         self.saved_hooks: list[Callable[[str, str], None]] = []
         self._reported: dict[str, str] = {}  # key -> the load failure last logged for it
@@ -144,6 +158,7 @@ class Core:
         # asking for many different `max` values cannot make the server keep many packs
         self._pack: tuple[int, int, asyncio.Future[bytes]] | None = None
         self.bulk = Pacer()  # packs, over every transport, share one byte budget
+        self.readiness = Readiness(store, self.notifier)
 
     # ---------------------------------------------------------------- reads
 
@@ -182,7 +197,9 @@ class Core:
         """The verified, ready response for `key`; None when there is no such JWT."""
         cached = self.cache.get(cache_key(kind, key))
         if cached is not None and cached.fresh_until > time.monotonic():
+            metrics.cache_hits += 1
             return cached
+        metrics.cache_misses += 1
         return await self.miss(kind, key, cached)
 
     async def miss(self, kind: Kind, key: str, cached: Entry | None = None) -> Entry | None:
@@ -225,30 +242,36 @@ class Core:
     async def notify(self, kind: Kind, key: str, jwt: str, issuer: str = "") -> None:
         """Publish a change; without a NATS connection this is skipped (logged), not an error."""
         if not self.notifier.connected:
-            why = "not connected to NATS" if self.notifier.configured else "no NATS configured"
-            log.info(f"skipping notification for {short_key(key)}, {why}")
+            log.info(f"skipping notification for {short_key(key)}, {self.notifier.outage}")
+            metrics.notifications[(kind.name.lower(), "skipped")] += 1
             return
         subject = account_subject(key) if kind is Kind.ACCOUNT else activation_subject(issuer, key)
         try:
             await self.notifier.publish(subject, jwt.encode())
         except Exception as exc:
-            log.error(f"{short_key(key)} - error sending notification of change - {exc}")
+            log.error(f"{short_key(key)} - error sending notification of change - {error_text(exc)}")
+            metrics.notifications[(kind.name.lower(), "failed")] += 1
             raise Failure(500, "error sending notification of change") from exc
+        metrics.notifications[(kind.name.lower(), "sent")] += 1
         log.debug(f"sent notification on {subject}")
 
     # ---------------------------------------------------------------- writes
 
-    def lock(self, key: str) -> asyncio.Lock:
-        """Per-key write lock: the newer-iat check and the save must not interleave."""
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        return lock
-
-    def release(self, key: str) -> None:
-        lock = self._locks.get(key)
-        if lock is not None and not lock.locked():
-            del self._locks[key]
+    @contextlib.asynccontextmanager
+    async def lock(self, key: str) -> AsyncIterator[None]:
+        """Per-key write lock: the newer-iat check and the save must not interleave. A key's lock
+        lives while someone holds or awaits it, so the map stays as small as the writes in flight."""
+        held = self._locks.get(key)
+        if held is None:
+            held = self._locks[key] = _KeyLock()
+        held.users += 1
+        try:
+            async with held.lock:
+                yield
+        finally:
+            held.users -= 1
+            if not held.users:
+                del self._locks[key]
 
     async def save(self, key: str, jwt: str) -> None:
         """Store and drop the cached response; blocking stores write from a worker thread (in a
@@ -333,21 +356,18 @@ class Core:
         """`save_if_newer`, also telling the jti of the JWT it compared against (the one it replaced,
         for a save): what an upload's audit line shows. It is read by the same job that compares."""
         async with self.lock(key):
-            try:
-                if self._async_store is not None:
-                    return await self._save_if_newer_async(self._async_store, kind, key, tok)
-                if self._writes_mode is not Writes.INLINE:
-                    change = await self._writes.submit((key, tok.raw, tok))
-                else:  # the memory store: the same job, run in place
-                    verdict = self._replace([(key, tok.raw, tok)])[0]
-                    if isinstance(verdict, BaseException):
-                        raise verdict
-                    change = verdict
-                if change.saved is Saved.SAVED:
-                    self.changed(key, tok.raw)
-                return change
-            finally:
-                self.release(key)
+            if self._async_store is not None:
+                return await self._save_if_newer_async(self._async_store, kind, key, tok)
+            if self._writes_mode is not Writes.INLINE:
+                change = await self._writes.submit((key, tok.raw, tok))
+            else:  # the memory store: the same job, run in place
+                verdict = self._replace([(key, tok.raw, tok)])[0]
+                if isinstance(verdict, BaseException):
+                    raise verdict
+                change = verdict
+            if change.saved is Saved.SAVED:
+                self.changed(key, tok.raw)
+            return change
 
     async def _save_if_newer_async(self, store: AsyncSaveStore, kind: Kind, key: str, tok: Token) -> Change:
         """Same rule as a compare-and-set across processes: the store re-applies `keep` to whatever a
@@ -390,7 +410,7 @@ class Core:
         try:
             return self.store.pack(max_items)
         except StoreError as exc:
-            log.error(f"error creating pack - {exc}")
+            log.error(f"error creating pack - {error_text(exc)}")
             raise Failure(500, "error creating pack") from exc
 
     async def merge(self, body: str | list[str], progress: Callable[[int, int], None] | None = None) -> int:
@@ -424,5 +444,5 @@ class Core:
         try:
             return await self.save_if_newer(kind, key, tok) is Saved.SAVED
         except StoreError as exc:  # one unwritable key must not stop the rest
-            log.error(f"{short_key(key)} - error saving JWT from pack - {exc}")
+            log.error(f"{short_key(key)} - error saving JWT from pack - {error_text(exc)}")
             return False

@@ -44,6 +44,11 @@ class Source(Protocol):
     #: only fresh for a while, so each GET must go through the core
     settled: bool
 
+    @property
+    def reachable(self) -> bool | None:
+        """Whether the primary answered the latest request (replicas); None where there is none."""
+        ...
+
     async def load(self, kind: Kind, key: str, local: Local) -> Loaded | None:
         """The JWT for `key`, or None."""
         ...
@@ -66,6 +71,7 @@ class LocalSource:
     acceptance rule as a stored copy and served without being cached."""
 
     settled = True
+    reachable = None
 
     def __init__(self, trust: Trust, notifier: Notifier, lookup_timeout: float = 1.0) -> None:
         self.trust = trust

@@ -96,6 +96,16 @@ class Store(Protocol):
         """Keys of the stored account JWTs (activations excluded)."""
         ...
 
+    def counts(self) -> tuple[int, int]:
+        """(accounts, activations) stored. Blocking (a directory walk for file stores): call it
+        from a worker thread."""
+        ...
+
+    def health(self) -> str | None:
+        """Why the store cannot serve JWTs (or store them, when it is writable) right now; None when
+        it can. Blocking (a stat for file stores): call it from a worker thread."""
+        ...
+
     def make_cache(self, capacity: int) -> Cache:
         """The response cache that suits this store (memory: a map of ready responses; files: an
         index checked against the file on each hit, so hand edits are served at once)."""

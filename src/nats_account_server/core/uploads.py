@@ -28,12 +28,18 @@ from nats_account_server.jwt import (
     peek_claims,
 )
 from nats_account_server.log import bounded, log, short_key
+from nats_account_server.metrics import metrics
+from nats_account_server.oserrors import error_text
 
 ISSUES_HEADER = (
     "The server was unable to update the account JWT because one or more validation issues occurred:"
 )
 ACTIVATION_ISSUES_HEADER = ISSUES_HEADER.replace("account JWT", "activation JWT")
 ACT = "activation"
+NO_OPERATOR = (
+    "no operator is configured, so this server cannot accept uploads;"
+    " configure the operator JWT with -operator <file> or operatorjwtpath"
+)
 UNAVAILABLE = "store unavailable (JetStream KV cannot be reached), the JWT was not saved; try again later"
 
 
@@ -70,10 +76,61 @@ def _named(what: str, key: str) -> str:
     return f"{what} {short_key(key)}" if key else what
 
 
+#: the reasons uploads are refused for, as the uploads metric labels them (a fixed set: the client
+#: messages can carry the text of an error)
+REASONS = {
+    "bad JWT in request": "bad_jwt",
+    "bad activation JWT in request": "bad_jwt",
+    "pub keys don't match": "key_mismatch",
+    "bad JWT Subject in request": "bad_subject",
+    "bad activation JWT Subject in request": "bad_subject",
+    "bad activation hash in request": "bad_subject",
+    "bad JWT Issuer in request": "bad_issuer",
+    "bad activation JWT Issuer in request": "bad_issuer",
+    "bad JWT Issuer/Subject pair in request": "bad_issuer",
+    "untrusted issuer in request": "untrusted_issuer",
+    "bad JWT issuer is not trusted": "untrusted_issuer",
+    NO_OPERATOR: "untrusted_issuer",  # no operator configured: no issuer is trusted
+    "Signing service not enabled": "self_signed",
+    "a newer JWT is already stored": "older",
+    "request body too large": "too_large",
+    "error saving JWT": "store_error",
+    "error saving activation JWT": "store_error",
+}
+
+
+#: reasons whose text goes on with details, by their start (the NATS channel's "received error
+#: when ..." lines carry the acceptance rule's reason after the prefix)
+REASON_STARTS = (
+    (ISSUES_HEADER, "validation"),
+    (ACTIVATION_ISSUES_HEADER, "validation"),
+    ("store unavailable", "store_unavailable"),
+    ("Failure during signature request", "signing_service"),
+    ("received error when decoding", "bad_jwt"),
+)
+
+
+def _reason_label(reason: str, fault: bool) -> str:
+    label = REASONS.get(reason)
+    if label is not None:
+        return label
+    for start, label in REASON_STARTS:
+        if reason.startswith(start):
+            return label
+    if reason.startswith("received error when saving"):  # the store failed, or the rule refused it
+        return "store_error" if fault else "rejected"
+    return "server_error" if fault else "other"
+
+
+def _count(what: str, via: str, result: str, reason: str = "") -> None:
+    metrics.uploads[(what, via.split(" ", 1)[0], result, reason)] += 1
+
+
 def log_refused(what: str, key: str, via: str, reason: str, detail: str = "", *, fault: bool = False) -> None:
     """The one line of a refused upload: the account (or activation hash) if known, the reason the
     client got, what the server found (``detail``) and where the upload came from. WRN, for an upload
     the client got wrong; ERR (``fault``) when the server or a service it needs failed."""
+    _count(what, via, "refused", _reason_label(reason, fault))
     line = f"{_named(what, key)} refused: {reason}{f' ({detail})' if detail else ''}, via {via}"
     if fault:
         log.error(line)
@@ -84,6 +141,7 @@ def log_refused(what: str, key: str, via: str, reason: str, detail: str = "", *,
 def log_accepted(what: str, key: str, tok: Token, previous: str | None, via: str, about: str = "") -> None:
     """The audit line of an accepted change: new jti, the jti it replaced (or "new"), the issuer, and
     where it came from; ``about`` adds what else identifies it (an activation's subject)."""
+    _count(what, via, "accepted")
     was = f"was {bounded(previous)}" if previous else "new"
     log.info(
         f"{_named(what, key)} updated: jti {bounded(tok.jti)} ({was}), issuer {short_key(tok.iss)}"
@@ -98,6 +156,7 @@ def activation_about(tok: Token) -> str:
 
 def log_unchanged(what: str, key: str, tok: Token, via: str) -> None:
     """An upload identical to the stored JWT (same jti): no change, so DBG only."""
+    _count(what, via, "unchanged")
     if log.debug_enabled:
         log.debug(f"{_named(what, key)} unchanged: jti {bounded(tok.jti)} is already stored, via {via}")
 
@@ -148,14 +207,14 @@ async def _signing_service(
     prefix = "Failure during signature request."
     try:
         reply = await core.notifier.request(subject, tok.raw.encode(), timeout)
-    except NotConnected:
-        return _refused(key, via, 500, f"{prefix} nats-server unavailable.")
+    except NotConnected as exc:  # the detail says which: not configured, not connected yet, lost
+        return _refused(key, via, 500, f"{prefix} nats-server unavailable.", str(exc))
     except RequestTimeout:
         return _refused(key, via, 500, f"{prefix} signing service unavailable.")
     except NoResponders as exc:
         return _refused(key, via, 500, f"{prefix} Try again at a later time. Error: {exc or 'no responders'}")
     except Exception as exc:  # any client error is reported, never raised
-        return _refused(key, via, 500, f"{prefix} Try again at a later time. Error: {exc}")
+        return _refused(key, via, 500, f"{prefix} Try again at a later time. Error: {error_text(exc)}")
     text = reply.decode(errors="replace").strip()
     try:
         signed = decode_account(text)
@@ -193,6 +252,8 @@ async def post_account(
     if not is_account_key(tok.sub):
         return _refused(key, via, 400, "bad JWT Subject in request")
     trust = core.trust
+    if not trust.configured:  # no issuer can be trusted: say so, not "untrusted issuer"
+        return _refused(key, via, 400, NO_OPERATOR, f"issued by {short_key(tok.iss)}")
     if sign_subject and not trust.trusts(tok.iss):
         signed = await _signing_service(core, key, tok, sign_subject, sign_timeout, via)
         if isinstance(signed, Answer):
@@ -210,9 +271,9 @@ async def post_account(
     try:
         change = await core.save_change(Kind.ACCOUNT, key, tok)
     except StoreUnavailable as exc:
-        return _refused(key, via, 503, UNAVAILABLE, str(exc))
+        return _refused(key, via, 503, UNAVAILABLE, error_text(exc))
     except Exception as exc:
-        return _refused(key, via, 500, "error saving JWT", str(exc))
+        return _refused(key, via, 500, "error saving JWT", error_text(exc))
     if change.saved is Saved.OLDER:
         return _refused(
             key, via, 409, "a newer JWT is already stored", f"jti {bounded(tok.jti)} has iat {tok.iat}"
@@ -282,12 +343,10 @@ async def post_activation(core: Core, body: bytes, *, client: str = "") -> Answe
             await core.save(key, tok.raw)
         except StoreUnavailable as exc:
             return _refused(
-                key, via, 503, UNAVAILABLE.replace("the JWT", "the activation JWT"), str(exc), ACT
+                key, via, 503, UNAVAILABLE.replace("the JWT", "the activation JWT"), error_text(exc), ACT
             )
         except Exception as exc:
-            return _refused(key, via, 500, "error saving activation JWT", str(exc), ACT)
-        finally:
-            core.release(key)
+            return _refused(key, via, 500, "error saving activation JWT", error_text(exc), ACT)
     if previous == tok.jti:
         log_unchanged(ACT, key, tok, via)
     else:

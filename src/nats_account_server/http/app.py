@@ -9,16 +9,19 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from time import perf_counter
 from typing import Any
 
 from granian.rsgi import ProtocolClosed  # type: ignore[attr-defined]  # granian re-exports it untyped
 
 from nats_account_server.core.kinds import Kind
+from nats_account_server.core.observed import Observed
 from nats_account_server.core.service import Core, Failure
 from nats_account_server.core.uploads import post_account, post_activation, refused_body
 from nats_account_server.http.deadlines import Deadlines
 from nats_account_server.http.help import HELP
 from nats_account_server.http.jwts import NOT_MODIFIED, decide, get_jwt_safe
+from nats_account_server.http.notallowed import not_allowed_body
 from nats_account_server.http.responses import (
     JWT,
     NOT_FOUND,
@@ -31,6 +34,7 @@ from nats_account_server.http.responses import (
 )
 from nats_account_server.jwt import JWTError, decoded_view
 from nats_account_server.log import bounded, log
+from nats_account_server.metrics import metrics
 
 ACCOUNTS = "/jwt/v1/accounts/"
 ACCOUNTS_LEN = len(ACCOUNTS)
@@ -43,6 +47,18 @@ PROBE_HEADERS: Headers = [
     ("pragma", "no-cache"),
     ("expires", "0"),
 ]
+RETRY: Headers = [("retry-after", "1")]
+ROUTE_NAMES = {
+    "/jwt/v1/accounts": "probe",
+    ACCOUNTS: "probe",
+    "/jwt/v1/activations": "activations",
+    "/jwt/v1/help": "help",
+    "/jwt/v1/operator": "operator",
+    "/jwt/v1/pack": "pack",
+    "/healthz": "healthz",
+    "/readyz": "readyz",
+    "/metrics": "metrics",
+}
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 
 
@@ -66,9 +82,11 @@ class App:
         read_timeout: float = 5.0,
         sign_subject: str = "",
         sign_timeout: float = 1.0,
+        readonly_reason: str = "",
     ) -> None:
         self.core = core
         self.writable = writable
+        self.readonly_reason = readonly_reason  # why POST routes are missing, for the 405's body
         self.max_body = max_body
         self.deadlines = Deadlines(read_timeout or None)  # the body read timeout lives there
         self.sign_subject = sign_subject
@@ -80,57 +98,72 @@ class App:
         # replica's) need the full path
         self.hot = not log.trace_enabled and core.source.settled
         self.active = 0
+        self.metrics = metrics
+        self.requests = metrics.requests
+        self.observed = Observed(core, metrics)
 
     # ------------------------------------------------------------------ RSGI
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         self.active += 1  # a reload waits for the requests in flight before it closes the core
+        started = perf_counter()
+        method: str = scope.method
+        route, status = "account", 0
         try:
             # hot path: a plain GET of a cached account, no query, no CORS, no replica freshness
-            if self.hot and scope.method == "GET" and not scope.query_string:
+            if self.hot and method == "GET" and not scope.query_string:
                 path = scope.path
                 headers = scope.headers  # each scope attribute is a call into granian: read it once
                 if path.startswith(ACCOUNTS) and "origin" not in headers and "host" in headers:
                     key = path[ACCOUNTS_LEN:]
                     entry = self.cache_ready(key) or self.cache_get(key)
                     if entry is None and key and "/" not in key:
+                        self.metrics.cache_misses += 1
                         try:  # a miss: load once here instead of through the general router
                             entry = await self.core.miss(Kind.ACCOUNT, key)
                         except Failure as exc:
                             failed = plain(exc.status, exc.message)
                             proto.response_bytes(failed.status, [*failed.headers, VARY], failed.body)
+                            status = failed.status
                             return
                         if entry is None:
                             proto.response_bytes(404, UNKNOWN_ACCOUNT_HEADERS, UNKNOWN_ACCOUNT)
+                            status = 404
                             return
+                    elif entry is not None:
+                        self.metrics.cache_hits += 1
                     if entry is not None:
                         ok, not_modified = entry.hot_headers()
                         if decide(entry, headers.get("if-none-match")) == NOT_MODIFIED:
                             proto.response_empty(304, not_modified)
+                            status = 304
                         else:
                             proto.response_bytes(200, ok, entry.body)
+                            status = 200
                         return
-            await self.handle(scope, proto)
+            route, status = await self.handle(scope, proto)
         finally:
             self.active -= 1
+            if status:  # 0: the request failed before an answer (the client went away)
+                self.requests.observe(route, method, status, perf_counter() - started)
 
-    async def handle(self, scope: Any, proto: Any) -> None:
-        """Every request the hot path does not answer."""
+    async def handle(self, scope: Any, proto: Any) -> tuple[str, int]:
+        """Every request the hot path does not answer; returns its route (as metrics name it) and
+        status."""
         started = time.monotonic() if log.trace_enabled else 0.0
         headers = scope.headers
         origin = headers.get("origin")
+        path: str = scope.path
         try:
             if "host" not in headers and scope.http_version == "1.1":  # RFC 9112 3.2: a 400
-                log.debug(
-                    f"{scope.client}: {scope.method} {bounded(scope.path)} - request without Host header"
-                )
+                log.debug(f"{scope.client}: {scope.method} {bounded(path)} - request without Host header")
                 resp = plain(400, "missing Host header")
             elif scope.method == "OPTIONS" and origin and headers.get("access-control-request-method"):
                 resp = self.preflight(headers, origin)
             else:
                 resp = await self.route(scope, proto)
         except Exception as exc:  # a bug must cost one request, never the server
-            log.error(f"{bounded(scope.path)} - internal error - {exc!r}")
+            log.error(f"{bounded(path)} - internal error - {exc!r}")
             resp = plain(500, "internal server error")
         out = [*resp.headers, VARY]  # never mutate shared constant responses
         if origin:
@@ -144,8 +177,10 @@ class App:
             qs = f"?{scope.query_string}" if scope.query_string else ""
             took = (time.monotonic() - started) * 1000
             log.trace(
-                f"{scope.client}: {scope.method} {bounded(scope.path + qs)} - {resp.status} - {took:.2f} ms"
+                f"{scope.client}: {scope.method} {bounded(path + qs)} - {resp.status}"
+                f" - {len(resp.body)} bytes - {took:.2f} ms"
             )
+        return self.route_name(path), resp.status
 
     async def send_bulk(self, proto: Any, status: int, headers: Headers, body: bytes) -> None:
         """A large body through the core's bulk lane, so lookups are never stuck behind it."""
@@ -165,14 +200,26 @@ class App:
 
     # --------------------------------------------------------------- routing
 
+    def route_name(self, path: str) -> str:
+        """The route of a path as metrics label it: a fixed set, whatever clients send."""
+        if self.methods(path) is None:
+            return "other"
+        if path.startswith(ACCOUNTS) and path != ACCOUNTS:
+            return "account"
+        if path.startswith(ACTIVATIONS):
+            return "activation"
+        return ROUTE_NAMES[path]
+
     def methods(self, path: str) -> tuple[str, ...] | None:
         """The methods registered for a path, or None when no route has that path."""
         if path.startswith(ACCOUNTS) and path.count("/") == 4 and path != ACCOUNTS:
             return ("GET", "POST") if self.writable else ("GET",)
         if path.startswith(ACTIVATIONS) and path.count("/") == 4 and path != ACTIVATIONS:
             return ("GET",)
-        if path == "/healthz":
+        if path in ("/healthz", "/readyz"):
             return ("GET", "HEAD")  # load balancers probe with HEAD
+        if path == "/metrics":
+            return ("GET",)
         if path in ("/jwt/v1/accounts", ACCOUNTS, "/jwt/v1/help"):
             return ("GET",)
         if path == "/jwt/v1/activations":
@@ -202,7 +249,7 @@ class App:
             status = 200 if method == "OPTIONS" else 405
             return Response(
                 status,
-                b"" if status == 200 else b"Method Not Allowed\n",
+                b"" if status == 200 else not_allowed_body(method, path, allowed, self.readonly_reason),
                 [("allow", allow), ("content-type", TEXT)],
             )
         if method == "POST":
@@ -217,9 +264,25 @@ class App:
             )
         if path in ("/jwt/v1/accounts", ACCOUNTS):
             log.trace("server sent resolver check")
+            readiness = self.core.readiness
+            if readiness.starting:  # whoever probes waits until the start is done
+                return Response(503, f"{readiness.starting_state}\n".encode(), [*PROBE_HEADERS, *RETRY])
             return Response(200, b"", list(PROBE_HEADERS))
         if path == "/healthz":
             return Response(200)  # HEAD as GET: no body either way
+        if path == "/readyz":
+            report = await self.core.readiness.report(
+                count_nats=flag(parse_query(scope.query_string), "nats")
+            )
+            headers: Headers = [("content-type", TEXT), ("cache-control", "no-store")]
+            if not report.ready:
+                headers += RETRY
+            body = b"" if method == "HEAD" else report.text().encode()
+            return Response(200 if report.ready else 503, body, headers)
+        if path == "/metrics":
+            await self.observed.refresh()
+            body, content_type = self.metrics.exposition()
+            return Response(200, body, [("content-type", content_type)])
         if path == "/jwt/v1/help":
             return Response(200, self.help, [("content-type", TEXT)])
         if path == "/jwt/v1/operator":

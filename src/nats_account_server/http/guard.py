@@ -19,6 +19,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from nats_account_server.oserrors import error_text
+
 log = logging.getLogger("nats_account_server")
 
 _ESTABLISHED = "01"
@@ -123,7 +125,7 @@ class HandshakeGuard:
             try:
                 cuts = await loop.run_in_executor(None, self.sweep, time.monotonic())
             except Exception as exc:  # a sweep must never take the server down
-                log.debug(f"TLS handshake guard: {exc}")
+                log.debug(f"TLS handshake guard: {error_text(exc)}")
                 continue
             if cuts:
                 log.debug(f"closed {cuts} connection(s) that did not complete the TLS handshake in time")

@@ -6,11 +6,20 @@ HELP = """
 All routes answer plain HTTP/1.1. Boolean query parameters are enabled only by the value
 `true` (any letter case); `1` or `yes` leave them off. Errors come back as text/plain, one line.
 
-## GET /healthz
+## GET /healthz  (also HEAD)
 200 with an empty body while the server runs.
 
+## GET /readyz  (also HEAD)
+200 when the store is usable and a replica's initial import is done, else 503 with
+Retry-After: 1. The body is `ready` or `not ready`, then one `<part>: <state>` line per part
+(store, replica import, nats). The NATS connection is only counted with nats=true.
+
+## GET /metrics
+The server's metrics in the Prometheus text format.
+
 ## GET /jwt/v1/accounts  and  GET /jwt/v1/accounts/
-The resolver probe nats-server sends at startup: 200, empty body, never cached.
+The resolver probe nats-server sends at startup: 200, empty body, never cached; 503 while a
+replica's initial import runs.
 
 ## GET /jwt/v1/accounts/<account public key>
 Returns the account JWT (Content-Type application/jwt) with

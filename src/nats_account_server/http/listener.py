@@ -28,6 +28,7 @@ from granian.server.embed import Server
 from nats_account_server.http.guard import HandshakeGuard
 from nats_account_server.log import log
 from nats_account_server.natsclient import check_file
+from nats_account_server.oserrors import error_text, os_reason
 
 BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
 RESERVED_FILES = 256  # descriptors kept for the store, NATS, TLS files and logs
@@ -56,7 +57,7 @@ def check_tls(cert: str, key: str) -> None:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key or None)
     except (OSError, ssl.SSLError) as exc:
-        raise ListenError(f"error loading X509 certificate/key pair: {exc}") from exc
+        raise ListenError(f"error loading X509 certificate/key pair: {error_text(exc)}") from exc
     if not key:
         raise ListenError("error loading X509 certificate/key pair: no key file configured")
 
@@ -95,7 +96,7 @@ def bind(host: str, port: int, write_timeout_ms: int) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise ListenError(f"error listening on {host}:{port}: {exc}") from exc
+        raise ListenError(f"error listening on {host}:{port}: {os_reason(exc)}") from exc
     family, _, _, _, addr = infos[0]
     if not host:
         family, addr = socket.AF_INET, ("0.0.0.0", port)
@@ -108,7 +109,7 @@ def bind(host: str, port: int, write_timeout_ms: int) -> socket.socket:
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
-        raise ListenError(f"error listening on {host}:{port}: {exc.strerror or exc}") from exc
+        raise ListenError(f"error listening on {host}:{port}: {os_reason(exc)}") from exc
     return sock
 
 
@@ -245,7 +246,7 @@ class Listener:
             task = self._task
             if task is not None and task.done():
                 exc = task.exception()
-                raise ListenError(f"error listening on {self.host}:{port}: {exc}")
+                raise ListenError(f"error listening on {self.host}:{port}: {error_text(exc)}")
             with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
                 reader, writer = await asyncio.wait_for(asyncio.open_connection(target, port, ssl=tls), 1)
                 try:

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ..oserrors import os_error
 from .errors import ParseError
 from .files import MAX_CONFIG_SIZE, read_config_text
 from .parser import MAX_DEPTH, Parser, _Shared
@@ -46,6 +47,6 @@ def parse_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ParseError(f"error reading config file '{name}', not valid UTF-8 text") from None
     except (OSError, ValueError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        reason = os_error(e, known=name) if isinstance(e, OSError) else str(e)
         raise ParseError(f"error reading config file '{name}', {reason}") from None
     return parse(text, filename=name)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..oserrors import os_reason
 from .errors import ParseError
 from .files import RefusedFile, read_config_text
 from .lexer import BLANKS, Scanner, clip
@@ -38,13 +39,17 @@ class _Shared:
 class Table(dict[str, Any]):
     """A parsed map that also remembers where each key was set, so a message about a value can name
     its line. Only the key's offset is kept; the line is counted when asked for (parsing stays linear).
+
+    ``referenced`` holds the keys whose value a ``$key`` reference used: such a key defines a
+    variable, so a check for unknown keys must not take it for a misspelled setting.
     """
 
-    __slots__ = ("where",)
+    __slots__ = ("referenced", "where")
 
     def __init__(self) -> None:
         super().__init__()
         self.where: dict[str, tuple[str | None, Scanner, int]] = {}
+        self.referenced: set[str] = set()
 
     def position(self, key: str) -> tuple[str | None, int] | None:
         """(file, 1-based line) of the entry that set ``key``; None for a key it did not parse."""
@@ -75,7 +80,7 @@ class Parser:
         self.depth = depth
         self.includes = includes
         self.env_stack = env_stack
-        self.scopes: list[dict[str, Any]] = []
+        self.scopes: list[Table] = []
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -248,6 +253,7 @@ class Parser:
             raise self.s.error(f"invalid variable name '${clip(name)}'", pos)
         for scope in reversed(self.scopes):
             if name in scope:
+                scope.referenced.add(name)
                 return scope[name]
         if name in self.shared.env:
             return self._env_value(name, pos)
@@ -325,6 +331,7 @@ class Parser:
             raise fail(str(e)) from None
         target.update(included)
         target.where.update(included.where)
+        target.referenced.update(included.referenced)
 
 
 class _IncludeFailure(Exception):
@@ -353,5 +360,5 @@ def _load_include(including: str | None, path: str, active: tuple[str, ...]) -> 
     except UnicodeDecodeError:
         raise _IncludeFailure(f"{path}: not valid UTF-8 text") from None
     except (OSError, ValueError) as e:
-        text = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise _IncludeFailure(f"open {path}: {text[:1].lower() + text[1:]}") from None
+        text = os_reason(e) if isinstance(e, OSError) else str(e)
+        raise _IncludeFailure(f"open {path}: {text}") from None

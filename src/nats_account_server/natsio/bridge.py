@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,15 +26,17 @@ from nats_account_server.core.lifecycle import StartupError
 from nats_account_server.core.notifier import NoResponders, NotConnected, RequestTimeout
 from nats_account_server.core.service import Core
 from nats_account_server.log import log
+from nats_account_server.metrics import metrics
 from nats_account_server.natsclient import (
     ClientFileError,
-    check_credentials,
+    check_client_files,
     connect_once,
     describe,
     server_urls,
-    tls_context,
+    shown_url,
 )
 from nats_account_server.natsio import responders as rs
+from nats_account_server.natsio.census import Census, is_no_responders
 from nats_account_server.natsio.responders import Responders
 from nats_account_server.natsio.sync import PACK, QUEUE, Sync
 
@@ -45,10 +46,6 @@ if TYPE_CHECKING:
 CLIENT_NAME = "nats-account-server"
 FIRST_ATTEMPT_BOUND = 2.0  # seconds start() waits for the first connect attempt at most
 Handler = Callable[[str, str, bytes], Awaitable[None]]
-
-
-def _is_no_responders(msg: Msg) -> bool:
-    return not msg.data and msg.headers is not None and msg.headers.get("Status") == "503"
 
 
 class NatsBridge:
@@ -64,20 +61,20 @@ class NatsBridge:
         self.reconnect_wait = max(n.reconnectwait, 0) / 1000
         self.max_reconnects: int = n.maxreconnects
         self.credentials: str = n.usercredentials
-        try:
-            self.tls = tls_context(n.tls.root, n.tls.cert, n.tls.key)
-        except (OSError, ssl.SSLError) as exc:
-            raise StartupError(f"error loading NATS TLS files: {exc}") from exc
-        if self.credentials:
-            try:  # a missing or broken creds file would be retried for ever
-                check_credentials(self.credentials)
-            except ClientFileError as exc:
-                raise StartupError(str(exc)) from exc
+        try:  # a missing or broken file is a startup error, as on `-t` and on a reload
+            self.tls = check_client_files("nats", self.credentials, n.tls.root, n.tls.cert, n.tls.key)
+        except ClientFileError as exc:
+            raise StartupError(str(exc)) from exc
         self.replica_mode = bool(settings.primary)
         self.sync_interval = max(n.syncinterval or n.reconnectwait, 100) / 1000
         self.sync: Sync | None = None
         self.responders: Responders | None = None
         self._nc: Client | None = None
+        self.census = Census()
+        self.lookup_timeout = settings.signrequesttimeout / 1000
+        self._url = ""  # the server we are (or were last) connected to, as logs show it
+        self._ever_connected = False
+        self._file_problem = ""  # the credentials file's problem, logged once per outage
         self._stopping = False
         self._tasks: list[asyncio.Task[Any]] = []
         self._first_attempt = asyncio.Event()
@@ -88,16 +85,35 @@ class NatsBridge:
     def connected(self) -> bool:
         return self._nc is not None and self._nc.is_connected
 
+    @property
+    def outage(self) -> str:
+        """Why there is no NATS connection right now ("" while connected)."""
+        nc = self._nc
+        if nc is not None and nc.is_connected:
+            return ""
+        why = f" ({self._file_problem})" if self._file_problem else ""
+        if self._stopping:
+            return "the NATS connection is closing: the server stops"
+        if nc is not None and nc.is_closed:
+            return f"the connection to NATS is closed for good{why}"
+        if self._ever_connected:
+            return f"connection to NATS server {self._url} lost, reconnecting{why}"
+        return f"not connected to NATS yet, retrying every {self._wait_ms} ms{why}"
+
+    @property
+    def _wait_ms(self) -> int:
+        return round(self.reconnect_wait * 1000)
+
     async def publish(self, subject: str, payload: bytes) -> None:
         nc = self._nc
         if nc is None or nc.is_closed:
-            raise NotConnected("not connected to NATS")
+            raise NotConnected(self.outage)
         await nc.publish(subject, payload)
 
     async def request(self, subject: str, payload: bytes, timeout: float) -> bytes:
         nc = self._nc
         if nc is None or not nc.is_connected:
-            raise NotConnected("not connected to NATS")
+            raise NotConnected(self.outage)
         try:
             msg = await nc.request(subject, payload, timeout=timeout)
         except nats.errors.NoRespondersError as exc:
@@ -105,39 +121,16 @@ class NatsBridge:
         except nats.errors.TimeoutError as exc:
             raise RequestTimeout("timeout") from exc
         except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError) as exc:
-            raise NotConnected(str(exc) or "not connected to NATS") from exc
+            raise NotConnected(self.outage or describe(exc)) from exc
         return bytes(msg.data)
 
     async def request_many(self, subject: str, payload: bytes, timeout: float) -> bytes | None:
-        """Several resolvers may answer; empty answers mean 'absent', so wait for a non-empty one."""
+        """Several resolvers may answer; empty answers mean 'absent', so wait for a non-empty one,
+        or until every resolver the census knows of has answered (see census.py)."""
         nc = self._nc
         if nc is None or not nc.is_connected:
             return None
-        inbox = nc.new_inbox()
-        try:
-            sub = await nc.subscribe(inbox)
-        except nats.errors.Error:
-            return None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        try:
-            await nc.publish(subject, payload, reply=inbox)
-            while (remaining := deadline - loop.time()) > 0:
-                try:
-                    msg = await sub.next_msg(timeout=remaining)
-                except (TimeoutError, nats.errors.TimeoutError):
-                    return None
-                if _is_no_responders(msg):
-                    return None
-                if msg.data:
-                    return bytes(msg.data)
-            return None
-        except nats.errors.Error as exc:
-            log.debug(f"request on {subject} failed - {exc}")
-            return None
-        finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+        return await self.census.request(nc, subject, payload, timeout)
 
     # ------------------------------------------------------------ life cycle
 
@@ -147,7 +140,7 @@ class NatsBridge:
         self.responders = Responders(core, self.publish)
         if not core.store.readonly and not self.replica_mode:
             self.sync = Sync(core, self.publish, interval=self.sync_interval)
-        log.info("connecting to NATS for notifications")
+        log.info(f"connecting to NATS for notifications at {self._shown_servers}")
         if self.sync is not None:
             self.sync.start_scan()
         self._tasks.append(asyncio.create_task(self._connect_loop()))
@@ -156,9 +149,11 @@ class NatsBridge:
 
     async def stop(self) -> None:
         self._stopping = True
-        for task in self._tasks:
+        await self.census.close()
+        tasks = list(self._tasks)  # a finished probe leaves the list meanwhile
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
         self._tasks.clear()
@@ -168,6 +163,10 @@ class NatsBridge:
                 await asyncio.wait_for(nc.close(), 5)
         if self.sync is not None:
             await self.sync.close()
+
+    @property
+    def _shown_servers(self) -> str:
+        return ", ".join(shown_url(url) for url in self.servers)
 
     async def _connect_loop(self) -> None:
         while not self._stopping:
@@ -205,18 +204,23 @@ class NatsBridge:
 
         async def disconnected(nc: Client, _: Exception | None) -> None:
             if not self._stopping and self._nc is nc:
-                log.warn("nats disconnected")
+                again = f", reconnecting every {self._wait_ms} ms" if self.max_reconnects != 0 else ""
+                log.warn(f"nats disconnected from {self._url}{again}")
 
         async def reconnected(nc: Client, _: Exception | None) -> None:
             if not self._stopping and self._nc is nc:
-                log.warn("nats reconnected")
+                self._url = shown_url(nc.connected_url)
+                self._credentials_back()
+                metrics.nats_reconnects += 1
+                log.warn(f"nats reconnected to {self._url}")
+                self._count_resolvers(nc)
 
         async def closed(nc: Client, _: Exception | None) -> None:
             if not self._stopping and self._nc is nc:
                 self.on_closed()
 
         async def discovered(nc: Client, _: Exception | None) -> None:
-            urls = [uri.geturl() for uri in nc.discovered_servers]
+            urls = [shown_url(uri) for uri in nc.discovered_servers]
             log.debug(f"discovered NATS servers: {', '.join(urls)}")
 
         nc, failure = await connect_once(
@@ -229,25 +233,58 @@ class NatsBridge:
         )
         if nc is not None:
             self._nc = nc
+            self._credentials_back()
             return nc
-        log.error(f"failed to connect to NATS, {describe(failure)}")
-        log.error(f"will try to connect again in {round(self.reconnect_wait * 1000)} milliseconds")
+        if isinstance(failure, ClientFileError):  # checked before each attempt: said once per outage
+            self._credentials_gone(str(failure), "connecting to NATS")
+            return None
+        log.error(f"failed to connect to NATS at {self._shown_servers}: {describe(failure)}")
+        log.error(f"will try to connect again in {self._wait_ms} milliseconds")
         return None
 
+    def _credentials_gone(self, problem: str, what: str) -> None:
+        """A credentials file that is missing or broken: an ERR line once, until it is back."""
+        if problem == self._file_problem:
+            log.debug(f"{problem} (still)")
+            return
+        self._file_problem = problem
+        log.error(f"{problem}; {what} fails until it is fixed, retrying every {self._wait_ms} ms")
+
+    def _credentials_back(self) -> None:
+        if self._file_problem:
+            log.info(f"NATS credentials file {self.credentials} is readable again")
+            self._file_problem = ""
+
     async def _on_error(self, nc: Client, exc: Exception) -> None:
-        """Failed reconnect attempts also arrive here; they are expected while disconnected."""
+        """Failed reconnect attempts also arrive here; they are expected while disconnected. nats-py
+        reads the credentials file on every reconnect: a file that went away is said once."""
         if self._stopping:
             return
         if nc.is_connected:
             log.warn(f"nats error {describe(exc)}")
+        elif isinstance(exc, OSError) and self.credentials and exc.filename == self.credentials:
+            self._credentials_gone(f"NATS credentials file {describe(exc)}", "reconnecting to NATS")
         else:
             log.debug(f"nats error while reconnecting {describe(exc)}")
 
     # ------------------------------------------------------------ services
 
+    def _count_resolvers(self, nc: Client) -> None:
+        """Learn how many resolvers answer lookups on this connection, without holding anything up."""
+        self.census.forget()
+        task = asyncio.create_task(self.census.probe(nc, self.lookup_timeout))
+        self._tasks.append(task)
+        task.add_done_callback(self._forget_task)
+
+    def _forget_task(self, task: asyncio.Task[Any]) -> None:
+        with contextlib.suppress(ValueError):
+            self._tasks.remove(task)
+
     async def _on_connected(self, nc: Client) -> None:
         """Subscriptions are made once; nats-py replays them after every reconnect."""
-        log.info("connected to NATS for account and activation notifications")
+        self._url = shown_url(nc.connected_url)
+        self._ever_connected = True
+        log.info(f"connected to NATS for account and activation notifications at {self._url}")
         r = self.responders
         assert r is not None  # made by start
         try:
@@ -274,14 +311,15 @@ class NatsBridge:
             # second PONG proves the subscriptions are live before we announce them
             for _ in range(2):
                 await nc.flush(timeout=max(round(self.connect_timeout), 1))
+            self._count_resolvers(nc)
             if self.sync is not None:
-                log.info("connected to NATS for JWT syncing")
+                log.info(f"connected to NATS for JWT syncing at {self._url}")
         except Exception as exc:  # a reconnect replays whatever subscriptions were made
             log.error(f"error subscribing to NATS subjects - {describe(exc)}")
 
     async def _subscribe(self, nc: Client, subject: str, handler: Handler, queue: str = "") -> Subscription:
         async def cb(msg: Msg) -> None:
-            if _is_no_responders(msg):  # the server's "503" to a request nobody listened to
+            if is_no_responders(msg):  # the server's "503" to a request nobody listened to
                 return
             try:
                 await handler(msg.subject, msg.reply, bytes(msg.data))

@@ -31,6 +31,7 @@ from nats_account_server.core.uploads import (
 from nats_account_server.jwt import JWTError, Token, decode_account, decode_activation, is_account_key
 from nats_account_server.jwt.nkeys import encode_public_key
 from nats_account_server.log import bounded, log, short_key
+from nats_account_server.oserrors import error_text
 
 Publish = Callable[[str, bytes], Awaitable[None]]
 
@@ -45,6 +46,9 @@ DELETE = "$SYS.REQ.CLAIMS.DELETE"
 
 SERVER_NAME = "nats-account-server"
 OLDER = "a newer JWT is already stored"
+DELETE_REFUSED = (
+    "this account server does not delete accounts (yet); to delete one, remove its JWT from the store"
+)
 
 
 class Rejected(Exception):
@@ -182,7 +186,7 @@ class Responders:
         try:
             change = await self.core.save_change(Kind.ACCOUNT, tok.sub, tok)
         except Exception as exc:  # a store failure is answered, not raised into the client
-            reason = f"received error when saving jwt - {exc}"
+            reason = f"received error when saving jwt - {error_text(exc)}"
             log_refused("account", tok.sub, via, reason, fault=True)
             await self._reply_error(reply, tok.sub, reason)
             return
@@ -224,7 +228,7 @@ class Responders:
         try:
             change = await self.core.save_change(kind, key, tok)
         except Exception as exc:
-            log_refused(what, key, via, "error saving JWT", str(exc), fault=True)
+            log_refused(what, key, via, "error saving JWT", error_text(exc), fault=True)
             return
         if change.saved is not Saved.OLDER:
             self.core.source.vouch(key)
@@ -238,7 +242,6 @@ class Responders:
             await self._reply(reply, {"data": keys})
 
     async def delete(self, subject: str, reply: str, payload: bytes) -> None:
-        """The account server never deletes on request (as a full resolver without allow_delete)."""
-        await self._reply_error(
-            reply, "n/a", "this account server does not delete accounts: remove them from its store"
-        )
+        """The account server never deletes on request: the error a full resolver answers, with a
+        text that says what to do instead."""
+        await self._reply_error(reply, "n/a", DELETE_REFUSED)

@@ -17,6 +17,7 @@ from nats_account_server.jwt import is_account_key
 from nats_account_server.log import log
 from nats_account_server.natsio.responders import Publish
 from nats_account_server.natsio.storehash import StoreHash, is_expired, jwt_exp, scan
+from nats_account_server.oserrors import error_text
 
 PACK = "$SYS.REQ.CLAIMS.PACK"
 QUEUE = "responder"
@@ -46,7 +47,7 @@ class Sync:
             items = await asyncio.to_thread(self.core.store.pack, -1)
             entries = await asyncio.to_thread(scan, items)
         except Exception as exc:  # the hash stays "not ready": we then never claim to be in sync
-            log.error(f"error computing the store hash for JWT syncing - {exc}")
+            log.error(f"error computing the store hash for JWT syncing - {error_text(exc)}")
             return
         self.hash.install(entries)
         log.debug(
@@ -85,7 +86,7 @@ class Sync:
         try:
             items = await asyncio.to_thread(self.nats_pack)
         except Exception as exc:  # no end marker: the requester times out, as with nats-server
-            log.error(f"pack request error: {exc}")
+            log.error(f"pack request error: {error_text(exc)}")
             return
         async for line in self.core.bulk.messages(f"{key}|{jwt}".encode() for key, jwt in items):
             await self.publish(reply, line)
@@ -104,17 +105,20 @@ class Sync:
         try:
             await self.core.merge(payload.decode("utf-8"))
         except Exception as exc:
-            log.error(f"Merging resulted in error: {exc}")
+            log.error(f"Merging resulted in error: {error_text(exc)}")
 
     async def run(self, send: SendRequest, connected: Callable[[], bool]) -> None:
         """Every period, while connected and once the hash is known, ask peers for what we lack."""
+        shown = b""  # the state last logged: the line is news only when the store changed
         while True:
             await asyncio.sleep(self.interval)
             if not connected() or not self.hash.ready:
                 continue
             ours = self.hash.value()
-            log.debug(f"Checking store state: {ours.hex()}")
+            if ours != shown:
+                log.debug(f"Checking store state: {ours.hex()}")
+                shown = ours
             try:
                 await send(ours)
             except Exception as exc:
-                log.debug(f"pack request not sent - {exc}")
+                log.debug(f"pack request not sent - {error_text(exc)}")

@@ -7,6 +7,7 @@ place, so that readers (and crashes) never see half a JWT.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -27,10 +28,20 @@ from ..core.store import (
 )
 from ..jwt import is_account_key
 from ..log import log
+from ..oserrors import os_error, os_reason
 from . import inotify
 from .durable import GroupSync, fsync_dir
 from .fileindex import FileIndexCache
-from .files import JWT_SUFFIX, O_CLOEXEC, TEMP_SUFFIX, RefusedFile, read_fd, read_file, write_at
+from .files import (
+    JWT_SUFFIX,
+    O_CLOEXEC,
+    TEMP_SUFFIX,
+    RefusedFile,
+    folder_health,
+    read_fd,
+    read_file,
+    write_at,
+)
 from .marks import Marks
 from .spares import SPARE_DIR, Spares, exchange, unlink_quietly, unsupported
 from .writer import WriterLock
@@ -105,7 +116,8 @@ class DirectoryStore:
             except FileExistsError as e:
                 raise StoreError(f"the path [{self.root}] is not a directory") from e
             except OSError as e:
-                raise StoreError(f"unable to create the store directory [{self.root}]: {e}") from e
+                why = os_error(e, known=self.root)
+                raise StoreError(f"unable to create the store directory {self.root}: {why}") from e
         self.description = (
             f"creating a read-only store at {self.root}" if readonly else f"creating a store at {self.root}"
         )
@@ -170,13 +182,14 @@ class DirectoryStore:
         if self._folder is None:
             folder = self._spare_dir
             try:
-                os.makedirs(folder, mode=DIR_MODE, exist_ok=True)
+                with contextlib.suppress(FileExistsError):  # mkdir: a store root that went stays gone
+                    os.mkdir(folder, mode=DIR_MODE)
                 if not self._is_real_dir(folder):
                     raise NotADirectoryError(errno.ENOTDIR, "not a directory", folder)
                 fsync_dir(self.root)
                 self._folder = folder
             except OSError as exc:  # e.g. a file of that name: temp files beside the JWTs, no spares
-                log.debug(f"spare inodes are off for {self.root}: no {SPARE_DIR} folder ({exc})")
+                log.debug(f"spare inodes are off for {self.root}: no {SPARE_DIR} folder ({os_error(exc)})")
                 self.spares.enabled = False
                 if self.group_sync is not None:  # and no syncfs: a shard folder could be another mount
                     self.group_sync.filesystem = None
@@ -221,7 +234,7 @@ class DirectoryStore:
         except RefusedFile as e:  # a FIFO, a device, a folder, a huge file: a 500 for this key only
             raise StoreError(str(e)) from e
         except OSError as e:
-            raise StoreError(f"error reading {path}: {e}") from e
+            raise StoreError(f"error reading {path}: {os_error(e, known=path)}") from e
         try:
             # hand-edited files often end in a newline (editors, `echo $JWT > f`, git checkouts); a JWT
             # never contains whitespace, and Go's base64 decoder skipped it, so the originals served them
@@ -261,7 +274,7 @@ class DirectoryStore:
             try:
                 staged.append(self._stage(i, key, path, jwt.encode("utf-8")))
             except OSError as e:
-                errors[i] = StoreError(f"error saving JWT to {path}: {e}")
+                errors[i] = StoreError(f"error saving JWT to {path}: {os_error(e, known=path)}")
         synced: dict[str, list[int]] = {}  # directories whose entries changed -> the items there
         freed: list[str] = []  # spares this group's swaps left
         durable = self.group_sync is not None and self.group_sync.sync([item.fd for item in staged])
@@ -276,7 +289,8 @@ class DirectoryStore:
                 swapped = self._swap(item.tmp, item.path)
             except OSError as e:
                 unlink_quietly(item.tmp)
-                errors[item.slot] = StoreError(f"error saving JWT to {item.path}: {e}")
+                why = os_error(e, known=item.path)
+                errors[item.slot] = StoreError(f"error saving JWT to {item.path}: {why}")
                 continue
             self.remember_own(item.path, written)  # a rename keeps inode and mtime
             if len(self._saved) >= OWN_WRITES_KEPT:
@@ -291,10 +305,10 @@ class DirectoryStore:
             try:
                 fsync_dir(directory)
             except OSError as e:  # the renames may not survive a crash: not saved, as far as we know
-                log.error(f"error syncing directory {directory}: {e}")
+                log.error(f"error syncing directory {directory}: {os_error(e, known=directory)}")
                 durable_swaps = False
                 for slot in slots:
-                    errors[slot] = StoreError(f"error saving JWT: syncing {directory} failed: {e.strerror}")
+                    errors[slot] = StoreError(f"error saving JWT: syncing {directory} failed: {os_reason(e)}")
         if durable_swaps:
             self.spares.rest(freed)  # only now: their swaps are durable
         else:  # a spare whose swap may be undone by a crash must never be overwritten
@@ -315,8 +329,14 @@ class DirectoryStore:
         if spare is not None:
             tmp, fd, size = spare
         else:
-            tmp = f"{folder}{os.sep}.{key}{JWT_SUFFIX}.{secrets.token_hex(8)}{TEMP_SUFFIX}"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, FILE_MODE)
+            try:
+                tmp, fd = self._new_temp(folder, key)
+            except FileNotFoundError:
+                if folder != self._folder or not os.path.isdir(self.root):
+                    raise
+                self._folder = None  # the temp folder was deleted (with the store's content?): again
+                folder = self._temp_folder(directory)
+                tmp, fd = self._new_temp(folder, key)
         try:
             view, done = memoryview(data), 0
             while done < len(data):
@@ -329,6 +349,11 @@ class DirectoryStore:
             raise
         return _Staged(index, fd, tmp, folder, path, directory, spare is not None)
 
+    @staticmethod
+    def _new_temp(folder: str, key: str) -> tuple[str, int]:
+        tmp = f"{folder}{os.sep}.{key}{JWT_SUFFIX}.{secrets.token_hex(8)}{TEMP_SUFFIX}"
+        return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, FILE_MODE)
+
     def _swap(self, tmp: str, path: str) -> bool:
         """Put the file at ``tmp`` in place at ``path``; True when the old file now sits at ``tmp``."""
         if self.spares.enabled:
@@ -340,7 +365,7 @@ class DirectoryStore:
                 if not unsupported(exc):
                     raise
                 self.spares.enabled = False
-                log.debug(f"spare inodes are off for {self.root}: no RENAME_EXCHANGE here ({exc})")
+                log.debug(f"spare inodes are off for {self.root}: no RENAME_EXCHANGE here ({os_error(exc)})")
             else:
                 return self._swapped_out(tmp, path)
         os.replace(tmp, path)
@@ -363,7 +388,8 @@ class DirectoryStore:
     def _ensure_dir(self, directory: str) -> None:
         if directory == self.root or os.path.isdir(directory):
             return
-        os.makedirs(directory, mode=DIR_MODE, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # mkdir: a store root that went stays gone
+            os.mkdir(directory, mode=DIR_MODE)
         fsync_dir(self.root)
 
     def remember_own(self, path: str, st: os.stat_result) -> None:
@@ -463,7 +489,8 @@ class DirectoryStore:
                 log.warn(f"skipping store file in pack: {e}")
                 continue
             except (OSError, UnicodeDecodeError) as e:
-                log.warn(f"skipping unreadable store file {path} in pack: {e}")
+                why = os_error(e, known=path) if isinstance(e, OSError) else "not UTF-8 text"
+                log.warn(f"skipping unreadable store file {path} in pack: {why}")
                 continue
             out.append((key, jwt))
             if 0 < max <= len(out):
@@ -472,6 +499,24 @@ class DirectoryStore:
 
     def account_keys(self) -> list[str]:
         return sorted(key for key, _ in self._walk() if is_account_key(key))
+
+    def counts(self) -> tuple[int, int]:
+        """Counted while walking, nothing kept: a large store is never held in memory for this."""
+        accounts = activations = 0
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            if dirpath == self.root and SPARE_DIR in dirnames:
+                dirnames.remove(SPARE_DIR)
+            for name in filenames:
+                key = key_from_filename(name)
+                if key is not None:
+                    if is_account_key(key):
+                        accounts += 1
+                    else:
+                        activations += 1
+        return accounts, activations
+
+    def health(self) -> str | None:
+        return folder_health(self.root, "store directory", writable=not self.readonly)
 
     def close(self) -> None:
         """Nothing is held open between calls; spares are removed, and their folder when empty;

@@ -28,6 +28,7 @@ import errno
 import os
 
 from ..log import log
+from ..oserrors import os_reason
 from .libc import function, last_error
 
 __all__ = [
@@ -100,7 +101,7 @@ def fsync_dir(path: str) -> None:
 def _cannot(path: str, exc: OSError) -> None:
     if path not in _said:
         _said.add(path)
-        log.info(f"directories cannot be synced here ({path}: {exc.strerror}); renames are not fsynced")
+        log.info(f"directories cannot be synced here ({path}: {os_reason(exc)}); renames are not fsynced")
 
 
 def parse_dirty(meminfo: bytes) -> int | None:
@@ -170,7 +171,7 @@ class GroupSync:
         if dirty is None or dirty > self.dirty_limit_kib:
             return False
         if _syncfs(fds[0]) != 0:
-            log.debug(f"syncfs failed ({last_error().strerror}): the group's files are synced one by one")
+            log.debug(f"syncfs failed ({os_reason(last_error())}): the group's files are synced one by one")
             return False
         self.groups += 1
         return True

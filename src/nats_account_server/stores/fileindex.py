@@ -30,6 +30,7 @@ from typing import Protocol
 
 from ..core.cache import Entry
 from ..log import log
+from ..oserrors import os_error
 from .files import read_stamped
 from .marks import Marks, mark_file, read_marked
 
@@ -195,7 +196,8 @@ class FileIndexCache:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            log.debug(f"unable to mark {path} as verified, indexing it in memory: {exc}")
+            why = os_error(exc, known=path)
+            log.debug(f"unable to mark {path} as verified, indexing it in memory: {why}")
             return False
         if st is None:
             return None

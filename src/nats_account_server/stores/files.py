@@ -11,6 +11,7 @@ of at most ``FILE_LIMIT`` bytes, and read up to that limit only. So a FIFO, a sy
 from __future__ import annotations
 
 import os
+import stat
 
 from ..boundedfiles import O_READ, RefusedFile, open_regular, read_open
 from ..jwt.codec import MAX_TOKEN_SIZE
@@ -22,6 +23,7 @@ __all__ = [
     "O_READ",
     "TEMP_SUFFIX",
     "RefusedFile",
+    "folder_health",
     "open_file",
     "read_fd",
     "read_file",
@@ -87,3 +89,20 @@ def write_at(fd: int, data: memoryview, offset: int) -> int:
         return os.pwrite(fd, data, offset)
     os.lseek(fd, offset, os.SEEK_SET)
     return os.write(fd, data)
+
+
+def folder_health(path: str, what: str, *, writable: bool) -> str | None:
+    """Why the folder at `path` cannot be read (or written, when `writable`), or None."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return f"{what} {path} does not exist"
+    except OSError as exc:
+        return f"{what} {path} cannot be read: {(exc.strerror or str(exc)).lower()}"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"{what} {path} is not a directory"
+    if not os.access(path, os.R_OK | os.X_OK):
+        return f"{what} {path} is not readable"
+    if writable and not os.access(path, os.W_OK):
+        return f"{what} {path} is not writable"
+    return None

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import ssl
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -45,7 +44,7 @@ from ..core.store import (
     is_store_key,
 )
 from ..log import log, short_key
-from ..natsclient import connect_once, describe, server_urls, tls_context
+from ..natsclient import ClientFileError, check_client_files, connect_once, describe, server_urls, shown_url
 from .kvwatch import KVView, KVWatch
 
 if TYPE_CHECKING:
@@ -99,10 +98,11 @@ class KVStore:
         self.connect_timeout = max(settings.connecttimeout, 100) / 1000
         self.reconnect_wait = max(settings.reconnectwait, 10) / 1000
         self.timeout = max(settings.timeout, 100) / 1000
-        try:
-            self.tls = tls_context(settings.tls.root, settings.tls.cert, settings.tls.key)
-        except (OSError, ssl.SSLError) as exc:
-            raise StoreError(f"error loading KV TLS files: {exc}") from exc
+        try:  # checked as on `-t` and before a reload
+            tls = settings.tls
+            self.tls = check_client_files("store.kv", self.credentials, tls.root, tls.cert, tls.key)
+        except ClientFileError as exc:
+            raise StoreError(str(exc)) from exc
         mode = "read-only " if readonly else ""
         self.description = (
             f"creating a {mode}JetStream KV store, bucket {self.bucket} on {', '.join(self.servers)}"
@@ -111,6 +111,7 @@ class KVStore:
         self.on_remote_change: Callable[[str, str], None] | None = None
         self.view = KVView()
         self._nc: Client | None = None
+        self._url = ""  # the server connected to (or last connected to), as logs show it
         self._js: JetStreamContext | None = None
         self._watch: KVWatch | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -151,11 +152,11 @@ class KVStore:
         while True:
             nc, error = await self._attempt(deadline)
             if nc is not None:
-                url = nc.connected_url.geturl() if nc.connected_url else "?"
-                log.info(f"KV store connected to NATS at {url}")
+                self._url = shown_url(nc.connected_url)
+                log.info(f"KV store connected to NATS at {self._url}")
                 return nc
             if time.monotonic() + self.reconnect_wait >= deadline:
-                servers = ", ".join(self.servers)
+                servers = ", ".join(shown_url(url) for url in self.servers)
                 raise StoreUnavailable(f"unable to connect to the JetStream KV servers {servers}: {error}")
             log.error(f"KV store failed to connect to NATS, {error}; retrying")
             await asyncio.sleep(self.reconnect_wait)
@@ -169,11 +170,15 @@ class KVStore:
 
         async def disconnected(nc: Client, _: Exception | None) -> None:
             if not self._closed:
-                log.warn(f"KV store disconnected from NATS, serving bucket {self.bucket} from its local view")
+                log.warn(
+                    f"KV store disconnected from NATS at {self._url}, serving bucket {self.bucket} from"
+                    " its local view, reconnecting"
+                )
 
         async def reconnected(nc: Client, _: Exception | None) -> None:
             if not self._closed:
-                log.warn("KV store reconnected to NATS")
+                self._url = shown_url(nc.connected_url)
+                log.warn(f"KV store reconnected to NATS at {self._url}")
                 if self._watch is not None:
                     self._watch.resync()
 
@@ -252,7 +257,7 @@ class KVStore:
         try:
             hook(key, jwt)
         except Exception as exc:
-            log.error(f"{short_key(key)} - error handling a KV change - {exc}")
+            log.error(f"{short_key(key)} - error handling a KV change - {describe(exc)}")
 
     # ------------------------------------------------------------------ reads (local)
 
@@ -269,6 +274,19 @@ class KVStore:
 
     def account_keys(self) -> list[str]:
         return self.view.account_keys()
+
+    def counts(self) -> tuple[int, int]:
+        return self.view.counts()
+
+    def health(self) -> str | None:
+        """Reads come from the local view; writes need the bucket, so a writable instance cut off
+        from NATS cannot do its job."""
+        if self.readonly or self._closed:
+            return None
+        nc = self._nc
+        if nc is None or not nc.is_connected:
+            return f"not connected to the NATS servers of KV bucket {self.bucket}: uploads fail"
+        return None
 
     # ------------------------------------------------------------------ writes (JetStream)
 

@@ -22,6 +22,7 @@ from nats.js import JetStreamContext, api
 from ..core.store import StoreUnavailable, is_store_key
 from ..jwt import is_account_key
 from ..log import log, short_key
+from ..oserrors import error_text
 
 __all__ = ["KVView", "KVWatch"]
 
@@ -69,6 +70,18 @@ class KVView:
     def __len__(self) -> int:
         with self._lock:
             return sum(1 for _, jwt in self._data.values() if jwt)
+
+    def counts(self) -> tuple[int, int]:
+        """(accounts, activations) in the view, deleted keys left out."""
+        with self._lock:
+            accounts = activations = 0
+            for key, (_, jwt) in self._data.items():
+                if jwt:
+                    if is_account_key(key):
+                        accounts += 1
+                    else:
+                        activations += 1
+            return accounts, activations
 
 
 class KVWatch:
@@ -169,7 +182,7 @@ class KVWatch:
             try:
                 new = await self._subscribe()
             except Exception as exc:  # JetStream not ready yet; nats-py's own reset keeps trying too
-                log.debug(f"KV bucket {self.bucket}: re-creating the watch failed - {exc}")
+                log.debug(f"KV bucket {self.bucket}: re-creating the watch failed - {error_text(exc)}")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
@@ -197,7 +210,8 @@ class KVWatch:
         try:
             self._apply(msg)
         except Exception as exc:  # a bad entry must never stop the watch
-            log.error(f"KV bucket {self.bucket}: error applying watched entry {msg.subject} - {exc}")
+            why = error_text(exc)
+            log.error(f"KV bucket {self.bucket}: error applying watched entry {msg.subject} - {why}")
 
     def _apply(self, msg: Msg) -> None:
         meta = msg.metadata

@@ -27,6 +27,7 @@ import stat
 import struct
 
 from ..log import log
+from ..oserrors import error_text
 from .files import O_CLOEXEC, O_READ, open_file, read_fd
 
 __all__ = ["KEY_FILE", "XATTR", "Marks", "mark_file", "read_marked"]
@@ -96,7 +97,7 @@ class Marks:
             os.setxattr(path, XATTR, b"probe")  # proves user attributes work on this filesystem
             os.removexattr(path, XATTR)
         except (OSError, ValueError) as exc:
-            log.debug(f"verified marks are off for {root}: {exc}")
+            log.debug(f"verified marks are off for {root}: {error_text(exc)}")
             return None
         log.debug(f"verified marks are on for {root} ({XATTR})")
         return cls(secret)

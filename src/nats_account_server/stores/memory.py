@@ -67,6 +67,14 @@ class MemoryStore:
         with self._lock:
             return sorted(k for k in self._data if is_account_key(k))
 
+    def counts(self) -> tuple[int, int]:
+        with self._lock:
+            accounts = sum(1 for k in self._data if is_account_key(k))
+            return accounts, len(self._data) - accounts
+
+    def health(self) -> str | None:
+        return None  # memory is always there
+
     def close(self) -> None:
         """Nothing to release; content is simply lost with the process."""
 

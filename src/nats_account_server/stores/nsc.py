@@ -19,7 +19,9 @@ from ..core.cache import Cache
 from ..core.store import OnChange, OnDelete, ReadOnlyError, StoreError, Watcher, Writes
 from ..jwt import JWTError, decode_account, is_account_key, peek_claims
 from ..log import log
-from .files import JWT_SUFFIX, RefusedFile, read_file
+from ..nscfolder import INFO_FILE, folder_problem
+from ..oserrors import os_reason
+from .files import JWT_SUFFIX, RefusedFile, folder_health, read_file
 
 __all__ = ["NscStore"]
 
@@ -47,17 +49,20 @@ class NscStore:
         self.dir = os.path.abspath(os.fspath(operator_dir))
         self.accounts_dir = os.path.join(self.dir, "accounts")
         self.description = f"creating a read-only store for the NSC folder at {self.dir}"
-        nsc_file = os.path.join(self.dir, ".nsc")
-        if not os.path.isfile(nsc_file):
-            raise StoreError(f'"{self.dir}" is not a valid configuration directory')
+        problem = folder_problem(self.dir, setting="store.nsc")
+        if problem is not None:
+            raise StoreError(problem)
+        nsc_file = os.path.join(self.dir, INFO_FILE)
         try:
             self.config = json.loads(read_file(nsc_file))  # a regular file of at most 1 MiB
         except RefusedFile as e:
             raise StoreError(f"error loading '.nsc' file: {e}") from e
         except OSError as e:
-            raise StoreError(f"error loading '.nsc' file {nsc_file}: {e.strerror or e}") from e
-        except ValueError as e:  # UnicodeDecodeError included
-            raise StoreError(f"error loading '.nsc' file: {e}") from e
+            raise StoreError(f"error loading '.nsc' file {nsc_file}: {os_reason(e)}") from e
+        except UnicodeDecodeError:
+            raise StoreError(f"error loading '.nsc' file {nsc_file}: not UTF-8 text") from None
+        except ValueError as e:  # not JSON
+            raise StoreError(f"error loading '.nsc' file {nsc_file}: not JSON ({e})") from e
         self._lock = threading.Lock()
         self._index: dict[str, str] = {}
         self._seen: dict[str, _Seen] = {}
@@ -95,7 +100,7 @@ class NscStore:
         except FileNotFoundError:
             names = []
         except OSError as e:
-            log.warn(f"unable to list the nsc accounts folder {self.accounts_dir}: {e}")
+            log.warn(f"unable to list the nsc accounts folder {self.accounts_dir}: {os_reason(e)}")
             names = []
         index: dict[str, str] = {}
         seen: dict[str, _Seen] = {}
@@ -134,7 +139,13 @@ class NscStore:
         except RefusedFile as e:
             log.warn(f"skipping nsc account file: {e}")
             return None
-        except (OSError, UnicodeDecodeError, JWTError) as e:
+        except OSError as e:
+            log.warn(f"skipping nsc account file {path}: {os_reason(e)}")
+            return None
+        except UnicodeDecodeError:
+            log.warn(f"skipping nsc account file {path}: not UTF-8 text")
+            return None
+        except JWTError as e:
             log.warn(f"skipping nsc account file {path}: {e}")
             return None
         if not is_account_key(sub):
@@ -188,7 +199,7 @@ class NscStore:
             jwt = read_file(path).decode("utf-8").strip()  # as load serves it
             sub = peek_claims(jwt).sub
         except (OSError, UnicodeDecodeError, JWTError, ValueError) as e:
-            log.debug(f"ignoring change of {path}: {e}")
+            log.debug(f"ignoring change of {path}: {os_reason(e) if isinstance(e, OSError) else e}")
             return None
         return (sub, jwt) if is_account_key(sub) else None
 
@@ -229,6 +240,12 @@ class NscStore:
 
     def pack(self, max: int = -1) -> list[tuple[str, str]]:
         raise StoreError("the nsc store does not support pack")
+
+    def counts(self) -> tuple[int, int]:
+        return len(self.account_keys()), 0  # accounts only: an nsc folder serves no activations
+
+    def health(self) -> str | None:
+        return folder_health(self.accounts_dir, "nsc accounts folder", writable=False)
 
     def account_keys(self) -> list[str]:
         with self._lock:

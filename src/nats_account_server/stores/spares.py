@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 
 from ..log import log
+from ..oserrors import os_error
 from .libc import function, last_error
 
 __all__ = [
@@ -187,7 +188,7 @@ class Spares:
         except OSError as exc:
             if exc.errno != errno.EAGAIN:  # EAGAIN: someone has it open, the expected refusal
                 self.enabled = False  # no leases here (NFS, leases-enable=0): plain saves from now on
-                log.debug(f"spare inodes are off: no write lease on {path}: {exc}")
+                log.debug(f"spare inodes are off: no write lease on {path}: {os_error(exc, known=path)}")
         os.close(fd)
         unlink_quietly(path)
         return None

@@ -26,6 +26,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from typing import Any, Protocol, cast
 
 from ..log import log, short_key
+from ..oserrors import error_text
 from . import inotify
 from .files import JWT_SUFFIX, TEMP_SUFFIX
 from .inotify import Change
@@ -177,10 +178,11 @@ class StoreWatcher:
             try:
                 found = self._read(path)
             except Exception as e:  # an unreadable file must not stop the watcher
+                reason = error_text(e)
                 log.warn(
-                    f"unable to read changed file: {e}"
-                    if path in str(e)
-                    else f"unable to read changed file {path}: {e}"
+                    f"unable to read changed file: {reason}"
+                    if path in reason
+                    else f"unable to read changed file {path}: {reason}"
                 )
                 continue
             if found is None:
@@ -270,7 +272,8 @@ class StoreWatcher:
             try:
                 self.on_delete(key)
             except Exception as e:
-                log.error(f"error handling the deletion of {short_key(key) if key else 'a file'}: {e}")
+                what = short_key(key) if key else "a file"
+                log.error(f"error handling the deletion of {what}: {error_text(e)}")
 
     async def _report(self, found: list[tuple[str, str]]) -> None:
         for key, jwt in found:
@@ -279,7 +282,7 @@ class StoreWatcher:
                 if inspect.isawaitable(result):
                     await result
             except Exception as e:
-                log.error(f"error handling the file change for {short_key(key)}: {e}")
+                log.error(f"error handling the file change for {short_key(key)}: {error_text(e)}")
 
     # ----------------------------------------------------------------------------- main loop
 
@@ -297,7 +300,7 @@ class StoreWatcher:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                log.error(f"error watching {self.root} for changes: {e}; retrying in {pause:g}s")
+                log.error(f"error watching {self.root} for changes: {error_text(e)}; retrying in {pause:g}s")
             if self._healthy:
                 pause = self.retry_pause
             try:

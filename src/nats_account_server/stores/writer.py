@@ -14,6 +14,7 @@ from types import ModuleType
 
 from ..core.store import StoreError
 from ..log import log
+from ..oserrors import os_error, os_reason
 from .files import O_CLOEXEC
 
 __all__ = ["LOCK_FILE", "WriterLock"]
@@ -49,7 +50,7 @@ class WriterLock:
                 # held read-only: an open file for writing would keep its filesystem from a remount
                 fd = os.open(path, os.O_RDONLY | os.O_CREAT | O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), 0o644)
             except OSError as exc:
-                raise StoreError(f"unable to lock the store {root}: {exc.strerror}") from exc
+                raise StoreError(f"unable to lock the store {root}: {os_error(exc, known=path)}") from exc
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -61,7 +62,7 @@ class WriterLock:
                 ) from None
             except OSError as exc:
                 os.close(fd)
-                log.debug(f"no file locks on this filesystem: {root} is not protected ({exc.strerror})")
+                log.debug(f"no file locks on this filesystem: {root} is not protected ({os_reason(exc)})")
                 return cls(path, None)
             try:  # the file may have been removed by the holder that just released it: lock the new one
                 same = os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False))
@@ -77,7 +78,7 @@ class WriterLock:
             finally:
                 os.close(out)
         except OSError as exc:  # the lock holds without the pid: a second writer is refused all the same
-            log.debug(f"unable to write the writer's pid to {path}: {exc.strerror}")
+            log.debug(f"unable to write the writer's pid to {path}: {os_reason(exc)}")
         return cls(path, fd)
 
     def release(self) -> None:
