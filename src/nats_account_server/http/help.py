@@ -37,8 +37,9 @@ Parameters (highest precedence first):
 
 ## POST /jwt/v1/accounts/<account public key>
 Body: the account JWT (as `nsc push` sends it). Only on a writable, non-replica server
-(405 otherwise). The JWT must be an account JWT for that key, signed by the operator or one of
-its signing keys, not expired and not yet-to-become valid, else 400 with the reason; 409 when a
+(405 otherwise, saying why and where to push). The JWT must be an account JWT for that key,
+signed by the operator or one of its signing keys, not expired and not yet-to-become valid,
+else 400 with the reason (without an operator configured, every upload is refused); 409 when a
 JWT with a newer iat is stored; 413 when the body is too large; 200 on success, after which
 nats-servers are notified on $SYS.ACCOUNT.<key>.CLAIMS.UPDATE. With a signing service
 configured, a self-signed JWT is forwarded to it: 200 when it returns a signed JWT, 202 with its
