@@ -269,6 +269,16 @@ async def test_periodic_store_state_line_only_when_the_state_changed(
         f"[DBG] Checking store state: {sync.hash.value().hex()}",
     ], lines
     assert set(requests) == {ZERO, sync.hash.value()}
+    # a peer asking again and again with the same hash, and merges ending at the same state
+    log.configure(LoggingSettings(debug=True, time=False, colors=False))
+    try:
+        for _ in range(3):
+            await sync.pack_request("$SYS.REQ.CLAIMS.PACK", "in", sync.hash.value())
+            await sync.pack_reply("in", "", b"")
+    finally:
+        log.configure(LoggingSettings())
+    err = capsys.readouterr().err
+    assert err.count("pack request matches hash") == 1 and err.count("Merging Finished") == 1, err
     await sync.close()
 
 

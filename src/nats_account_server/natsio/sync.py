@@ -35,6 +35,13 @@ class Sync:
         self.hash = StoreHash()
         core.saved_hooks.append(self.hash.update)
         self._scan_task: asyncio.Task[None] | None = None
+        self._shown: dict[str, str] = {}  # periodic line -> its text when last logged
+
+    def _news(self, kind: str, line: str) -> None:
+        """A line peers cause every sync period: logged when it says something new."""
+        if self._shown.get(kind) != line:
+            self._shown[kind] = line
+            log.debug(line)
 
     def start_scan(self) -> None:
         """Compute the initial hash in a worker thread: startup must not wait for a big store."""
@@ -80,7 +87,7 @@ class Sync:
             return
         ours = self.hash.value() if self.hash.ready else None
         if ours is not None and payload == ours:
-            log.debug(f"pack request matches hash {ours.hex()}")
+            self._news("matches", f"pack request matches hash {ours.hex()}")
             await self.publish(reply, b"")
             return
         try:
@@ -99,7 +106,7 @@ class Sync:
         """One message of a peer's pack stream (our inbox); merged changes are not re-published."""
         if not payload:
             if self.hash.ready:
-                log.debug(f"Merging Finished and resulting in: {self.hash.value().hex()}")
+                self._news("merged", f"Merging Finished and resulting in: {self.hash.value().hex()}")
             return
         log.debug("Embedded pack message")
         try:
