@@ -57,3 +57,16 @@ def test_counts_and_states_appear_only_where_they_apply() -> None:
     got = samples(m)
     assert got[(p + "nats_connected", ())] == 0 and got[(p + "ready", ())] == 1
     assert got[(p + "store_jwts", (("kind", "account"),))] == 3
+
+
+def test_prometheus_client_is_imported_only_by_a_scrape() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import nats_account_server.server, nats_account_server.metrics as m; "
+        "before = 'prometheus_client' in sys.modules; m.metrics.exposition(); "
+        "print(before, 'prometheus_client' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]

@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar
 from nats_account_server.configkeys import located as _located
 from nats_account_server.configkeys import placements, stray_keys
 from nats_account_server.configkeys import where as _where
+from nats_account_server.oserrors import os_error
 
 __all__ = [
     "ConfigError",
@@ -550,7 +551,7 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
     except ParseError as exc:
         raise ConfigError(str(exc)) from None
     except OSError as exc:  # the parser reports IO problems itself; this is belt and braces
-        raise ConfigError(f"error reading config file '{name}', {exc.strerror or exc}") from None
+        raise ConfigError(f"error reading config file '{name}', {os_error(exc, known=name)}") from None
     return settings_from_tree(tree)
 
 

@@ -15,6 +15,7 @@ import stat
 
 from ..boundedfiles import O_READ, RefusedFile, open_regular, read_open
 from ..jwt.codec import MAX_TOKEN_SIZE
+from ..oserrors import os_reason
 
 __all__ = [
     "FILE_LIMIT",
@@ -98,7 +99,7 @@ def folder_health(path: str, what: str, *, writable: bool) -> str | None:
     except FileNotFoundError:
         return f"{what} {path} does not exist"
     except OSError as exc:
-        return f"{what} {path} cannot be read: {(exc.strerror or str(exc)).lower()}"
+        return f"{what} {path} cannot be read: {os_reason(exc)}"
     if not stat.S_ISDIR(info.st_mode):
         return f"{what} {path} is not a directory"
     if not os.access(path, os.R_OK | os.X_OK):
