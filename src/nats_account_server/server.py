@@ -119,7 +119,7 @@ class Instance:
         parts = self._parts
         parts.callback(self._close_core, core)
         try:
-            await store.start(core.changed)
+            await store.start(core.remote_changed)
         except StoreError as exc:
             raise StartupError(str(exc)) from exc
         parts.push_async_callback(_quietly, store.stop)

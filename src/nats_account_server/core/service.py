@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import cast
 
+from nats_account_server.core.announce import Announced
 from nats_account_server.core.cache import Cache, Entry, ResponseCache, make_entry
 from nats_account_server.core.groupcommit import JOBS, GroupCommit
-from nats_account_server.core.kinds import Kind, decode_kind
+from nats_account_server.core.kinds import Kind, decode_kind, kind_of
 from nats_account_server.core.notifier import (
     NoNats,
     Notifier,
@@ -31,7 +32,7 @@ from nats_account_server.core.readiness import Readiness
 from nats_account_server.core.source import Loaded, LocalSource, Source
 from nats_account_server.core.store import AsyncSaveStore, GroupSaveStore, Store, StoreError, Version, Writes
 from nats_account_server.core.trust import Trust
-from nats_account_server.jwt import JWTError, Token, peek_claims
+from nats_account_server.jwt import JWTError, Token, decode_activation, peek_claims
 from nats_account_server.log import log, short_key
 from nats_account_server.metrics import metrics
 from nats_account_server.oserrors import error_text
@@ -158,6 +159,9 @@ class Core:
         # asking for many different `max` values cannot make the server keep many packs
         self._pack: tuple[int, int, asyncio.Future[bytes]] | None = None
         self.bulk = Pacer()  # packs, over every transport, share one byte budget
+        # where other instances write the store too, what we announced lately (see core/announce.py)
+        self.announced = Announced(store.load if store.writes is Writes.NETWORKED else None)
+        self._announcing: set[asyncio.Task[None]] = set()
         self.readiness = Readiness(store, self.notifier)
 
     # ---------------------------------------------------------------- reads
@@ -245,7 +249,9 @@ class Core:
             log.info(f"skipping notification for {short_key(key)}, {self.notifier.outage}")
             metrics.notifications[(kind.name.lower(), "skipped")] += 1
             return
+        jwt = self.announced.newest(key, jwt)  # a newer version another instance stored meanwhile
         subject = account_subject(key) if kind is Kind.ACCOUNT else activation_subject(issuer, key)
+        self.announced.mark(key, jwt)
         try:
             await self.notifier.publish(subject, jwt.encode())
         except Exception as exc:
@@ -254,6 +260,28 @@ class Core:
             raise Failure(500, "error sending notification of change") from exc
         metrics.notifications[(kind.name.lower(), "sent")] += 1
         log.debug(f"sent notification on {subject}")
+
+    def remote_changed(self, key: str, jwt: str) -> None:
+        """Another instance's write, brought by the store: as `changed`, and announced again when this
+        instance announced another version of the key lately, so that its last announcement is the
+        newest version."""
+        self.changed(key, jwt)
+        if jwt and self.announced.again(key, jwt):
+            task = asyncio.ensure_future(self._announce_again(key, jwt))
+            self._announcing.add(task)
+            task.add_done_callback(self._announcing.discard)
+
+    async def _announce_again(self, key: str, jwt: str) -> None:
+        kind = kind_of(key)
+        try:
+            issuer = decode_activation(jwt).iss if kind is Kind.ACTIVATION else ""
+        except JWTError:
+            return  # the bucket's entry is not served either (the store vets it)
+        if kind is None:
+            return
+        log.debug(f"{short_key(key)} - another instance stored a newer version, announcing it again")
+        with contextlib.suppress(Failure):  # logged by notify
+            await self.notify(kind, key, jwt, issuer)
 
     # ---------------------------------------------------------------- writes
 

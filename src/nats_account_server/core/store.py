@@ -44,7 +44,9 @@ class Writes(Enum):
     INLINE = "inline"  # in memory: cheap, on the event loop
     THREADED = "threaded"  # files: from worker threads, one by one
     GROUPED = "grouped"  # files: from worker threads, a group of writes sharing fsyncs (GroupSaveStore)
-    NETWORKED = "networked"  # a network round trip (JetStream KV): awaited (AsyncSaveStore)
+    # a network round trip (JetStream KV): awaited (AsyncSaveStore); other instances write the same
+    # store, their writes reach us through `start`'s callback, and `load` is a local, cheap read
+    NETWORKED = "networked"
 
 
 class Watcher(Protocol):

@@ -7,7 +7,8 @@
   the caller's `keep` rule (newer iat wins), so an older JWT never replaces a newer one, whichever
   instance accepted it.
 * Another instance's write reaches the view through the watch and calls `on_remote_change` (the
-  core's `changed`: drop the cached response, update the sync hash); it is never re-published.
+  core's `remote_changed`: drop the cached response, update the sync hash, announce again only a
+  key this instance announced lately, so that its last announcement is the newest version).
 * JetStream unreachable: reads keep being served from the view, writes raise `StoreUnavailable`
   (HTTP 503) after at most `timeout` ms; nats-py reconnects and the watch resumes by itself.
 
