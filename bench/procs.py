@@ -109,6 +109,9 @@ class Proc:
         self.argv = ["taskset", "-c", cpu, *argv]
         self.log_path = log_path
         self.env = {**os.environ, **(env or {})}
+        # servers run from bytecode caches, as an installed package does: compiling every module
+        # at each start would be most of a start's time
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.popen: subprocess.Popen[bytes] | None = None
         self.started = 0.0
         self.log_offset = 0  # where this start's output begins in the (appended) log file

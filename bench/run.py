@@ -43,6 +43,7 @@ from procs import (  # noqa: E402
     wait_quiet,
 )
 from report import Results, figures, percentile  # noqa: E402
+from scale import ScaleRows  # noqa: E402
 from wrk import (  # noqa: E402
     Wrk,
     WrkResult,
@@ -61,7 +62,7 @@ STORM_CLIENTS = 5_000
 STARTS = 3  # starts per round for each start-time row: one start is ~0.2 s, the host's noise is larger
 
 
-class Bench:
+class Bench(ScaleRows):
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.args = args
         self.dir = workdir
@@ -111,6 +112,8 @@ class Bench:
             flush=True,
         )
         wanted = set(self.args.only or ["pressure", "100k", "1m"])
+        if wanted & {"shared", "nats", "uploads"}:
+            wanted |= {"100k", "1m"}
         big = [(PACK_ACCOUNTS, "10k", "pressure"), (100_000, "100k", "100k"), (1_000_000, "1m", "1m")]
         for count, name, row in big:
             if row not in wanted or (name == "1m" and not self.args.million):
@@ -128,10 +131,13 @@ class Bench:
         self.background.append(wait_quiet(1, self.args.wait_idle))
 
     @contextlib.contextmanager
-    def server(self, name: str, store: Path, probe_key: str) -> Iterator[tuple[Proc, int, float]]:
+    def server(
+        self, name: str, store: Path, probe_key: str, cpu: str = "0"
+    ) -> Iterator[tuple[Proc, int, float]]:
         self.quiet()
         port = free_port()
         proc = account_server(name, port, store, self.logs / f"{name}.log", operator_jwt=self.operator_jwt)
+        proc.argv[2] = cpu
         self.commands.setdefault(f"server ({name})", " ".join(proc.argv))
         with proc:
             startup = proc.wait_status(port, ACCOUNTS + probe_key)
@@ -334,7 +340,18 @@ class Bench:
     # ------------------------------------------------------------------ main
 
     def run(self) -> None:
-        rows = self.args.only or ["bare", "one", "post", "pressure", "100k", "1m", "notify"]
+        rows = self.args.only or [
+            "bare",
+            "one",
+            "post",
+            "pressure",
+            "100k",
+            "1m",
+            "notify",
+            "shared",
+            "nats",
+            "uploads",
+        ]
         for n in range(1, self.args.rounds + 1):
             print(f"round {n}/{self.args.rounds}", flush=True)
             if "bare" in rows:
@@ -351,6 +368,14 @@ class Bench:
                 self.big("1m")
             if "notify" in rows and self.args.updates > 0:
                 self.notification()
+            if "shared" in rows:
+                self.shared()
+            if "nats" in rows:
+                self.nats_memory("100k")
+                if self.args.million:
+                    self.nats_memory("1m")
+            if "uploads" in rows:
+                self.upload_stream()
 
     def report(self) -> str:
         a = self.args
@@ -415,7 +440,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--only",
         nargs="+",
-        choices=["bare", "one", "post", "pressure", "100k", "1m", "notify"],
+        choices=["bare", "one", "post", "pressure", "100k", "1m", "notify", "shared", "nats", "uploads"],
         help="run only these groups of rows",
     )
     p.add_argument("--workdir", type=Path, help="keep stores here and reuse the big ones on the next run")

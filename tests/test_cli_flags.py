@@ -243,6 +243,35 @@ def test_dir_replaces_dir_nsc_readonly_but_keeps_shard(tmp_path: Path) -> None:
     assert build_settings(Flags(readonly=True)).store.readonly is False  # -ro without -dir: no effect
 
 
+def test_dir_flag_overrides_a_kv_store_of_the_file_with_a_warning(tmp_path: Path) -> None:
+    """Flags win over the file: -dir replaces the file's KV store by a directory store, and says so."""
+    conf = write_conf(tmp_path, 'store { shard: true, kv { bucket: "jwts", servers: "nats://n1:4222" } }')
+    s = build_settings(Flags(config=conf, dir=str(tmp_path / "jwts")))
+    assert (s.store.dir, s.store.shard, s.store.kv.enabled) == (str(tmp_path / "jwts"), True, False)
+    assert s.warnings == [
+        "flag -dir overrides the KV store of the configuration file (bucket jwts): serving a directory store"
+    ]
+    assert build_settings(Flags(config=conf)).store.kv.enabled  # without the flag: the file's store
+    assert build_settings(Flags(config=conf)).warnings == []
+
+
+def test_dir_flag_with_a_kv_file_serves_the_directory(tmp_path: Path) -> None:
+    """The real command line: the server starts on the directory (no KV connection is tried: the
+    file's KV server does not exist) and logs the override as a warning."""
+    from tests.support.procs import start_server
+
+    store = tmp_path / "jwts"
+    store.mkdir()
+    text = 'store { kv { servers: "nats://127.0.0.1:1" } }\n'
+    proc = start_server("-dir", str(store), config_text=text, tmp_path=tmp_path, timeout=20)
+    try:
+        assert proc.find_lines("[WRN] flag -dir overrides the KV store of the configuration file")
+        assert proc.find_lines(f"store at {store}") or proc.find_lines(str(store))
+        assert not proc.find_lines("KV store connected") and not proc.find_lines("JetStream KV")
+    finally:
+        proc.stop(timeout=5)
+
+
 def test_nsc_and_dir_mutually_exclusive(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="-nsc and -dir are mutually exclusive"):
         build_settings(Flags(nsc=str(tmp_path), dir=str(tmp_path)))

@@ -255,7 +255,8 @@ MaxBodySize: 4, CacheSize: 11
 HTTP { Host: "", Port: 0, ReadTimeout: 5, WriteTimeout: 6, TLS { Cert: c, Key: k, Root: r } }
 NATS { Servers: [u], ConnectTimeout: 7, ReconnectWait: 8, MaxReconnects: 0, UserCredentials: /u.creds
        TLS { Root: R, Cert: C, Key: K }, SyncInterval: 9 }
-Store { NSC: "", Dir: /d, ReadOnly: true, Shard: true, CleanupInterval: 10 }
+Store { NSC: "", Dir: /d, ReadOnly: true, Shard: true, CleanupInterval: 10, allow_delete: true
+        hard_delete: true }
 Logging { Time: false, Debug: true, Trace: true, Colors: false, PID: true, Format: JSON }
 """,
     )
@@ -300,8 +301,10 @@ Logging { Time: false, Debug: true, Trace: true, Colors: false, PID: true, Forma
                 "TLS": {"Root": "", "Cert": "", "Key": ""},
                 "ConnectTimeout": 5000,
                 "ReconnectWait": 250,
-                "Timeout": 3000,
+                "Timeout": 15000,
             },
+            "Allow_Delete": True,
+            "Hard_Delete": True,
         },
         "Logging": {
             "Time": False,

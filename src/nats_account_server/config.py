@@ -287,7 +287,7 @@ class KVSettings:
     tls: TLSSettings = _f("TLS", TLSSettings)
     connecttimeout: int = _f("ConnectTimeout", 5000, _duration)
     reconnectwait: int = _f("ReconnectWait", 250, _duration)
-    timeout: int = _f("Timeout", 3000, _duration)
+    timeout: int = _f("Timeout", 15000, _duration)  # outlasts a JetStream leader election
 
     @property
     def enabled(self) -> bool:
@@ -304,6 +304,9 @@ class StoreSettings:
     shard: bool = _f("Shard", False)
     cleanupinterval: int = _f("CleanupInterval", 0, _duration)  # 0 = no clean-up
     kv: KVSettings = _f("KV", KVSettings)
+    # delete requests (nats-server's resolver names): off unless allowed; soft keeps `<key>.jwt.deleted`
+    allow_delete: bool = _f("Allow_Delete", False)
+    hard_delete: bool = _f("Hard_Delete", False)
 
 
 @dataclass

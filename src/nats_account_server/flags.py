@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from nats_account_server import __version__
 from nats_account_server.config import (
     ConfigError,
+    KVSettings,
     Settings,
     StoreSettings,
     check_value,
@@ -242,6 +243,13 @@ def build_settings(flags: Flags) -> Settings:
     if flags.nsc and flags.dir:
         raise ConfigError("-nsc and -dir are mutually exclusive")
     settings = load_settings(flags.config) if flags.config else Settings()
+    if (flags.nsc or flags.dir) and settings.store.kv.enabled:
+        flag, bucket = "-nsc" if flags.nsc else "-dir", settings.store.kv.bucket or "account-jwts"
+        store = "an nsc" if flags.nsc else "a directory"
+        settings.warnings.append(
+            f"flag {flag} overrides the KV store of the configuration file (bucket {bucket}): "
+            f"serving {store} store"
+        )
     if flags.nsc:
         problem = folder_problem(flags.nsc, setting="-nsc", need_jwt=True)
         if problem is not None:  # before the operator JWT it names is read: say what the folder is
@@ -252,6 +260,7 @@ def build_settings(flags: Flags) -> Settings:
         # Not in the original: shard and cleanupinterval from the file survive -dir.
         settings.store.dir = flags.dir
         settings.store.nsc = ""
+        settings.store.kv = KVSettings()  # the flag chooses the store: a directory
         settings.store.readonly = flags.readonly
     if flags.nats:
         settings.nats.servers = [flags.nats]

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import ssl
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import ParseResult
-
-from nats.aio.client import Client
 
 from nats_account_server.boundedfiles import plain, read_regular
 from nats_account_server.oserrors import error_text
+
+if TYPE_CHECKING:  # nats-py is imported by a connect only: a server without NATS never loads it
+    from nats.aio.client import Client
 
 __all__ = [
     "MAX_CLIENT_FILE",
@@ -30,6 +32,7 @@ __all__ = [
     "check_file",
     "connect_once",
     "describe",
+    "permission_denied",
     "server_urls",
     "shown_url",
     "tls_context",
@@ -45,7 +48,7 @@ class ClientFileError(OSError):
 
 
 #: a client event once the connection is up: (the client, the error or None)
-Hook = Callable[[Client, Exception | None], Awaitable[None]]
+Hook = Callable[["Client", Exception | None], Awaitable[None]]
 
 
 def shown_url(url: ParseResult | str | None) -> str:
@@ -119,6 +122,29 @@ def describe(exc: BaseException | None) -> str:
     return error_text(exc)
 
 
+# how nats-server refuses a subject to a user: -ERR 'Permissions Violation for Publish to "<subject>"'
+_VIOLATION = re.compile(r'permissions violation for (publish|subscription) to "?([^"\s]+)"?', re.IGNORECASE)
+
+
+def permission_denied(exc: BaseException | None, subjects: Sequence[str] = ()) -> str | None:
+    """For a permissions violation the server reported (nats-py hands it to the error callback, and
+    a request it refused then only times out): what the user may not do, and what to grant; None
+    for any other error. nats-py reports the subject in lower case: a subject starting with one of
+    ``subjects`` (the ones the client uses) gets that prefix back in its own case."""
+    found = _VIOLATION.search(str(exc)) if exc is not None else None
+    if found is None:
+        return None
+    action, subject = ("publish" if found[1].lower() == "publish" else "subscribe"), found[2]
+    for prefix in subjects:
+        if subject.lower().startswith(prefix.lower()):
+            subject = prefix + subject[len(prefix) :]
+            break
+    return (
+        f'permissions violation: the NATS user may not {action} to "{subject}" '
+        f"(it needs {action} permission for {subject})"
+    )
+
+
 async def connect_once(
     options: dict[str, Any], *, timeout: float | None = None, **hooks: Hook
 ) -> tuple[Client | None, BaseException | None]:
@@ -136,6 +162,8 @@ async def connect_once(
             check_credentials(creds)
         except ClientFileError as exc:
             return None, exc
+    from nats.aio.client import Client
+
     nc = Client()
     failures: list[BaseException] = []
     all_failed = asyncio.Event()

@@ -22,6 +22,7 @@ from nats_account_server import __version__
 from nats_account_server.config import ConfigError, Settings, settings_to_dump
 from nats_account_server.core.acceptance import vetting
 from nats_account_server.core.cache import Cache, ResponseCache
+from nats_account_server.core.deletion import policy_of
 from nats_account_server.core.kinds import Kind
 from nats_account_server.core.lifecycle import StartupError
 from nats_account_server.core.service import Core
@@ -116,6 +117,7 @@ class Instance:
             lookup_timeout=s.signrequesttimeout / 1000,
             max_pack=s.maxreplicationpack,
         )
+        core.deletion = policy_of(s)
         parts = self._parts
         parts.callback(self._close_core, core)
         try:

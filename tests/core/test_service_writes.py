@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from nats_account_server.core.kinds import Kind
-from nats_account_server.core.service import Core, Saved
+from nats_account_server.core.service import Core
 from nats_account_server.core.store import Version
 from nats_account_server.core.trust import load_trust
+from nats_account_server.core.verdict import Saved
 from nats_account_server.jwt import decode_account
 from nats_account_server.stores import DirectoryStore, StoreError
 from tests.support.trust import Trust as Fixture

@@ -39,7 +39,9 @@ def test_method_not_allowed_names_the_allowed_methods(tmp_path: Path, trust: Tru
     with httpx.Client(base_url=proc.url, timeout=10) as http:
         resp = http.delete(f"/jwt/v1/accounts/{key}")
         assert resp.status_code == 405 and resp.headers["allow"] == "GET, POST, OPTIONS"
-        assert resp.text == f"DELETE not allowed on /jwt/v1/accounts/{key}: allowed are GET, POST, OPTIONS\n"
+        assert resp.text == (
+            "DELETE not allowed: delete must be enabled in server config (store { allow_delete: true })\n"
+        )
         resp = http.put("/jwt/v1/help", content=b"x")
         assert resp.status_code == 405 and resp.headers["allow"] == "GET, OPTIONS"
         assert resp.text == "PUT not allowed on /jwt/v1/help: allowed are GET, OPTIONS\n"

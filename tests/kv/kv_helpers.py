@@ -27,12 +27,13 @@ def server_config(
     servers: Sequence[str],
     bucket: str,
     replicas: int = 3,
-    timeout_ms: int = 2000,
+    timeout_ms: int | None = 2000,
     connecttimeout_ms: int = 5000,
     nats_servers: Sequence[str] = (),
     extra: str = "",
 ) -> str:
-    """Our server on a KV store; `nats_servers` adds the notification connection."""
+    """Our server on a KV store; `nats_servers` adds the notification connection, `timeout_ms` None
+    keeps the default write timeout."""
     urls = ", ".join(f'"{u}"' for u in servers)
     lines = ["logging { colors: false, debug: true }", "http { host: 127.0.0.1, port: 0 }"]
     if trust is not None:
@@ -41,7 +42,9 @@ def server_config(
     lines.append(
         "store {\n  kv {\n"
         f'    bucket: "{bucket}", replicas: {replicas}, servers: [{urls}]\n'
-        f"    connecttimeout: {connecttimeout_ms}, reconnectwait: 100, timeout: {timeout_ms}\n  }}\n}}"
+        f"    connecttimeout: {connecttimeout_ms}, reconnectwait: 100"
+        + (f", timeout: {timeout_ms}" if timeout_ms is not None else "")
+        + "\n  }\n}"
     )
     if nats_servers:
         nurls = ", ".join(f'"{u}"' for u in nats_servers)

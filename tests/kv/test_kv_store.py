@@ -14,14 +14,16 @@ from kv_helpers import eventually, kv_client, kv_contents
 
 from nats_account_server.config import KVSettings
 from nats_account_server.core.kinds import Kind
-from nats_account_server.core.service import Core, Saved
+from nats_account_server.core.service import Core
 from nats_account_server.core.trust import load_trust
+from nats_account_server.core.verdict import Saved
 from nats_account_server.jwt import activation_hash, decode_account
 from nats_account_server.jwt.encode import new_keypair
 from nats_account_server.stores import StoreError, StoreUnavailable
 from nats_account_server.stores.kv import KVStore
 from tests.support.natsserver import NatsServer
 from tests.support.ports import free_port
+from tests.support.procs import ServerProcess
 from tests.support.trust import Trust
 
 Changes = list[tuple[str, str]]
@@ -183,8 +185,9 @@ async def test_kv_single_node_down_then_back(
         await store.stop()
 
 
-def kv_user_permissions(bucket: str) -> str:
-    """The least a KV user needs (README "The KV account"); `create` may be dropped for a pre-made bucket."""
+def kv_user_permissions(bucket: str, without: tuple[str, ...] = ()) -> str:
+    """The least a KV user needs (README "The KV account"), less the subjects containing any of
+    `without`; `STREAM.CREATE` may be dropped for a pre-made bucket."""
     stream = f"KV_{bucket}"
     publish = [
         f"$KV.{bucket}.>",
@@ -194,9 +197,11 @@ def kv_user_permissions(bucket: str) -> str:
         f"$JS.API.CONSUMER.CREATE.{stream}",
         f"$JS.API.CONSUMER.CREATE.{stream}.>",
         f"$JS.API.CONSUMER.INFO.{stream}.*",
+        f"$JS.API.CONSUMER.DELETE.{stream}.*",
+        f"$JS.API.CONSUMER.LIST.{stream}",
         f"$JS.FC.{stream}.>",
     ]
-    allow = ", ".join(f'"{s}"' for s in publish)
+    allow = ", ".join(f'"{s}"' for s in publish if not any(w in s for w in without))
     return f'publish: {{ allow: [{allow}] }}, subscribe: {{ allow: ["_INBOX.>"] }}'
 
 
@@ -231,6 +236,33 @@ async def test_kv_works_with_least_privilege_user(
     finally:
         await one.stop()
         await two.stop()
+
+
+async def test_kv_user_without_stream_create_is_told_at_once(
+    nats_factory: Callable[..., NatsServer],
+    kv_server: Callable[..., ServerProcess],
+    tmp_path: Path,
+) -> None:
+    """No bucket and no `STREAM.CREATE` permission: the server exits 1 naming the subject and the
+    permission (the permissions violation nats-server reports), not after a timeout."""
+    bucket = "jwts"
+    perms = kv_user_permissions(bucket, without=("STREAM.CREATE",))
+    node = nats_factory(
+        f'jetstream {{ store_dir: "{tmp_path / "js-denied"}" }}\n'
+        "accounts {\n  JWTS {\n    jetstream: enabled\n"
+        f"    users: [ {{ user: kv, password: s3cret, permissions: {{ {perms} }} }} ]\n"
+        "  }\n}\n"
+    )
+    url = f"nats://kv:s3cret@127.0.0.1:{node.port}"
+    began = time.monotonic()
+    proc = kv_server("denied", servers=[url], bucket=bucket, connecttimeout_ms=10000, ready=False)
+    assert await asyncio.to_thread(proc.wait, 30) == 1
+    print(f"\nexit 1 after {time.monotonic() - began:.2f}s for a user without STREAM.CREATE")
+    subject = f"$JS.API.STREAM.CREATE.KV_{bucket}"
+    lines = proc.find_lines(f'may not publish to "{subject}"')
+    assert lines and f"publish permission for {subject}" in lines[-1], proc.describe(40)
+    assert "create the bucket beforehand" in lines[-1]
+    assert not proc.find_lines("nats: timeout")
 
 
 async def test_kv_start_loads_a_big_bucket_before_serving(

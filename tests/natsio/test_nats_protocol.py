@@ -201,13 +201,12 @@ async def test_list_and_delete(
         listed = json.loads((await nc.request("$SYS.REQ.CLAIMS.LIST", b"", timeout=5)).data)
         assert listed["data"] == [trust.pub("A")] and listed["server"]["name"] == "nats-account-server"
         deleted = json.loads((await nc.request("$SYS.REQ.CLAIMS.DELETE", b"x", timeout=5)).data)
-        # the full resolver's error format, with a text that is true of this server
+        # the full resolver's error format and text (deletion is off unless allowed)
         assert deleted["error"] == {
-            "account": "n/a",
             "code": 500,
             "description": (
-                "this account server does not delete accounts (yet); to delete one, remove its JWT"
-                " from the store"
+                "delete accounts request by  failed - delete must be enabled in server config"
+                " (store { allow_delete: true })"
             ),
         }
         assert deleted["server"]["name"] == "nats-account-server" and "data" not in deleted

@@ -8,7 +8,7 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -83,48 +83,138 @@ def make_core(trust: Trust | None, vouched: list[str] | None = None) -> Core:
 # ---------------------------------------------------------------------------- store hash
 
 
+def hash_of(items: list[tuple[str, str]], **held: str) -> StoreHash:
+    """A hash over `items` whose reads of the store answer from `held` (key -> JWT)."""
+    h = StoreHash(held.get)
+    h.install(scan(items))
+    return h
+
+
+def write(h: StoreHash, store: dict[str, str], key: str, jwt: str) -> None:
+    """A write as the core makes it: "before" read first, then the write, then the saved hook."""
+    h.before_write(key)
+    if jwt:
+        store[key] = jwt
+    else:
+        store.pop(key, None)
+    h.update(key, jwt)
+
+
 def test_store_hash_vector_and_empty() -> None:
-    h = StoreHash()
-    h.install(scan([(T1_KEY, T1)]))
-    assert h.value().hex() == T1_SHA256
-    empty = StoreHash()
-    empty.install({})
-    assert empty.value() == ZERO
+    assert hash_of([(T1_KEY, T1)]).value().hex() == T1_SHA256
+    assert hash_of([]).value() == ZERO
 
 
 def test_store_hash_is_incremental_and_skips_expired(trust: Trust) -> None:
-    h = StoreHash()
-    h.install({})
+    store: dict[str, str] = {}
+    h = StoreHash(store.get)
+    h.install(scan([]))
     a1, b = trust.account_jwt("A"), trust.account_jwt("B")
     a2 = trust.account_jwt("A", iat=int(time.time()) + 1)
-    h.update(trust.pub("A"), a1)
-    h.update(trust.pub("B"), b)
-    h.update(trust.pub("A"), a2)
-    h.update("not-an-account", b)
-    assert h.value() == xor(a2, b) == StoreHash_from([(trust.pub("A"), a2), (trust.pub("B"), b)])
+    write(h, store, trust.pub("A"), a1)
+    write(h, store, trust.pub("B"), b)
+    write(h, store, trust.pub("A"), a2)
+    write(h, store, "not-an-account", b)
+    assert h.value() == xor(a2, b) == hash_of(list(store.items())).value()
+    assert len(h) == 0  # nothing is kept per account without an expiry
     soon = int(time.time()) + 100
     c = trust.account_jwt("C", exp=soon)
-    h.update(trust.pub("C"), c)
-    assert h.value() == xor(a2, b, c)
+    write(h, store, trust.pub("C"), c)
+    assert h.value() == xor(a2, b, c) and len(h) == 1
     assert h.value(now=soon) == xor(a2, b)  # expired without any write
-    h.update(trust.pub("B"), "")
+    write(h, store, trust.pub("B"), "")
     assert h.value(now=soon) == xor(a2)
-    assert scan([(trust.pub("C"), trust.account_jwt("C", exp=1000))]) == {}
+    assert scan([(trust.pub("C"), trust.account_jwt("C", exp=1000))]).value == 0
+    assert h.ready
 
 
-def StoreHash_from(items: list[tuple[str, str]]) -> bytes:  # noqa: N802 - reads like a constructor
-    h = StoreHash()
-    h.install(scan(items))
-    return h.value()
+def test_store_hash_expiry_of_a_replaced_jwt_leaves_the_new_one(trust: Trust) -> None:
+    store: dict[str, str] = {}
+    h = StoreHash(store.get)
+    h.install(scan([]))
+    soon = int(time.time()) + 100
+    old, new = trust.account_jwt("A", exp=soon), trust.account_jwt("A", exp=soon + 100)
+    write(h, store, trust.pub("A"), old)
+    write(h, store, trust.pub("A"), new)
+    assert h.value(now=soon) == xor(new)  # the old JWT's expiry finds the new one in its place
+    assert h.value(now=soon + 100) == ZERO
 
 
-def test_store_hash_replays_writes_made_during_the_initial_scan(trust: Trust) -> None:
-    old, new = trust.account_jwt("A"), trust.account_jwt("A", iat=int(time.time()) + 1)
-    h = StoreHash()
-    assert not h.ready
-    h.update(trust.pub("A"), new)  # written while the scan (which saw `old`) was running
-    h.install(scan([(trust.pub("A"), old)]))
-    assert h.ready and h.value() == xor(new)
+def test_a_change_we_did_not_write_makes_the_hash_stale(trust: Trust) -> None:
+    store = {trust.pub("A"): trust.account_jwt("A")}
+    h = hash_of(list(store.items()), **store)
+    h.update(trust.pub("A"), trust.account_jwt("A", iat=int(time.time()) + 1))  # a hand edit
+    assert h.stale and not h.ready
+
+
+def test_store_hash_applies_writes_made_during_a_scan(trust: Trust) -> None:
+    """Whatever the scan read of a key written alongside it, the result is the store's hash after."""
+    for name in "ABCE":
+        if name not in trust.accounts:
+            trust.add_account(name)
+    a_old, a_new = trust.account_jwt("A"), trust.account_jwt("A", iat=int(time.time()) + 1)
+    b_old, b_new = trust.account_jwt("B"), trust.account_jwt("B", iat=int(time.time()) + 1)
+    c, d = trust.account_jwt("C"), trust.account_jwt("E")
+    store = {trust.pub("A"): a_old, trust.pub("B"): b_old, trust.pub("E"): d}
+    h = StoreHash(store.get)
+    assert not h.ready and h.scanning
+    h.begin_scan()
+
+    def read() -> Iterator[tuple[str, str]]:
+        yield trust.pub("A"), a_old  # read (and checked) by the scan before its write began
+        write(h, store, trust.pub("A"), a_new)
+        h.before_write(trust.pub("B"))  # B: a write begun before the scan reads it, done after install
+        yield trust.pub("B"), b_old
+        write(h, store, trust.pub("C"), c)  # C: new, written before the scan got there
+        yield trust.pub("C"), c
+        yield trust.pub("E"), d
+
+    found = scan(read(), touched=h.touched())
+    assert found.skipped == {trust.pub("B"), trust.pub("C")}
+    h.install(found)
+    assert h.ready and h.value() == xor(a_new, b_old, c, d)
+    store[trust.pub("B")] = b_new
+    h.update(trust.pub("B"), b_new)
+    assert h.value() == xor(a_new, b_new, c, d) == hash_of(list(store.items())).value()
+
+
+async def test_sync_keeps_the_hash_of_a_directory_store_without_holding_it(
+    trust: Trust, tmp_path: Path
+) -> None:
+    """The scan streams the files; writes keep the hash equal to a fresh scan's; nothing per account."""
+    from nats_account_server.stores import DirectoryStore
+
+    store = DirectoryStore(tmp_path / "jwts")
+    for i in range(20):
+        trust.add_account(f"A{i}")
+    jwts = {trust.pub(f"A{i}"): trust.account_jwt(f"A{i}") for i in range(20)}
+    for key, jwt in jwts.items():
+        store.save(key, jwt)
+    core = Core(store, load_trust(str(trust.operator_jwt_path), ""))
+    sync = Sync(core, Sent(), interval=60)
+    try:
+        assert not isinstance(store.stream(), list)
+        sync.start_scan()
+        await eventually(lambda: sync.hash.ready, timeout=5)
+        assert sync.hash.value() == xor(*jwts.values())
+        for i in range(5):
+            jwts[trust.pub(f"A{i}")] = jwt = trust.account_jwt(f"A{i}", iat=int(time.time()) + 1)
+            await core.save(trust.pub(f"A{i}"), jwt)
+        trust.add_account("N")
+        jwts[trust.pub("N")] = trust.account_jwt("N")
+        await core.save(trust.pub("N"), jwts[trust.pub("N")])
+        assert sync.hash.ready and sync.hash.value() == xor(*jwts.values())
+        assert len(sync.hash) == 0 and not sync.hash._before  # no record per account is kept
+        (tmp_path / "jwts" / f"{trust.pub('A9')}.jwt").write_text(trust.account_jwt("A9", iat=1))
+        jwts[trust.pub("A9")] = trust.account_jwt("A9", iat=1)
+        core.changed(trust.pub("A9"), jwts[trust.pub("A9")])  # a hand edit, as the watcher reports it
+        assert sync.hash.stale
+        sync.start_scan()
+        await eventually(lambda: sync.hash.ready, timeout=5)
+        assert sync.hash.value() == xor(*jwts.values())
+    finally:
+        await sync.close()
+        core.close()
 
 
 # ---------------------------------------------------------------------------- responders
@@ -204,7 +294,7 @@ async def test_list_and_delete_handlers(trust: Trust) -> None:
     await r.list_accounts("$SYS.REQ.CLAIMS.LIST", "r", b"")
     assert sent.json()["data"] == [trust.pub("A")]
     await r.delete("$SYS.REQ.CLAIMS.DELETE", "r", b"")
-    assert "does not delete accounts" in sent.json()["error"]["description"]
+    assert "delete must be enabled in server config" in sent.json()["error"]["description"]
 
 
 # ---------------------------------------------------------------------------- sync

@@ -16,6 +16,9 @@ bucket). The channels differ only where a reason forces them to, each stated her
   `?check=true` asks; uploads and claim updates are new JWTs and must be valid now.
 * Files an operator placed in a directory or nsc store keep the file rule: a correctly signed file is
   served (a forged one is a load error); the operator is the one who vouches for them.
+* Delete requests (generic claims naming accounts) must be signed by the operator or one of its
+  signing keys, with the signer as subject, as nats-server's full resolver requires; without an
+  operator nobody may delete, since nothing says whose request to trust.
 """
 
 from __future__ import annotations
@@ -34,9 +37,18 @@ from nats_account_server.jwt import (
     is_account_key,
 )
 from nats_account_server.jwt.checks import TIME, Issue, issues_of
-from nats_account_server.log import short_key
+from nats_account_server.jwt.deletion import MALFORMED, DeleteRequest, decode_delete_request
+from nats_account_server.log import bounded, short_key
 
-__all__ = ["Refused", "accept", "accept_account", "accept_activation", "blocking", "vetting"]
+__all__ = [
+    "Refused",
+    "accept",
+    "accept_account",
+    "accept_activation",
+    "accept_delete",
+    "blocking",
+    "vetting",
+]
 
 
 EXPIRED = "claim is expired"
@@ -128,3 +140,34 @@ def vetting(trust: Trust) -> Callable[[str, str], str | None]:
         return None
 
     return vet
+
+
+def accept_delete(trust: Trust, raw: str) -> tuple[DeleteRequest, tuple[str, ...]]:
+    """The delete request and the distinct account keys it names, in order, if accepted; raises
+    Refused with nats-server's reason (`not self signed`, `not trusted`, `malformed request`, `not
+    allowed to delete system account`) or the decoder's."""
+    try:
+        req = decode_delete_request(raw)
+    except JWTError as exc:
+        raise Refused(f"bad delete request JWT - {exc}") from None
+    if not trust.configured:
+        raise Refused("no operator is configured, so this server cannot accept delete requests")
+    if req.sub != req.iss:
+        raise Refused("not self signed")
+    if not trust.trusts(req.iss):
+        raise Refused("not trusted")
+    if not isinstance(req.accounts, list):
+        raise Refused(MALFORMED, ("nats.accounts must be a list of account public keys",))
+    system = {trust.system_account_key, trust.operator.operator.system_account if trust.operator else ""}
+    system.discard("")
+    keys: list[str] = []
+    for entry in req.accounts:
+        if not isinstance(entry, str) or not is_account_key(entry):
+            raise Refused(MALFORMED, (f"{bounded(repr(entry), 64)} is not an account public key",))
+        if entry in system:
+            raise Refused("not allowed to delete system account")
+        if entry not in keys:
+            keys.append(entry)
+    if not keys:
+        raise Refused(MALFORMED, ("nats.accounts names no account",))
+    return req, tuple(keys)

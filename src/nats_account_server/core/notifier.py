@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from nats_account_server.core.heard import Heard
+
 
 class NotConnected(Exception):
     """No NATS connection right now; callers degrade (skip notification, answer 'not found')."""
@@ -48,6 +50,11 @@ class Notifier(Protocol):
         """First non-empty reply before the timeout, or None (empty replies mean 'absent')."""
         ...
 
+    async def ask_servers(self, subject: str, payload: bytes, timeout: float) -> Heard:
+        """Send exactly one message with a reply subject and gather the nats-servers' answers until
+        all of them answered or the timeout (see core/heard.py); raises NotConnected."""
+        ...
+
 
 class NoNats:
     """The notifier used when `nats.servers` is empty."""
@@ -65,6 +72,9 @@ class NoNats:
     async def request_many(self, subject: str, payload: bytes, timeout: float) -> bytes | None:
         return None
 
+    async def ask_servers(self, subject: str, payload: bytes, timeout: float) -> Heard:
+        raise NotConnected(self.outage)
+
 
 def account_subject(account: str) -> str:
     return f"$SYS.ACCOUNT.{account}.CLAIMS.UPDATE"
@@ -76,3 +86,8 @@ def activation_subject(issuer: str, hash_: str) -> str:
 
 def lookup_subject(account: str) -> str:
     return f"$SYS.REQ.ACCOUNT.{account}.CLAIMS.LOOKUP"
+
+
+def info_subject(account: str) -> str:
+    """Where each nats-server tells about the account as it runs it (an error when not loaded)."""
+    return f"$SYS.REQ.ACCOUNT.{account}.INFO"

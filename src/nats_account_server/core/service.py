@@ -12,12 +12,11 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from enum import Enum
 from typing import cast
 
 from nats_account_server.core.announce import Announced
 from nats_account_server.core.cache import Cache, Entry, ResponseCache, make_entry
+from nats_account_server.core.deletion import DeletePolicy, buried, buried_async
 from nats_account_server.core.groupcommit import JOBS, GroupCommit
 from nats_account_server.core.kinds import Kind, decode_kind, kind_of
 from nats_account_server.core.notifier import (
@@ -32,7 +31,9 @@ from nats_account_server.core.readiness import Readiness
 from nats_account_server.core.source import Loaded, LocalSource, Source
 from nats_account_server.core.store import AsyncSaveStore, GroupSaveStore, Store, StoreError, Version, Writes
 from nats_account_server.core.trust import Trust
-from nats_account_server.jwt import JWTError, Token, decode_activation, peek_claims
+from nats_account_server.core.verdict import Change, Saved, judge, version_of
+from nats_account_server.core.verifier import Checked, Verifier
+from nats_account_server.jwt import JWTError, Token, decode_activation
 from nats_account_server.log import log, short_key
 from nats_account_server.metrics import metrics
 from nats_account_server.oserrors import error_text
@@ -46,59 +47,6 @@ def cache_key(kind: Kind, key: str) -> str:
 
 # a write for the IO thread: key, JWT, and the token whose iat/jti decide newer-wins (None: always)
 Write = tuple[str, str, "Token | None"]
-
-
-class Saved(Enum):
-    SAVED = "saved"
-    UNCHANGED = "unchanged"
-    OLDER = "older"
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What a newer-wins save did, and the jti of the JWT stored before it (None: there was none,
-    or it could not be read): what the audit line of an accepted change shows as the previous jti."""
-
-    saved: Saved
-    previous: str | None = None
-
-
-def _version(current: str | None) -> tuple[object, object] | None:
-    """(iat, jti) of a stored JWT, read without re-verifying the signature (it was verified when
-    written): this keeps an upload to one Ed25519 check. None when absent or unreadable."""
-    if not current:
-        return None
-    try:
-        claims = peek_claims(current)
-    except (JWTError, ValueError):
-        return None
-    return claims.iat, claims.jti
-
-
-def keeps(current: str | None, tok: Token) -> Saved | None:
-    """Why the stored JWT stays (same jti, or a greater iat), or None when `tok` replaces it.
-
-    Only iat and jti of the stored JWT matter (see `_version`).
-    """
-    version = _version(current)
-    return _verdict(version[0], version[1], tok) if version is not None else None
-
-
-def _verdict(iat: object, jti: object, tok: Token) -> Saved | None:
-    if jti == tok.jti:
-        return Saved.UNCHANGED
-    if isinstance(iat, int) and iat > tok.iat:
-        return Saved.OLDER
-    return None
-
-
-def _change(version: tuple[object, object] | None, tok: Token) -> Change:
-    """The verdict on `tok` against the stored (iat, jti), with that jti as the previous one."""
-    if version is None:
-        return Change(Saved.SAVED)
-    jti = version[1]
-    previous = jti if isinstance(jti, str) and jti else None
-    return Change(_verdict(version[0], jti, tok) or Saved.SAVED, previous)
 
 
 REPORTED_KEPT = 10_000  # broken keys whose failure was logged; beyond that, they are logged again
@@ -152,6 +100,8 @@ class Core:
         self._locks: dict[str, _KeyLock] = {}
         # called with (key, jwt) after every write, e.g. to keep the NATS store hash current
         self.saved_hooks: list[Callable[[str, str], None]] = []
+        # called with the key on the write's IO job right before a write replaces what it holds
+        self.replacing_hooks: list[Callable[[str], None]] = []
         self._reported: dict[str, str] = {}  # key -> the load failure last logged for it
         # bumped by every change behind any key: the pack built at a generation stays right until then
         self.generation = 0
@@ -163,6 +113,9 @@ class Core:
         self.announced = Announced(store.load if store.writes is Writes.NETWORKED else None)
         self._announcing: set[asyncio.Task[None]] = set()
         self.readiness = Readiness(store, self.notifier)
+        self.verifier = Verifier()  # first reads' signature checks, off the loop where cores allow
+        self._checking: dict[str, int] = {}  # keys whose read is in its check -> reads (0: changed)
+        self.deletion = DeletePolicy()  # what delete requests may do here (set by the server)
 
     # ---------------------------------------------------------------- reads
 
@@ -172,6 +125,12 @@ class Core:
             return self.store.load(key)
         except StoreError as exc:
             raise self.load_failure(key, exc) from exc
+
+    async def deleted_since(self, key: str, iat: int) -> bool:
+        """True when `key` was deleted here with a JWT issued at or after `iat` (its tombstone)."""
+        if self._async_store is not None:
+            return await buried_async(self.store, key, iat)
+        return await asyncio.to_thread(buried, self.store, key, iat)
 
     def load_failure(self, key: str, exc: Exception) -> Failure:
         """A broken stored JWT is logged once (at ERR) until it loads again or breaks differently, so
@@ -215,13 +174,28 @@ class Core:
         if cached is not None and cached.jwt == loaded.jwt:
             cached.fresh_until = self.source.fresh_until(key)  # the source may have renewed it
             return cached
-        return self.build_entry(kind, key, loaded.jwt, cache=loaded.cacheable)
-
-    def build_entry(self, kind: Kind, key: str, jwt: str, *, cache: bool) -> Entry:
+        checking = self._checking
+        checking[key] = checking.get(key, 0) + 1
         try:
-            tok = decode_kind(kind, jwt)
-        except JWTError as exc:
-            raise self.load_failure(key, exc) from exc
+            tok = await self.verifier.decode(kind, loaded.jwt)
+        finally:
+            left = checking.pop(key, 0)
+        if left > 1:
+            checking[key] = left - 1  # another read of the key is in its check: it stays unchanged
+        cache = loaded.cacheable and left > 0  # a change of the key meanwhile (forget) sets it to 0
+        return self.build_entry(kind, key, loaded.jwt, cache=cache, tok=tok)
+
+    def build_entry(
+        self, kind: Kind, key: str, jwt: str, *, cache: bool, tok: Token | Checked | JWTError | None = None
+    ) -> Entry:
+        """The ready response of `jwt` (`tok`: its decoding, when done already)."""
+        if tok is None:
+            try:
+                tok = decode_kind(kind, jwt)
+            except JWTError as exc:
+                raise self.load_failure(key, exc) from exc
+        if isinstance(tok, JWTError):
+            raise self.load_failure(key, tok) from tok
         if self._reported:  # it loads again: a later breakage is news
             self._reported.pop(key, None)
         if kind is Kind.ACCOUNT and tok.sub != key and key != self.trust.system_account_key:
@@ -240,6 +214,8 @@ class Core:
         """Called on every change behind a key (our writes, watcher events, replica updates)."""
         self.cache.drop(key)
         self.cache.drop(cache_key(Kind.ACTIVATION, key))
+        if key in self._checking:
+            self._checking[key] = 0
 
     # --------------------------------------------------------- notifications
 
@@ -309,12 +285,15 @@ class Core:
         elif self._writes_mode is not Writes.INLINE:
             await self._writes.submit((key, jwt, None))
         else:
+            for hook in self.replacing_hooks:
+                hook(key)
             self.store.save(key, jwt)
         self.changed(key, jwt)
 
     def close(self) -> None:
         """Finish in-flight writes, then close the store."""
         self._io.shutdown(wait=True)
+        self.verifier.close()
         self.store.close()
 
     def changed(self, key: str, jwt: str) -> None:
@@ -339,16 +318,30 @@ class Core:
         versions: list[Version | None] = []
         where: list[int] = []
         for key, jwt, tok in items:
-            change = _change(self._stored_version(key), tok) if tok is not None else Change(Saved.SAVED)
+            change = self._judged(key, tok)
             if change.saved is Saved.SAVED:
                 where.append(len(verdicts))
                 writes.append((key, jwt))
                 versions.append((tok.iat, tok.jti) if tok is not None else None)
             verdicts.append(change)
+        for hook in self.replacing_hooks:
+            for key, _ in writes:
+                hook(key)
         for i, error in zip(where, self._save_many(writes, versions), strict=True):
             if error is not None:
                 verdicts[i] = error
         return verdicts
+
+    def _judged(self, key: str, tok: Token | None) -> Change:
+        """The newer-wins verdict on `tok`; with nothing stored, the tombstone of a deletion decides:
+        a JWT issued no later than the deleted one (a copy from a pack or a sync peer) keeps the key
+        deleted, a newer one brings it back."""
+        if tok is None:
+            return Change(Saved.SAVED)
+        version = self._stored_version(key)
+        if version is None and buried(self.store, key, tok.iat):
+            return Change(Saved.OLDER)
+        return judge(version, tok)
 
     def _stored_version(self, key: str) -> tuple[object, object] | None:
         """(iat, jti) of the stored JWT for the newer-wins check; for a file still as our latest save
@@ -357,7 +350,7 @@ class Core:
         saved = self._group_store.saved_version(key) if self._group_store is not None else None
         if saved is not None:
             return saved
-        return _version(self.stored_jwt(key))
+        return version_of(self.stored_jwt(key))
 
     def _save_many(
         self, writes: list[tuple[str, str]], versions: list[Version | None]
@@ -403,10 +396,12 @@ class Core:
         seen: list[Change] = []  # the verdict on the value the store compared against last
 
         def keep(current: str) -> Saved | None:
-            change = _change(_version(current), tok)
+            change = judge(version_of(current), tok)
             seen[:] = [change]
             return None if change.saved is Saved.SAVED else change.saved
 
+        if store.load(key) is None and await buried_async(store, key, tok.iat):
+            return Change(Saved.OLDER)
         kept = await store.save_async(key, tok.raw, keep)
         previous = seen[0].previous if seen else None
         if kept is not None:

@@ -38,6 +38,8 @@ class Local(Protocol):
 
     async def save(self, key: str, jwt: str) -> None: ...
 
+    async def deleted_since(self, key: str, iat: int) -> bool: ...
+
 
 class Source(Protocol):
     #: True when a ready response stays right until a change drops it; False when responses are
@@ -89,9 +91,12 @@ class LocalSource:
             return None
         answer = reply.decode(errors="replace").strip()
         try:
-            accept_account(self.trust, answer, key, stored=True)
+            tok = accept_account(self.trust, answer, key, stored=True)
         except Refused as exc:
             log.warn(f"{short_key(key)} - ignoring the answer to our lookup - {exc}")
+            return None
+        if await local.deleted_since(key, tok.iat):  # a peer's copy of what was deleted here
+            log.debug(f"{short_key(key)} - ignoring the answer to our lookup - the account was deleted here")
             return None
         return Loaded(answer, False)
 

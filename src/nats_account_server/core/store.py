@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from enum import Enum
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Protocol, TypeVar, cast, runtime_checkable
 
 from ..jwt import is_account_key, is_activation_hash
 from .cache import Cache
@@ -24,11 +24,15 @@ __all__ = [
     "Watcher",
     "Writes",
     "AsyncSaveStore",
+    "AsyncDeletingStore",
+    "DeletingStore",
     "GroupSaveStore",
+    "PagedStore",
     "ReadOnlyError",
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "deleting",
     "is_store_key",
 ]
 
@@ -169,3 +173,52 @@ class GroupSaveStore(Store, Protocol):
         """The version our latest save of ``key`` stored, while its file is still exactly what that
         save wrote (one stat instead of a read and a decode); None otherwise."""
         ...
+
+
+@runtime_checkable
+class PagedStore(Store, Protocol):
+    """A store that lists its keys a page at a time, in key order, without holding every key: what the
+    HTTP listing uses (a store without it is listed from ``account_keys``)."""
+
+    def keys_after(self, after: str, limit: int, *, accounts: bool = True) -> list[str]:
+        """Up to ``limit`` keys greater than ``after`` in key order: account keys, or with
+        ``accounts=False`` activation hashes. Blocking: call it from a worker thread."""
+        ...
+
+
+@runtime_checkable
+class DeletingStore(PagedStore, Protocol):
+    """What every writable store does besides saving: delete a key and remember that it did.
+
+    A deletion leaves a tombstone, the ``iat`` of the JWT deleted: a copy of that JWT (or an older
+    one) arriving later from a pack or a sync peer must not bring the account back, while a newer
+    JWT does. Read-only stores do not delete (they are not DeletingStores to the core: see
+    ``deleting``)."""
+
+    def delete(self, key: str, iat: int, *, hard: bool) -> bool:
+        """Stop serving ``key`` and keep ``iat`` as its tombstone; soft (``hard=False``) keeps the
+        JWT aside in the store, hard removes it. False when nothing was stored under ``key``.
+        Blocking; raises ReadOnlyError / StoreError."""
+        ...
+
+    def tombstone(self, key: str) -> int | None:
+        """The ``iat`` kept when ``key`` was last deleted, None when it never was. Blocking."""
+        ...
+
+
+@runtime_checkable
+class AsyncDeletingStore(DeletingStore, Protocol):
+    """A deleting store whose writes are network calls (JetStream KV)."""
+
+    async def delete_async(self, key: str, iat: int, *, hard: bool) -> bool:
+        """``delete`` as a network call: every instance reading the same store stops serving the key."""
+        ...
+
+    async def tombstone_async(self, key: str) -> int | None:
+        """``tombstone``, asking the network store when the key is deleted there."""
+        ...
+
+
+def deleting(store: Store) -> DeletingStore | None:
+    """The delete capability of a store: every writable store has it, a read-only one never."""
+    return None if store.readonly else cast(DeletingStore, store)

@@ -13,10 +13,12 @@ import asyncio
 from dataclasses import dataclass
 
 from nats_account_server.core.acceptance import Refused, accept_activation, blocking
+from nats_account_server.core.applied import Confirmations, notify_confirmed
 from nats_account_server.core.kinds import Kind
 from nats_account_server.core.notifier import NoResponders, NotConnected, RequestTimeout
-from nats_account_server.core.service import Core, Failure, Saved
+from nats_account_server.core.service import Core, Failure
 from nats_account_server.core.store import StoreUnavailable
+from nats_account_server.core.verdict import Saved
 from nats_account_server.jwt import (
     JWTError,
     Token,
@@ -45,10 +47,12 @@ UNAVAILABLE = "store unavailable (JetStream KV cannot be reached), the JWT was n
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """What an upload ends with: a status and a plain-text body (message + newline)."""
+    """What an upload ends with: a status and a plain-text body (message + newline); an upload that
+    waited for the nats-servers has their answers as `report` instead."""
 
     status: int
     message: str = ""
+    report: Confirmations | None = None
 
     @property
     def body(self) -> bytes:
@@ -236,9 +240,11 @@ async def post_account(
     client: str = "",
     sign_subject: str = "",
     sign_timeout: float = 1.0,
+    wait: float | None = None,
 ) -> Answer:
     """Validate, store and announce an account JWT; in the original server's order of checks.
-    ``client`` is the address the upload came from, for its decision line."""
+    ``client`` is the address the upload came from, for its decision line; with ``wait`` (seconds)
+    the answer reports which nats-servers applied it (see core/applied.py)."""
     via = via_http(client)
     text = _text(body)
     if text is None:
@@ -283,6 +289,8 @@ async def post_account(
     else:  # logged once stored: a failed notification below does not undo the change
         log_accepted("account", key, tok, change.previous, via)
     try:
+        if wait is not None:
+            return Answer(200, report=await notify_confirmed(core, key, tok, wait))
         await core.notify(Kind.ACCOUNT, key, tok.raw)
     except Failure as exc:
         return Answer(exc.status, exc.message)

@@ -19,8 +19,10 @@ from nats_account_server.core.observed import Observed
 from nats_account_server.core.service import Core, Failure
 from nats_account_server.core.uploads import post_account, post_activation, refused_body
 from nats_account_server.http.deadlines import Deadlines
+from nats_account_server.http.deleting import delete_answer, delete_refusal
 from nats_account_server.http.help import HELP
 from nats_account_server.http.jwts import NOT_MODIFIED, decide, get_jwt_safe
+from nats_account_server.http.listing import LIST_ACCOUNTS, LIST_ACTIVATIONS, list_route
 from nats_account_server.http.notallowed import not_allowed_body
 from nats_account_server.http.responses import (
     JWT,
@@ -31,6 +33,13 @@ from nats_account_server.http.responses import (
     flag,
     parse_query,
     plain,
+)
+from nats_account_server.http.status import (
+    BadWait,
+    is_status_path,
+    json_response,
+    parse_wait,
+    status_response,
 )
 from nats_account_server.jwt import JWTError, decoded_view
 from nats_account_server.log import bounded, log
@@ -58,6 +67,8 @@ ROUTE_NAMES = {
     "/healthz": "healthz",
     "/readyz": "readyz",
     "/metrics": "metrics",
+    LIST_ACCOUNTS: "list",
+    LIST_ACTIVATIONS: "list",
 }
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 
@@ -191,7 +202,7 @@ class App:
     def preflight(self, headers: Any, origin: str) -> Response:
         method = str(headers.get("access-control-request-method", "")).upper()
         out: Headers = []
-        if method in ("GET", "POST"):
+        if method in ("GET", "POST", "DELETE"):
             out.append(("access-control-allow-methods", method))
         requested = headers.get("access-control-request-headers")
         if requested:
@@ -204,6 +215,8 @@ class App:
         """The route of a path as metrics label it: a fixed set, whatever clients send."""
         if self.methods(path) is None:
             return "other"
+        if is_status_path(path):
+            return "status"
         if path.startswith(ACCOUNTS) and path != ACCOUNTS:
             return "account"
         if path.startswith(ACTIVATIONS):
@@ -213,12 +226,16 @@ class App:
     def methods(self, path: str) -> tuple[str, ...] | None:
         """The methods registered for a path, or None when no route has that path."""
         if path.startswith(ACCOUNTS) and path.count("/") == 4 and path != ACCOUNTS:
-            return ("GET", "POST") if self.writable else ("GET",)
+            if not self.writable:
+                return ("GET",)
+            return ("GET", "POST", "DELETE") if self.core.deletion.allow else ("GET", "POST")
+        if is_status_path(path):
+            return ("GET",)
         if path.startswith(ACTIVATIONS) and path.count("/") == 4 and path != ACTIVATIONS:
             return ("GET",)
         if path in ("/healthz", "/readyz"):
             return ("GET", "HEAD")  # load balancers probe with HEAD
-        if path == "/metrics":
+        if path in ("/metrics", LIST_ACCOUNTS, LIST_ACTIVATIONS):
             return ("GET",)
         if path in ("/jwt/v1/accounts", ACCOUNTS, "/jwt/v1/help"):
             return ("GET",)
@@ -241,9 +258,14 @@ class App:
                 scope.query_string,
                 scope.headers.get("if-none-match"),
             )
+        if method == "GET" and is_status_path(path):
+            return await status_response(self.core, path, scope.query_string)
         allowed = self.methods(path)
         if allowed is None:
             return NOT_FOUND
+        if method == "DELETE" and path.startswith(ACCOUNTS) and path.count("/") == 4 and path != ACCOUNTS:
+            refused = delete_refusal(self.core, self.writable, self.readonly_reason, allowed)
+            return refused or await self.delete(scope, proto, path[len(ACCOUNTS) :])
         if method not in allowed:
             allow = ", ".join((*allowed, "OPTIONS"))
             status = 200 if method == "OPTIONS" else 405
@@ -287,6 +309,8 @@ class App:
             return Response(200, self.help, [("content-type", TEXT)])
         if path == "/jwt/v1/operator":
             return self.operator(parse_query(scope.query_string))
+        if path in (LIST_ACCOUNTS, LIST_ACTIVATIONS):
+            return await list_route(self.core, path, parse_query(scope.query_string))
         return await self.pack(parse_query(scope.query_string))
 
     # ---------------------------------------------------------------- routes
@@ -334,6 +358,13 @@ class App:
     async def post(self, scope: Any, proto: Any, path: str) -> Response:
         client: str = scope.client  # "host:port", for the upload's decision line
         key = path[len(ACCOUNTS) :] if path.startswith(ACCOUNTS) else None
+        wait: float | None = None
+        if key is not None and scope.query_string:  # an upload that waits for the nats-servers
+            try:
+                wait = parse_wait(scope.query_string)
+            except BadWait as exc:
+                refused = refused_body(key, client, 400, str(exc))
+                return plain(refused.status, refused.message)
         try:
             body = await self.read_body(scope, proto)
         except BodyTooLarge:
@@ -352,14 +383,28 @@ class App:
                     client=client,
                     sign_subject=self.sign_subject,
                     sign_timeout=self.sign_timeout,
+                    wait=wait,
                 )
             else:
                 answer = await post_activation(self.core, body, client=client)
         except Failure as exc:
             return plain(exc.status, exc.message)
+        if answer.report is not None:
+            return json_response(200, answer.report.body())
         if answer.status == 200:
             return Response(200)
         return Response(answer.status, answer.body, [("content-type", TEXT)])
+
+    async def delete(self, scope: Any, proto: Any, key: str) -> Response:
+        """A delete request in the body (see http/deleting.py), read under the upload limits."""
+        try:
+            body = await self.read_body(scope, proto)
+        except BodyTooLarge:
+            return plain(413, "request body too large")
+        except (TimeoutError, Exception) as exc:
+            reason = "client closed the connection" if isinstance(exc, ProtocolClosed) else str(exc)
+            return plain(400, f"unable to read body: {reason}")
+        return await delete_answer(self.core, key, body, scope.client)
 
     def operator(self, params: dict[str, str]) -> Response:
         raw = self.core.trust.operator_jwt

@@ -44,6 +44,31 @@ JWT with a newer iat is stored; 413 when the body is too large; 200 on success, 
 nats-servers are notified on $SYS.ACCOUNT.<key>.CLAIMS.UPDATE. With a signing service
 configured, a self-signed JWT is forwarded to it: 200 when it returns a signed JWT, 202 with its
 message when signing happens later.
+With wait=<ms> (an integer, at most 10000 is waited; anything else is a 400), the notification
+carries a reply subject and the answer (application/json) tells which running nats-servers
+answered it within that time: how many confirmed the new jti, which do not have the account
+loaded, and each refusal with the server's reason.
+
+## GET /jwt/v1/accounts/<account public key>/status?wait=<ms>
+JSON: the stored jti and, for each nats-server that has the account loaded (asked on
+$SYS.REQ.ACCOUNT.<key>.INFO, for up to wait ms, default 1000), the jti it runs and whether that
+is current; up_to_date is true when every server answered and runs the stored jti. 400 for a bad
+key or wait, 404 when no JWT is stored, 503 without a NATS connection.
+
+## DELETE /jwt/v1/accounts/<account public key>
+Body: a delete request, the JWT `nsc push --prune` sends on $SYS.REQ.CLAIMS.DELETE (generic
+claims with nats.accounts, signed by the operator or a signing key, subject = issuer), naming
+this account (and maybe more). Only with store { allow_delete: true } on a writable,
+non-replica server (405 otherwise, saying why and where). 200 `deleted N accounts`; 400 for a
+refused request (the reason); 404 when a named account is not stored (nothing is deleted).
+Soft by default (<key>.jwt.deleted kept), hard_delete: true removes the JWT; either way a copy
+of the deleted JWT is never stored again, a newer one is. The request is then forwarded on
+$SYS.REQ.CLAIMS.DELETE to the nats-servers.
+
+## GET /jwt/v1/list/accounts  and  GET /jwt/v1/list/activations
+JSON {"accounts" (or "activations"): [{"key", "jti", "iat", "exp", "name"}...], "next"}, in
+key order; limit=<1..10000> (default 1000) entries after after=<key>; pass "next" as after
+for the next page (null on the last one).
 
 ## GET /jwt/v1/activations/<hash>
 Returns an activation JWT stored under its hash; supports text, decode, notify and

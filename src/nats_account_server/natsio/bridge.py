@@ -22,6 +22,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from nats_account_server.core.heard import Heard
 from nats_account_server.core.lifecycle import StartupError
 from nats_account_server.core.notifier import NoResponders, NotConnected, RequestTimeout
 from nats_account_server.core.service import Core
@@ -36,6 +37,7 @@ from nats_account_server.natsclient import (
     shown_url,
 )
 from nats_account_server.natsio import responders as rs
+from nats_account_server.natsio.applied import ask
 from nats_account_server.natsio.census import Census, is_no_responders
 from nats_account_server.natsio.responders import Responders
 from nats_account_server.natsio.sync import PACK, QUEUE, Sync
@@ -131,6 +133,16 @@ class NatsBridge:
         if nc is None or not nc.is_connected:
             return None
         return await self.census.request(nc, subject, payload, timeout)
+
+    async def ask_servers(self, subject: str, payload: bytes, timeout: float) -> Heard:
+        """One message with a reply subject; every nats-server's answer (see natsio/applied.py)."""
+        nc = self._nc
+        if nc is None or not nc.is_connected:
+            raise NotConnected(self.outage)
+        try:
+            return await ask(nc, subject, payload, timeout)
+        except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError) as exc:
+            raise NotConnected(self.outage or describe(exc)) from exc
 
     # ------------------------------------------------------------ life cycle
 

@@ -19,8 +19,9 @@ from typing import Any
 
 from nats_account_server import __version__
 from nats_account_server.core.acceptance import Refused, accept_account, accept_activation
+from nats_account_server.core.deletion import delete_accounts
 from nats_account_server.core.kinds import Kind
-from nats_account_server.core.service import Change, Core, Failure, Saved
+from nats_account_server.core.service import Core, Failure
 from nats_account_server.core.uploads import (
     activation_about,
     log_accepted,
@@ -28,6 +29,7 @@ from nats_account_server.core.uploads import (
     log_unchanged,
     via_nats,
 )
+from nats_account_server.core.verdict import Change, Saved
 from nats_account_server.jwt import JWTError, Token, decode_account, decode_activation, is_account_key
 from nats_account_server.jwt.nkeys import encode_public_key
 from nats_account_server.log import bounded, log, short_key
@@ -46,9 +48,6 @@ DELETE = "$SYS.REQ.CLAIMS.DELETE"
 
 SERVER_NAME = "nats-account-server"
 OLDER = "a newer JWT is already stored"
-DELETE_REFUSED = (
-    "this account server does not delete accounts (yet); to delete one, remove its JWT from the store"
-)
 
 
 class Rejected(Exception):
@@ -242,6 +241,14 @@ class Responders:
             await self._reply(reply, {"data": keys})
 
     async def delete(self, subject: str, reply: str, payload: bytes) -> None:
-        """The account server never deletes on request: the error a full resolver answers, with a
-        text that says what to do instead."""
-        await self._reply_error(reply, "n/a", DELETE_REFUSED)
+        """A delete request (core/deletion.py), answered as nats-server's full resolver answers it:
+        `data` with `deleted N accounts`, or `error` with `delete accounts request by <signer> failed
+        - <reason>`. Never forwarded: the nats-servers got the same message."""
+        outcome = await delete_accounts(self.core, payload, via=via_nats(subject))
+        if outcome.repeat and not reply:
+            return  # a copy of a request applied already (forwarded by another account server)
+        if outcome.status == 200:
+            await self._reply(reply, {"data": {"code": 200, "message": outcome.message}})
+            return
+        description = f"delete accounts request by {outcome.signer} failed - {outcome.message}"
+        await self._reply(reply, {"error": {"code": 500, "description": description}})

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import heapq
 import os
 import secrets
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 from ..core.cache import Cache
@@ -44,24 +45,19 @@ from .files import (
 )
 from .marks import Marks
 from .spares import SPARE_DIR, Spares, exchange, unlink_quietly, unsupported
+from .walk import key_from_filename, store_files
 from .writer import WriterLock
 
 __all__ = ["DirectoryStore", "JWT_SUFFIX", "TEMP_SUFFIX", "key_from_filename", "read_fd", "read_file"]
 
 FILE_MODE = 0o644  # JWTs are public data served over HTTP anyway
 DIR_MODE = 0o755
+TOMBSTONE_SUFFIX = ".tombstone"  # a deleted key's iat: no JWT, never served or packed
+DELETED_SUFFIX = ".deleted"  # a soft-deleted JWT, `<key>.jwt.deleted`: kept, never served or packed
 OWN_WRITES_KEPT = 65536  # echo marks the watcher has not consumed yet; beyond that, echoes are re-read
-
-
-def key_from_filename(name: str) -> str | None:
-    """The store key of a ``*.jwt`` file name (text up to the first dot), or None.
-
-    Temp files (``.K.jwt.<rnd>.tmp``) yield None: they neither end in ``.jwt`` nor have a key.
-    """
-    if not name.endswith(JWT_SUFFIX):
-        return None
-    key = name.split(".", 1)[0]
-    return key if is_store_key(key) else None
+# versions of our latest saves (~600 bytes each): enough for the keys uploaded again and again; a
+# stream of new accounts must not grow the process by 40 MiB (65,536 of them) before a clear
+SAVED_KEPT = 4096
 
 
 class _Staged(NamedTuple):
@@ -293,7 +289,7 @@ class DirectoryStore:
                 errors[item.slot] = StoreError(f"error saving JWT to {item.path}: {why}")
                 continue
             self.remember_own(item.path, written)  # a rename keeps inode and mtime
-            if len(self._saved) >= OWN_WRITES_KEPT:
+            if len(self._saved) >= SAVED_KEPT:
                 self._saved.clear()
             self._saved[item.path] = (_stamp(written), versions[item.slot] if versions else None)
             synced.setdefault(item.directory, []).append(item.slot)
@@ -456,30 +452,13 @@ class DirectoryStore:
     def noticed_changes(self) -> None:
         return None  # files are read on every GET: nothing to index
 
-    def _walk(self) -> list[tuple[str, str]]:
-        """(key, path) of every ``*.jwt`` file with a store key, anywhere below the root.
+    def _walk(self) -> Iterator[tuple[str, str]]:
+        """(key, path) of every ``*.jwt`` file with a store key, streamed (see walk.py)."""
+        return store_files(self.root, self.path_for)
 
-        Walking the whole tree lets sharded and flat stores read each other's layout. If a
-        key exists twice, the copy at this store's own path wins (it is the one GET serves).
-        """
-        found: dict[str, str] = {}
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            if dirpath == self.root and SPARE_DIR in dirnames:
-                dirnames.remove(SPARE_DIR)  # our temp files and spares
-            dirnames.sort()
-            for name in sorted(filenames):
-                key = key_from_filename(name)
-                if key is None:
-                    continue
-                path = os.path.join(dirpath, name)
-                if key not in found or path == self.path_for(key):
-                    found[key] = path
-        return list(found.items())
-
-    def pack(self, max: int = -1) -> list[tuple[str, str]]:
-        if max == 0:
-            return []
-        out: list[tuple[str, str]] = []
+    def stream(self) -> Iterator[tuple[str, str]]:
+        """Every (key, JWT) of the store, read one file at a time: what a pass over a large store
+        (the JWT sync's hash, a NATS pack) reads without holding the store in memory."""
         for key, path in self._walk():
             try:
                 jwt = read_file(path).decode("utf-8")
@@ -492,7 +471,14 @@ class DirectoryStore:
                 why = os_error(e, known=path) if isinstance(e, OSError) else "not UTF-8 text"
                 log.warn(f"skipping unreadable store file {path} in pack: {why}")
                 continue
-            out.append((key, jwt))
+            yield key, jwt
+
+    def pack(self, max: int = -1) -> list[tuple[str, str]]:
+        if max == 0:
+            return []
+        out: list[tuple[str, str]] = []
+        for item in self.stream():
+            out.append(item)
             if 0 < max <= len(out):
                 break
         return out
@@ -503,20 +489,89 @@ class DirectoryStore:
     def counts(self) -> tuple[int, int]:
         """Counted while walking, nothing kept: a large store is never held in memory for this."""
         accounts = activations = 0
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            if dirpath == self.root and SPARE_DIR in dirnames:
-                dirnames.remove(SPARE_DIR)
-            for name in filenames:
-                key = key_from_filename(name)
-                if key is not None:
-                    if is_account_key(key):
-                        accounts += 1
-                    else:
-                        activations += 1
+        for key, _ in self._walk():
+            if is_account_key(key):
+                accounts += 1
+            else:
+                activations += 1
         return accounts, activations
 
     def health(self) -> str | None:
         return folder_health(self.root, "store directory", writable=not self.readonly)
+
+    # ------------------------------------------------------------ listing and deletion
+
+    def keys_after(self, after: str, limit: int, *, accounts: bool = True) -> list[str]:
+        """The next page in key order: one pass over the folders keeping the ``limit`` smallest keys
+        above ``after``, so a page of a million-file store holds ``limit`` keys, not a million."""
+
+        def keys() -> Iterator[str]:
+            for dirpath, dirnames, filenames in os.walk(self.root):
+                if dirpath == self.root and SPARE_DIR in dirnames:
+                    dirnames.remove(SPARE_DIR)
+                for name in filenames:
+                    key = key_from_filename(name)
+                    if key is not None and key > after and is_account_key(key) == accounts:
+                        if self.path_for(key) == os.path.join(dirpath, name):
+                            yield key
+
+        return heapq.nsmallest(limit, keys())
+
+    def _tombstone_path(self, key: str) -> str:
+        return f"{self._directory_of(key)}{os.sep}{key}{TOMBSTONE_SUFFIX}"
+
+    def delete(self, key: str, iat: int, *, hard: bool) -> bool:
+        """The tombstone (``<key>.tombstone``: the deleted JWT's iat) is made durable first, then the
+        JWT is renamed to ``<key>.jwt.deleted`` (soft) or removed (hard) and the folder synced: a
+        crash in between leaves the JWT served and the tombstone unused, never the reverse."""
+        if self.readonly:
+            raise ReadOnlyError()
+        if not is_store_key(key):
+            raise StoreError(f"invalid store key {key!r}")
+        path = self.path_for(key)
+        directory = self._directory_of(key)
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                raise StoreError(f"{path} is not a regular file; remove it by hand")
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            raise StoreError(f"error deleting {path}: {os_error(e, known=path)}") from e
+        tomb = self._tombstone_path(key)
+        tmp = f"{directory}{os.sep}.{key}{TOMBSTONE_SUFFIX}.{secrets.token_hex(8)}{TEMP_SUFFIX}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, FILE_MODE)
+            try:
+                os.write(fd, f"{iat}\n".encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, tomb)
+            if hard:
+                os.unlink(path)
+            else:
+                os.replace(path, path + DELETED_SUFFIX)
+            fsync_dir(directory)
+        except FileNotFoundError:
+            unlink_quietly(tmp)
+            return False  # removed by someone else meanwhile
+        except OSError as e:
+            unlink_quietly(tmp)
+            raise StoreError(f"error deleting {path}: {os_error(e, known=path)}") from e
+        self._saved.pop(path, None)
+        self._own.pop(path, None)
+        return True
+
+    def tombstone(self, key: str) -> int | None:
+        """The iat in ``<key>.tombstone``; None without one (or an unreadable one: nothing to keep)."""
+        if not is_store_key(key):
+            return None
+        try:
+            with open(self._tombstone_path(key), "rb") as f:
+                text = f.read(32).strip()
+        except OSError:
+            return None
+        return int(text) if text.isdigit() else None
 
     def close(self) -> None:
         """Nothing is held open between calls; spares are removed, and their folder when empty;

@@ -10,7 +10,11 @@
   core's `remote_changed`: drop the cached response, update the sync hash, announce again only a
   key this instance announced lately, so that its last announcement is the newest version).
 * JetStream unreachable: reads keep being served from the view, writes raise `StoreUnavailable`
-  (HTTP 503) after at most `timeout` ms; nats-py reconnects and the watch resumes by itself.
+  (HTTP 503) after at most `timeout` ms; nats-py reconnects and the watch resumes by itself. A
+  stream leader failover costs no accepted write: writes are retried and re-sent idempotently
+  (stores/kvwrite.py) until `timeout`, which outlasts an election.
+* A bucket deleted, re-created or restarted empty under us is noticed, reported by `health` and
+  the view rebuilt from it (stores/kvbucket.py).
 
 KV keys are the store keys verbatim: account public keys and activation hashes. The `=` padding of
 activation hashes is a valid KV key character (NATS KV keys are `[-/_=.a-zA-Z0-9]+`), so no encoding
@@ -22,10 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import nats
 import nats.errors
@@ -45,8 +48,16 @@ from ..core.store import (
     is_store_key,
 )
 from ..log import log, short_key
-from ..natsclient import ClientFileError, check_client_files, connect_once, describe, server_urls, shown_url
+from ..natsclient import (
+    ClientFileError,
+    check_client_files,
+    describe,
+    server_urls,
+)
+from .kvbucket import BucketCheck
+from .kvconnect import Denied, KVConnection
 from .kvwatch import KVView, KVWatch
+from .kvwrite import ATTEMPT_TIMEOUT, EXPECTED_LAST, WRONG_LAST_SEQUENCE, KVLink, KVWriter
 
 if TYPE_CHECKING:
     from ..config import KVSettings
@@ -56,22 +67,7 @@ __all__ = ["DEFAULT_BUCKET", "KVStore"]
 R = TypeVar("R")
 
 DEFAULT_BUCKET = "account-jwts"
-CLIENT_NAME = "nats-account-server-kv"
-EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
-WRONG_LAST_SEQUENCE = (10071, 10164)  # JetStream API error codes of a failed compare-and-set
-MAX_CONFLICTS = 20
 WATCH_HEARTBEAT = 0.25  # seconds; the ordered consumer recreates itself after two missed ones
-
-
-class Conflict(Exception):
-    """The key's revision moved between our read and our write."""
-
-
-def _transient(exc: BaseException) -> bool:
-    """Failures that mean 'JetStream not reachable right now' (retry, then 503), not a bad request."""
-    if isinstance(exc, nats.js.errors.APIError):
-        return exc.code == 503 or isinstance(exc, nats.js.errors.ServiceUnavailableError)
-    return isinstance(exc, (nats.errors.Error, asyncio.TimeoutError, OSError))
 
 
 class KVStore:
@@ -111,8 +107,21 @@ class KVStore:
         # given to `start` (the core's `changed`): remote writes drop cached responses
         self.on_remote_change: Callable[[str, str], None] | None = None
         self.view = KVView()
+        self._link = KVLink()
+        self._writer = KVWriter(self.bucket, self._link, self.view, self.timeout)
+        self._check = BucketCheck(self.bucket, self._link, self.view, self._rebuild)
+        self._writer.refusal = self._check.refusal
+        self._conn = KVConnection(
+            self.bucket,
+            self.servers,
+            self._link,
+            credentials=self.credentials,
+            tls=self.tls,
+            connect_timeout=self.connect_timeout,
+            reconnect_wait=self.reconnect_wait,
+            on_reconnect=self._resync,
+        )
         self._nc: Client | None = None
-        self._url = ""  # the server connected to (or last connected to), as logs show it
         self._js: JetStreamContext | None = None
         self._watch: KVWatch | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -135,101 +144,61 @@ class KVStore:
         self.on_remote_change = on_remote_change
         self._loop = asyncio.get_running_loop()
         deadline = time.monotonic() + self.connect_timeout
-        self._nc = await self._connect(deadline)
-        self._js = self._nc.jetstream(timeout=self.timeout)
+        self._nc = await self._conn.connect(deadline)
+        self._js = self._nc.jetstream(timeout=ATTEMPT_TIMEOUT)
         await self._open_bucket(deadline)
-        self._watch = KVWatch(
-            self._js, self.bucket, self.view, self._remote_change, heartbeat=WATCH_HEARTBEAT, vet=self.vet
-        )
+        self._watch = self._new_watch(self.view)
         try:
-            await self._watch.start(stall_timeout=max(self.connect_timeout, 5.0))
+            await self._conn.unless_denied(self._watch.start(stall_timeout=max(self.connect_timeout, 5.0)))
         except StoreUnavailable:
             raise
         except Exception as exc:
             raise StoreUnavailable(f"unable to watch KV bucket {self.bucket}: {describe(exc)}") from exc
+        self._check.start()
 
-    async def _connect(self, deadline: float) -> Client:
-        """Rounds over the servers until one answers; nats-py alone would retry forever."""
-        while True:
-            nc, error = await self._attempt(deadline)
-            if nc is not None:
-                self._url = shown_url(nc.connected_url)
-                log.info(f"KV store connected to NATS at {self._url}")
-                return nc
-            if time.monotonic() + self.reconnect_wait >= deadline:
-                servers = ", ".join(shown_url(url) for url in self.servers)
-                raise StoreUnavailable(f"unable to connect to the JetStream KV servers {servers}: {error}")
-            log.error(f"KV store failed to connect to NATS, {error}; retrying")
-            await asyncio.sleep(self.reconnect_wait)
-
-    async def _attempt(self, deadline: float) -> tuple[Client | None, str]:
-        """One pass over the servers, cancelled once each has failed (or at the deadline)."""
-
-        async def error(nc: Client, exc: Exception | None) -> None:
-            if not self._closed:
-                log.debug(f"KV connection error - {describe(exc)}")
-
-        async def disconnected(nc: Client, _: Exception | None) -> None:
-            if not self._closed:
-                log.warn(
-                    f"KV store disconnected from NATS at {self._url}, serving bucket {self.bucket} from"
-                    " its local view, reconnecting"
-                )
-
-        async def reconnected(nc: Client, _: Exception | None) -> None:
-            if not self._closed:
-                self._url = shown_url(nc.connected_url)
-                log.warn(f"KV store reconnected to NATS at {self._url}")
-                if self._watch is not None:
-                    self._watch.resync()
-
-        options: dict[str, Any] = {
-            "servers": self.servers,
-            "name": CLIENT_NAME,
-            "user_credentials": self.credentials or None,
-            "tls": self.tls,
-            "connect_timeout": self.connect_timeout,
-            "reconnect_time_wait": self.reconnect_wait,
-            "max_reconnect_attempts": -1,
-            "allow_reconnect": True,
-            "pending_size": 0,  # never buffer a write while disconnected: fail it (503) instead
-        }
-        nc, failure = await connect_once(
-            options,
-            timeout=max(deadline - time.monotonic(), 0.1),
-            error=error,
-            disconnected=disconnected,
-            reconnected=reconnected,
+    def _new_watch(self, view: KVView) -> KVWatch:
+        assert self._js is not None
+        return KVWatch(
+            self._js,
+            self.bucket,
+            view,
+            self._remote_change,
+            heartbeat=WATCH_HEARTBEAT,
+            vet=self.vet,
+            connected=lambda: self._nc is not None and self._nc.is_connected,
+            inbox_prefix=self._conn.inbox_prefix,
+            may_list=lambda: self._conn.may("CONSUMER.LIST"),
         )
-        return nc, "" if nc is not None else describe(failure)
+
+    async def _rebuild(self) -> None:
+        """Reload the view from the bucket (it was replaced): a new watch fills a fresh view, which
+        then takes the old one's place at once; keys that changed or went away are reported."""
+        old = self._watch
+        if old is not None:
+            await old.stop()
+        fresh = KVView()
+        self._watch = watch = self._new_watch(fresh)
+        await watch.start(stall_timeout=max(self.connect_timeout, 5.0))
+        changes = self.view.replace(fresh)  # no await from here: no entry lands in the old view
+        watch.view = self.view
+        for key, jwt in changes:
+            self._remote_change(key, jwt)
+
+    def _resync(self) -> None:
+        if self._watch is not None and not self._closed:
+            self._watch.resync()
 
     async def _open_bucket(self, deadline: float) -> None:
-        """Reuse the bucket if present, else create it (two instances racing here both succeed)."""
-        js = self._js
-        assert js is not None
+        """Reuse the bucket if present, else create it (two instances racing here both succeed).
+        A permissions violation ends the start at once (Denied), naming what the user may not do."""
         while True:
             try:
-                try:
-                    kv = await js.key_value(self.bucket)
-                    status = await kv.status()
-                    cfg = status.stream_info.config
-                    replicas, history = cfg.num_replicas, status.history
-                    log.info(f"using KV bucket {self.bucket} (replicas {replicas}, history {history})")
-                    if cfg.num_replicas and cfg.num_replicas != self.replicas:
-                        log.warn(
-                            f"KV bucket {self.bucket} has {cfg.num_replicas} replicas, "
-                            f"configured {self.replicas}; the existing bucket is used as is"
-                        )
-                except nats.js.errors.BucketNotFoundError:
-                    await js.create_key_value(
-                        bucket=self.bucket,
-                        history=self.history,
-                        replicas=self.replicas,
-                        description="NATS account and activation JWTs (nats-account-server)",
-                    )
-                    shape = f"replicas {self.replicas}, history {self.history}"
-                    log.info(f"created KV bucket {self.bucket} ({shape})")
+                await self._conn.unless_denied(self._open_or_create())
                 return
+            except Denied as exc:
+                if "STREAM.CREATE" in str(exc):
+                    raise Denied(f"{exc}; or create the bucket beforehand") from exc
+                raise
             except Exception as exc:
                 if time.monotonic() > deadline:
                     message = f"unable to open KV bucket {self.bucket}: {describe(exc)}"
@@ -237,9 +206,36 @@ class KVStore:
                 log.debug(f"KV bucket {self.bucket} not ready yet - {describe(exc)}")
                 await asyncio.sleep(min(self.reconnect_wait, 0.5))
 
+    async def _open_or_create(self) -> None:
+        js = self._js
+        assert js is not None
+        try:
+            kv = await js.key_value(self.bucket)
+            status = await kv.status()
+            cfg = status.stream_info.config
+            replicas, history = cfg.num_replicas, status.history
+            log.info(f"using KV bucket {self.bucket} (replicas {replicas}, history {history})")
+            if cfg.num_replicas and cfg.num_replicas != self.replicas:
+                log.warn(
+                    f"KV bucket {self.bucket} has {cfg.num_replicas} replicas, "
+                    f"configured {self.replicas}; the existing bucket is used as is"
+                )
+            self._check.opened(status.stream_info)
+        except nats.js.errors.BucketNotFoundError:
+            await js.create_key_value(
+                bucket=self.bucket,
+                history=self.history,
+                replicas=self.replicas,
+                description="NATS account and activation JWTs (nats-account-server)",
+            )
+            shape = f"replicas {self.replicas}, history {self.history}"
+            log.info(f"created KV bucket {self.bucket} ({shape})")
+            self._check.opened(await js.stream_info(f"KV_{self.bucket}"))
+
     async def stop(self) -> None:
-        """Stop the watch and close the connection (what `close` cannot do synchronously)."""
-        self._closed = True
+        """Stop the bucket check and the watch (its consumer deleted), close the connection."""
+        self._closed = self._conn.closed = True
+        await self._check.stop()
         if self._watch is not None:
             await self._watch.stop()
         nc, self._nc = self._nc, None
@@ -249,7 +245,7 @@ class KVStore:
 
     def close(self) -> None:
         """Protocol close: mark closed; the owner awaits `stop` for the network part."""
-        self._closed = True
+        self._closed = self._conn.closed = True
 
     def _remote_change(self, key: str, jwt: str) -> None:
         hook = self.on_remote_change
@@ -280,9 +276,13 @@ class KVStore:
         return self.view.counts()
 
     def health(self) -> str | None:
-        """Reads come from the local view; writes need the bucket, so a writable instance cut off
-        from NATS cannot do its job."""
-        if self.readonly or self._closed:
+        """Reads come from the local view, which must be the bucket's (not a replaced bucket's); writes
+        need the bucket, so a writable instance cut off from NATS cannot do its job."""
+        if self._closed:
+            return None
+        if self._check.problem is not None:
+            return self._check.problem
+        if self.readonly:
             return None
         nc = self._nc
         if nc is None or not nc.is_connected:
@@ -310,72 +310,93 @@ class KVStore:
             raise StoreError(f"invalid store key {key!r}")
         if self._closed or self._nc is None:
             raise StoreUnavailable("KV store is closed")
-        data = jwt.encode()
-        deadline = time.monotonic() + self.timeout
-        revision, current = self.view.revision_of(key)
-        for _ in range(MAX_CONFLICTS):
-            if current:
-                if current == jwt:
-                    return keep(current) if keep is not None else None
-                if keep is not None:
-                    verdict = keep(current)
-                    if verdict is not None:
-                        return verdict
-            try:
-                written = await self._retrying(deadline, functools.partial(self._put, key, data, revision))
-            except Conflict:
-                revision, current = await self._retrying(deadline, functools.partial(self._latest, key))
-                continue
-            self.view.apply(key, written, jwt)
-            return None
-        raise StoreError(f"too many concurrent updates of {short_key(key)}")
+        return await self._writer.save(key, jwt, keep)
 
-    async def _retrying(self, deadline: float, call: Callable[[float], Any]) -> Any:
-        """Run `call(timeout)` until it succeeds, retrying transient failures until `deadline`."""
-        delay = 0.05
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise StoreUnavailable(f"JetStream KV bucket {self.bucket} unavailable: timeout")
-            try:
-                return await call(remaining)
-            except Conflict:
-                raise
-            except Exception as exc:
-                if not _transient(exc):
-                    raise StoreError(f"KV bucket {self.bucket}: {describe(exc)}") from exc
-                if time.monotonic() + delay >= deadline:
-                    raise StoreUnavailable(
-                        f"JetStream KV bucket {self.bucket} unavailable: {describe(exc)}"
-                    ) from exc
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.5)
+    # what a delete shares with a save: retries, and a compare-and-set publish or a read of one key
 
-    async def _put(self, key: str, data: bytes, last: int, timeout: float) -> int:
-        nc = self._nc
-        if nc is None or not nc.is_connected:
-            raise nats.errors.ConnectionReconnectingError()
-        js = nc.jetstream(timeout=timeout)
-        try:
-            ack = await js.publish(f"$KV.{self.bucket}.{key}", data, headers={EXPECTED_LAST: str(last)})
-        except nats.js.errors.APIError as exc:
-            if exc.err_code in WRONG_LAST_SEQUENCE:
-                raise Conflict() from exc
-            raise
-        return int(ack.seq)
+    async def _retrying(self, deadline: float, call: Callable[[float], Awaitable[R]]) -> R:
+        return await self._writer._retrying(deadline, call)
 
     async def _latest(self, key: str, timeout: float) -> tuple[int, str]:
-        """The key's current (revision, jwt) from the stream; jwt "" when deleted, (0, "") when absent."""
+        return await self._writer._latest(key, timeout)
+
+    # ------------------------------------------------------------------ listing and deletion
+    # (imports kept local: this block is appended to a module others edit)
+
+    TOMBSTONE = "Nas-Deleted-Iat"  # on our delete markers: the deleted JWT's iat
+
+    def keys_after(self, after: str, limit: int, *, accounts: bool = True) -> list[str]:
+        """The next page in key order, from the local view (the whole bucket is in memory anyway)."""
+        import bisect
+        import heapq
+
+        from ..jwt import is_account_key
+
+        if accounts:
+            keys = self.view.account_keys()
+            start = bisect.bisect_right(keys, after)
+            return keys[start : start + limit]
+        activations = (k for k, _ in self.view.items() if k > after and not is_account_key(k))
+        return heapq.nsmallest(limit, activations)
+
+    def delete(self, key: str, iat: int, *, hard: bool) -> bool:
+        """Blocking delete for worker threads; code on the event loop must await `delete_async`."""
+        loop = self._loop
+        if loop is None:
+            raise StoreError("KV store is not started")
+        future = asyncio.run_coroutine_threadsafe(self.delete_async(key, iat, hard=hard), loop)
+        return bool(future.result(self.timeout + 5))
+
+    async def delete_async(self, key: str, iat: int, *, hard: bool) -> bool:
+        """A delete (soft: a `DEL` marker whose body keeps the deleted JWT) or purge (hard: a `PURGE`
+        marker, empty, that drops the key's history) of the key's current revision, carrying the
+        tombstone iat in a header so every instance can read it; every instance's watch then stops
+        serving the key (a removal marker is never served, whatever its body)."""
+        if self.readonly:
+            raise ReadOnlyError()
+        if not is_store_key(key):
+            raise StoreError(f"invalid store key {key!r}")
         nc = self._nc
-        if nc is None or not nc.is_connected:
-            raise nats.errors.ConnectionReconnectingError()
-        js = nc.jetstream(timeout=timeout)
+        if self._closed or nc is None or not nc.is_connected:
+            raise StoreUnavailable(f"JetStream KV bucket {self.bucket} unavailable: not connected")
+        revision, current = self.view.revision_of(key)
+        if not current:
+            return False
+        headers = {"KV-Operation": "PURGE" if hard else "DEL", EXPECTED_LAST: str(revision)}
+        headers[self.TOMBSTONE] = str(iat)
+        if hard:
+            headers["Nats-Rollup"] = "sub"
+        js = nc.jetstream(timeout=self.timeout)
+        try:
+            kept = b"" if hard else current.encode()  # soft: the marker itself keeps the JWT
+            ack = await js.publish(f"$KV.{self.bucket}.{key}", kept, headers=headers)
+        except nats.js.errors.APIError as exc:
+            if exc.err_code in WRONG_LAST_SEQUENCE:
+                raise StoreError(f"{short_key(key)} changed while it was being deleted; try again") from exc
+            raise StoreError(f"KV bucket {self.bucket}: {describe(exc)}") from exc
+        except Exception as exc:
+            raise StoreUnavailable(f"JetStream KV bucket {self.bucket} unavailable: {describe(exc)}") from exc
+        self.view.apply(key, int(ack.seq), "")
+        return True
+
+    def tombstone(self, key: str) -> int | None:
+        """Blocking `tombstone_async` for worker threads."""
+        loop = self._loop
+        if loop is None or self.view.get(key) is not None or self.view.revision_of(key)[0] == 0:
+            return None
+        return asyncio.run_coroutine_threadsafe(self.tombstone_async(key), loop).result(self.timeout + 5)
+
+    async def tombstone_async(self, key: str) -> int | None:
+        """The iat our delete marker of ``key`` carries; asked of the stream only for a key the view
+        shows deleted (a removal made by others, `nats kv del`, carries none)."""
+        revision, current = self.view.revision_of(key)
+        nc = self._nc
+        if current or revision == 0 or nc is None or not nc.is_connected:
+            return None
+        js = nc.jetstream(timeout=self.timeout)
         try:
             msg = await js.get_msg(f"KV_{self.bucket}", subject=f"$KV.{self.bucket}.{key}")
-        except nats.js.errors.NotFoundError:
-            return 0, ""
-        seq = int(msg.seq or 0)
-        headers = msg.headers or {}
-        if headers.get("KV-Operation") in ("DEL", "PURGE"):
-            return seq, ""
-        return seq, (msg.data or b"").decode("utf-8", errors="replace").strip()
+        except Exception:
+            return None
+        text = (msg.headers or {}).get(self.TOMBSTONE, "")
+        return int(text) if text.isdigit() else None

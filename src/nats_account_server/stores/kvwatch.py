@@ -5,12 +5,24 @@ ordered push consumer on the bucket's stream (last value per key first, then eve
 nats-py's ordered consumer recreates itself from the last stream sequence it saw whenever its idle
 heartbeats stop (node lost, whole cluster restarted), so the view resumes without our help; we
 only pick a short heartbeat so that happens within a couple of seconds.
+
+Each recreation (nats-py's, or ours after a reconnect) leaves the previous consumer on the stream,
+where it would count against the account's consumer limit. So a consumer we replace or stop is
+deleted (best effort: its node may be down, or the user not allowed to), and every consumer has a
+short inactivity threshold: one nobody listens to any more goes away by itself within
+`INACTIVE_THRESHOLD` seconds of its node being up. nats-server does not always expire one that
+was restored on a restarted node without a listener, and nats-py does not say which consumers its
+own recreations left; so every `SWEEP_EVERY` seconds the stream's consumers are listed and those
+delivering to this connection's inbox prefix that nobody listens to (and older than the threshold,
+so a new one whose subscription is on its way is spared) are deleted. The bucket's stream thus
+keeps one consumer per running instance.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +41,9 @@ __all__ = ["KVView", "KVWatch"]
 KV_OPERATION = "KV-Operation"
 MARKER_REASON = "Nats-Marker-Reason"
 PROGRESS_EVERY = 2.0  # seconds between catch-up progress lines
+INACTIVE_THRESHOLD = 5.0  # seconds a consumer without a listener lives on
+DELETE_TIMEOUT = 1.0  # seconds a best-effort consumer deletion may take
+SWEEP_EVERY = 5.0  # seconds between two looks for consumers of ours nobody listens to
 
 
 class KVView:
@@ -58,6 +73,20 @@ class KVView:
             self._data[key] = (revision, jwt)
             self.revision = max(self.revision, revision)
             return True
+
+    def replace(self, fresh: KVView) -> list[tuple[str, str]]:
+        """Take `fresh`'s contents as they are (revisions may be lower: a new stream); the keys whose
+        JWT changed, with their new JWT ("" for a key the fresh view does not serve)."""
+        with fresh._lock:
+            data, revision = dict(fresh._data), fresh.revision
+        with self._lock:
+            old, self._data, self.revision = self._data, data, revision
+        changed = []
+        for key in old.keys() | data.keys():
+            before, after = old.get(key, (0, ""))[1], data.get(key, (0, ""))[1]
+            if before != after:
+                changed.append((key, after))
+        return sorted(changed)
 
     def items(self) -> list[tuple[str, str]]:
         with self._lock:
@@ -96,8 +125,15 @@ class KVWatch:
         *,
         heartbeat: float = 1.0,
         vet: Callable[[str, str], str | None] | None = None,
+        connected: Callable[[], bool] = lambda: True,
+        inbox_prefix: str = "",
+        may_list: Callable[[], bool] = lambda: True,
     ) -> None:
         self.js = js
+        self.connected = connected  # whether a consumer deletion can reach JetStream now
+        self.inbox_prefix = inbox_prefix  # this connection's inboxes ("": no sweep)
+        self.may_list = may_list  # False once the server refused us the consumer list
+        self._sweeper: asyncio.Task[None] | None = None
         self.vet = vet
         self.bucket = bucket
         self.stream = f"KV_{bucket}"
@@ -110,6 +146,7 @@ class KVWatch:
         self.stream_seq = 0  # last stream sequence the watch itself delivered (own writes excluded)
         self._total = 0
         self._sub: JetStreamContext.PushSubscription | None = None
+        self._consumer = ""  # the name of the consumer we created for `_sub` (nats-py may replace it)
         self._ignored: set[str] = set()
         self._resync: asyncio.Task[None] | None = None
         self._stopped = False
@@ -122,6 +159,7 @@ class KVWatch:
         started = time.monotonic()
         self._sub = await self._subscribe()
         info = await self._sub.consumer_info()
+        self._consumer = info.name
         delivered = info.delivered.consumer_seq if info.delivered is not None else 0
         self._total = (info.num_pending or 0) + (delivered or 0)
         if info.num_pending == 0 and not delivered:
@@ -148,10 +186,44 @@ class KVWatch:
             f"loaded {len(self.view)} JWTs from KV bucket {self.bucket} (revision {self.view.revision}) "
             f"in {time.monotonic() - started:.2f}s"
         )
+        if self.inbox_prefix:
+            self._sweeper = asyncio.create_task(self._sweep_loop())
+
+    async def _sweep_loop(self) -> None:
+        while self.may_list():
+            await asyncio.sleep(SWEEP_EVERY)
+            if not self.connected():
+                continue
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # not reachable now (or not permitted: may_list says so)
+                log.debug(f"KV bucket {self.bucket}: listing consumers failed - {error_text(exc)}")
+
+    async def sweep(self) -> list[str]:
+        """Delete the consumers delivering to our inboxes that nobody listens to; their names."""
+        infos = await asyncio.wait_for(self.js.consumers_info(self.stream), 2 * DELETE_TIMEOUT)
+        now = datetime.datetime.now(datetime.UTC)
+        old = datetime.timedelta(seconds=INACTIVE_THRESHOLD)
+        stale = [
+            info.name
+            for info in infos
+            if (info.config.deliver_subject or "").startswith(f"{self.inbox_prefix}.")
+            and not info.push_bound
+            and info.created is not None
+            and now - info.created > old
+        ]
+        for name in stale:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.js.delete_consumer(self.stream, name), DELETE_TIMEOUT)
+        if stale:
+            log.debug(f"KV bucket {self.bucket}: deleted {len(stale)} consumers nobody listened to")
+        return stale
 
     async def _subscribe(self) -> JetStreamContext.PushSubscription:
         """Last value per key on first start; after that, everything past what we have seen."""
-        config = api.ConsumerConfig(inactive_threshold=300.0)
+        config = api.ConsumerConfig(inactive_threshold=INACTIVE_THRESHOLD)
         if self.stream_seq:
             config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
             config.opt_start_seq = self.stream_seq + 1
@@ -186,25 +258,46 @@ class KVWatch:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
+            name = await self._name_of(new)
             if self._stopped:  # stop() ran meanwhile and already dropped the old one
-                with contextlib.suppress(Exception):
-                    await new.unsubscribe()
+                await self._drop(new, name)
                 return
             old, self._sub = self._sub, new
+            old_name, self._consumer = self._consumer, name
             if old is not None:
-                with contextlib.suppress(Exception):
-                    await old.unsubscribe()
+                await self._drop(old, old_name)
             log.debug(f"KV bucket {self.bucket}: watch re-created from revision {self.stream_seq + 1}")
             return
 
     async def stop(self) -> None:
+        """Unsubscribe and delete our consumer (best effort, bounded by DELETE_TIMEOUT)."""
         self._stopped = True
-        if self._resync is not None:
-            self._resync.cancel()
+        for task in (self._resync, self._sweeper):
+            if task is not None:
+                task.cancel()
         sub, self._sub = self._sub, None
         if sub is not None:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+            await self._drop(sub, self._consumer)
+
+    async def _name_of(self, sub: JetStreamContext.PushSubscription) -> str:
+        """The name of the consumer `sub` delivers from now ("" when it cannot be asked)."""
+        try:
+            info = await asyncio.wait_for(sub.consumer_info(), DELETE_TIMEOUT)
+        except Exception:
+            return ""
+        return info.name
+
+    async def _drop(self, sub: JetStreamContext.PushSubscription, name: str) -> None:
+        """Stop listening to `sub` and delete its consumer: the one we created (`name`) and the one it
+        delivers from now, if nats-py replaced it since."""
+        names = {name, await self._name_of(sub)} - {""} if self.connected() else set()
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+        for consumer in names:
+            try:
+                await asyncio.wait_for(self.js.delete_consumer(self.stream, consumer), DELETE_TIMEOUT)
+            except Exception as exc:  # gone already, its node down, or not permitted: it times out
+                log.debug(f"KV bucket {self.bucket}: consumer {consumer} not deleted - {error_text(exc)}")
 
     async def _on_msg(self, msg: Msg) -> None:
         try:

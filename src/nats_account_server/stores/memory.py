@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections.abc import Callable
 
@@ -29,6 +30,7 @@ class MemoryStore:
         )
         self._lock = threading.Lock()
         self._data: dict[str, str] = {}
+        self._deleted: dict[str, tuple[int, str | None]] = {}  # key -> (tombstone iat, soft-deleted JWT)
 
     def make_cache(self, capacity: int) -> Cache:
         return ResponseCache(capacity)
@@ -77,6 +79,31 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release; content is simply lost with the process."""
+
+    def keys_after(self, after: str, limit: int, *, accounts: bool = True) -> list[str]:
+        """The next page in key order, picked in one pass without sorting every key."""
+        with self._lock:
+            return heapq.nsmallest(
+                limit, (k for k in self._data if k > after and is_account_key(k) == accounts)
+            )
+
+    def delete(self, key: str, iat: int, *, hard: bool) -> bool:
+        """Soft keeps the JWT beside its tombstone (never served), hard keeps the tombstone only."""
+        if self.readonly:
+            raise ReadOnlyError()
+        if not is_store_key(key):
+            raise StoreError(f"invalid store key {key!r}")
+        with self._lock:
+            jwt = self._data.pop(key, None)
+            if jwt is None:
+                return False
+            self._deleted[key] = (iat, None if hard else jwt)
+            return True
+
+    def tombstone(self, key: str) -> int | None:
+        with self._lock:
+            gone = self._deleted.get(key)
+        return gone[0] if gone is not None else None
 
     def __len__(self) -> int:
         with self._lock:
