@@ -69,6 +69,27 @@ async def test_refusals_come_in_order_and_delete_nothing(trust: Trust, store: St
     core.close()
 
 
+async def test_requests_of_one_second_for_other_accounts_are_not_repeats(trust: Trust, store: Store) -> None:
+    """The JWT library's jti hashes the registered claims only: requests signed in the same second
+    share it, so a request is a repeat only when it is the same request."""
+    core = _core(trust, store)
+    a, b = trust.pub("A"), trust.pub("B")
+    await core.save(a, trust.account_jwt("A"))
+    await core.save(b, trust.account_jwt("B"))
+    now = int(time.time())
+    first, second = delete_jwt(trust, "A", iat=now), delete_jwt(trust, "B", iat=now)
+    assert first != second
+    assert (await delete_accounts(core, first, via="t")).deleted == (a,)
+    outcome = await delete_accounts(core, second, via="t")
+    assert outcome.status == 200 and outcome.deleted == (b,) and not outcome.repeat
+    again = await delete_accounts(core, first, via="t")
+    assert again.status == 200 and again.repeat
+    both = await delete_accounts(core, delete_jwt(trust, "A", "B", iat=now + 1), via="t")
+    assert (both.status, both.deleted) == (200, ())  # deleted already, not unknown
+    assert store.load(a) is None and store.load(b) is None
+    core.close()
+
+
 async def test_hard_delete_leaves_only_the_tombstone(trust: Trust, tmp_path: Path) -> None:
     store = DirectoryStore(tmp_path / "flat")
     core = _core(trust, store, hard=True)

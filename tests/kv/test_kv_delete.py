@@ -35,6 +35,7 @@ def deleting_server(
     yield _start
     for proc in reversed(procs):
         proc.stop(timeout=5)
+        print(proc.describe(400))  # shown by pytest for failing tests only
 
 
 async def _gone(http: httpx.AsyncClient, base: str, pub: str) -> bool:
@@ -63,6 +64,13 @@ async def test_every_instance_stops_serving_a_deleted_account(
     assert resp.status_code == 200 and resp.text == "deleted 1 accounts\n", resp.text
     assert await _gone(http, one.url, a)
     await eventually(lambda: _gone(http, two.url, a), timeout=5)
+    # the same request reaching a sibling (as the copy forwarded over NATS does): deleted already
+    resp = await http.request("DELETE", f"{two.url}/jwt/v1/accounts/{a}", content=delete_jwt(trust, "A"))
+    assert resp.status_code == 200 and resp.text == "deleted 0 accounts\n", resp.text
+    unknown = await http.request(
+        "DELETE", f"{two.url}/jwt/v1/accounts/{trust.pub('C')}", content=delete_jwt(trust, "C")
+    )
+    assert unknown.status_code == 404, unknown.text  # never stored, never deleted: unknown
     assert (await get_account(http, two.url, b)).status_code == 200
     async with kv_client(cluster.urls, bucket) as (_, kv):
         entry = await kv.get(b)

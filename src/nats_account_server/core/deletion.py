@@ -15,14 +15,16 @@ JWT, while an upload issued later does.
 
 A request that came over HTTP is then forwarded once on `$SYS.REQ.CLAIMS.DELETE`, so nats-servers
 whose full or cache resolver allows deletes drop the account and disconnect its clients; one that came
-over NATS already reached them (and our connection gets no echo of what it sends). The jtis of
-requests applied lately are remembered: a repeat (a retry, or a copy another account server
-forwarded) is answered as applied without deleting again.
+over NATS already reached them (and our connection gets no echo of what it sends). Requests applied
+lately are remembered: a repeat (a retry) is answered as applied without deleting again, and one
+naming accounts deleted already (a copy another instance on the same KV bucket forwarded) deletes
+only the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, cast
 from nats_account_server.core.acceptance import Refused, accept_delete
 from nats_account_server.core.store import (
     AsyncDeletingStore,
+    DeletingStore,
     Store,
     StoreError,
     StoreUnavailable,
@@ -58,7 +61,7 @@ __all__ = [
 
 DELETE_SUBJECT = "$SYS.REQ.CLAIMS.DELETE"
 DISABLED = "delete must be enabled in server config"
-HANDLED_KEPT = 256  # jtis of requests applied lately: enough for retries and forwarded copies
+HANDLED_KEPT = 256  # requests applied lately: enough for retries and forwarded copies
 
 
 @dataclass(slots=True)
@@ -70,15 +73,21 @@ class DeletePolicy:
     allow: bool = False
     hard: bool = False
     refused: str = ""
-    handled: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    # digests of the requests applied lately. Not their jti: the JWT library hashes only the
+    # registered claims into it, so requests for other accounts signed in the same second share one
+    handled: OrderedDict[bytes, None] = field(default_factory=OrderedDict)
 
-    def applied(self, jti: str) -> bool:
-        return jti in self.handled
+    def applied(self, request: str) -> bool:
+        return _digest(request) in self.handled
 
-    def remember(self, jti: str) -> None:
-        self.handled[jti] = None
+    def remember(self, request: str) -> None:
+        self.handled[_digest(request)] = None
         while len(self.handled) > HANDLED_KEPT:
             self.handled.popitem(last=False)
+
+
+def _digest(request: str) -> bytes:
+    return hashlib.sha256(request.encode()).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +139,14 @@ async def buried_async(store: Store, key: str, iat: int) -> bool:
         return False
     tomb = await cast(AsyncDeletingStore, capable).tombstone_async(key)
     return tomb is not None and iat <= tomb
+
+
+async def _deleted(store: DeletingStore, key: str) -> bool:
+    """Was `key` deleted here before (it has a tombstone)? A request naming it again, such as the
+    copy a sibling instance on the same KV bucket forwards, is then not about an unknown account."""
+    if store.writes is Writes.NETWORKED:
+        return await cast(AsyncDeletingStore, store).tombstone_async(key) is not None
+    return await asyncio.to_thread(store.tombstone, key) is not None
 
 
 def _refused(status: int, reason: str, via: str, signer: str = "") -> Outcome:
@@ -192,7 +209,7 @@ async def delete_accounts(
     except Refused as exc:  # named after the subject it claims, as nats-server's answer is
         return _refused(400, str(exc), via, _signer(text))
     signer = req.iss
-    if policy.applied(req.jti):
+    if policy.applied(text):
         log.debug(
             f"delete request {bounded(req.jti)} signed by {short_key(signer)} applied already, via {via}"
         )
@@ -205,11 +222,11 @@ async def delete_accounts(
     if 0 < exp <= int(time.time()):
         return _refused(400, "delete request is expired", via, signer)
     stored = await asyncio.to_thread(_stored, core, keys)
-    missing = [k for k in keys if k not in stored]
+    missing = [k for k in keys if k not in stored and not await _deleted(store, k)]
     if missing:
         which = "account" if len(missing) == 1 else "accounts"
         return _refused(404, f"unknown {which} {', '.join(missing)}; nothing was deleted", via, signer)
-    newer = [k for k in keys if stored[k][0] > req.iat]
+    newer = [k for k in keys if k in stored and stored[k][0] > req.iat]
     if newer:
         return _refused(
             400,
@@ -220,6 +237,9 @@ async def delete_accounts(
     mode = "hard" if policy.hard else "soft"
     deleted: list[str] = []
     for key in keys:
+        if key not in stored:  # deleted already (e.g. by a sibling on the same KV bucket)
+            log.debug(f"account {short_key(key)} is deleted already, via {via}")
+            continue
         async with core.lock(key):
             iat, jti = stored[key]
             try:
@@ -241,7 +261,7 @@ async def delete_accounts(
                 f"account {short_key(key)} deleted ({mode}): jti {bounded(jti) or 'unknown'}, by request"
                 f" {bounded(req.jti)} signed by {short_key(signer)}, via {via}"
             )
-    policy.remember(req.jti)
+    policy.remember(text)
     if forward and deleted:
         await _forward(core, text)
     return Outcome(200, f"deleted {len(deleted)} accounts", tuple(deleted), signer)
