@@ -53,3 +53,36 @@ async def test_kv_write_whose_ack_was_lost_is_resent_and_stored_once(
     finally:
         await store.stop()
         log.configure(LoggingSettings())
+
+
+async def test_kv_delete_whose_ack_was_lost_is_resent_and_applied_once(
+    nats_factory: Callable[..., NatsServer], tmp_path: Path, trust: Trust
+) -> None:
+    """A delete marker is published like a write: paused node, the marker sent again with the same
+    expected revision, the second refused; the key reads back deleted, so the delete counts as ours
+    (True) and the stream got one marker."""
+    node = nats_factory(f'jetstream {{ store_dir: "{tmp_path / "js"}" }}\n')
+    store = KVStore(KVSettings(bucket="resend", servers=[node.url], timeout=15000))
+    try:
+        await store.start()
+        a = trust.pub("A")
+        await store.save_async(a, trust.account_jwt("A", iat=1_700_000_000))
+        async with kv_client([node.url], "resend") as (nc, _):
+            before = (await nc.jetstream(timeout=5).stream_info("KV_resend")).state.last_seq
+        node.send_signal(signal.SIGSTOP)
+        try:
+            delete = asyncio.create_task(store.delete_async(a, 1_700_000_000, hard=False))
+            await asyncio.sleep(ATTEMPT_TIMEOUT + 0.5)
+            assert not delete.done()
+        finally:
+            node.send_signal(signal.SIGCONT)
+        assert await asyncio.wait_for(delete, 15) is True
+        assert store.load(a) is None
+        assert await store.tombstone_async(a) == 1_700_000_000
+        async with kv_client([node.url], "resend") as (nc, kv):
+            after = (await nc.jetstream(timeout=5).stream_info("KV_resend")).state.last_seq
+            assert (await kv.history(a))[-1].operation == "DEL"
+        assert after == before + 1  # one marker
+        assert await store.delete_async(a, 1_700_000_000, hard=False) is False  # nothing left to delete
+    finally:
+        await store.stop()

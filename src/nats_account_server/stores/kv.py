@@ -25,9 +25,11 @@ Values are the JWT text (UTF-8).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import heapq
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import nats
@@ -57,7 +59,7 @@ from ..natsclient import (
 from .kvbucket import BucketCheck
 from .kvconnect import Denied, KVConnection
 from .kvwatch import KVView, KVWatch
-from .kvwrite import ATTEMPT_TIMEOUT, EXPECTED_LAST, WRONG_LAST_SEQUENCE, KVLink, KVWriter
+from .kvwrite import ATTEMPT_TIMEOUT, KVLink, KVWriter
 
 if TYPE_CHECKING:
     from ..config import KVSettings
@@ -312,23 +314,12 @@ class KVStore:
             raise StoreUnavailable("KV store is closed")
         return await self._writer.save(key, jwt, keep)
 
-    # what a delete shares with a save: retries, and a compare-and-set publish or a read of one key
-
-    async def _retrying(self, deadline: float, call: Callable[[float], Awaitable[R]]) -> R:
-        return await self._writer._retrying(deadline, call)
-
-    async def _latest(self, key: str, timeout: float) -> tuple[int, str]:
-        return await self._writer._latest(key, timeout)
-
     # ------------------------------------------------------------------ listing and deletion
-    # (imports kept local: this block is appended to a module others edit)
 
     TOMBSTONE = "Nas-Deleted-Iat"  # on our delete markers: the deleted JWT's iat
 
     def keys_after(self, after: str, limit: int, *, accounts: bool = True) -> list[str]:
         """The next page in key order, from the local view (the whole bucket is in memory anyway)."""
-        import bisect
-        import heapq
 
         from ..jwt import is_account_key
 
@@ -356,28 +347,13 @@ class KVStore:
             raise ReadOnlyError()
         if not is_store_key(key):
             raise StoreError(f"invalid store key {key!r}")
-        nc = self._nc
-        if self._closed or nc is None or not nc.is_connected:
-            raise StoreUnavailable(f"JetStream KV bucket {self.bucket} unavailable: not connected")
-        revision, current = self.view.revision_of(key)
-        if not current:
-            return False
-        headers = {"KV-Operation": "PURGE" if hard else "DEL", EXPECTED_LAST: str(revision)}
-        headers[self.TOMBSTONE] = str(iat)
+        if self._closed or self._nc is None:
+            raise StoreUnavailable("KV store is closed")
+        marker = {"KV-Operation": "PURGE" if hard else "DEL", self.TOMBSTONE: str(iat)}
         if hard:
-            headers["Nats-Rollup"] = "sub"
-        js = nc.jetstream(timeout=self.timeout)
-        try:
-            kept = b"" if hard else current.encode()  # soft: the marker itself keeps the JWT
-            ack = await js.publish(f"$KV.{self.bucket}.{key}", kept, headers=headers)
-        except nats.js.errors.APIError as exc:
-            if exc.err_code in WRONG_LAST_SEQUENCE:
-                raise StoreError(f"{short_key(key)} changed while it was being deleted; try again") from exc
-            raise StoreError(f"KV bucket {self.bucket}: {describe(exc)}") from exc
-        except Exception as exc:
-            raise StoreUnavailable(f"JetStream KV bucket {self.bucket} unavailable: {describe(exc)}") from exc
-        self.view.apply(key, int(ack.seq), "")
-        return True
+            marker["Nats-Rollup"] = "sub"
+        current = self.view.revision_of(key)[1]
+        return await self._writer.remove(key, marker, b"" if hard else current.encode())  # soft: keeps it
 
     def tombstone(self, key: str) -> int | None:
         """Blocking `tombstone_async` for worker threads."""

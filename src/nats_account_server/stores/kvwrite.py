@@ -160,12 +160,33 @@ class KVWriter:
             return None
         raise StoreError(f"too many concurrent updates of {short_key(key)}")
 
+    async def remove(self, key: str, marker: dict[str, str], body: bytes) -> bool:
+        """Publish a removal marker (`marker`: its KV-Operation and other headers) on the key's current
+        revision, retried as writes are; False when there was nothing of ours to remove (absent, or
+        removed by someone else meanwhile). A re-sent marker refused as "wrong last sequence" after
+        its first send went unanswered is found in place by reading the key back."""
+        deadline = time.monotonic() + self.timeout
+        revision, current = self.view.revision_of(key)
+        if not current:
+            return False
+        outcome: list[bool] = []
+        try:
+            written = await self._retrying(deadline, self._publisher(key, body, revision, outcome, marker))
+        except Conflict:
+            latest, now = await self._retrying(deadline, lambda t: self._latest(key, t))
+            if now:
+                raise StoreError(f"{short_key(key)} changed while it was being deleted; try again") from None
+            self.view.apply(key, latest, "")
+            return any(outcome)  # our first send was stored; else another removal came first
+        self.view.apply(key, written, "")
+        return True
+
     def _publisher(
-        self, key: str, data: bytes, last: int, outcome: list[bool]
+        self, key: str, data: bytes, last: int, outcome: list[bool], marker: dict[str, str] | None = None
     ) -> Callable[[float], Awaitable[int]]:
         async def publish(timeout: float) -> int:
             js = self.link.client().jetstream(timeout=timeout)
-            headers = {EXPECTED_LAST: str(last)}
+            headers = {EXPECTED_LAST: str(last), **(marker or {})}
             try:
                 ack = await self.link.unless_dropped(
                     js.publish(f"$KV.{self.bucket}.{key}", data, headers=headers)
