@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import decimal
 import ipaddress
 import json
 import math
@@ -249,6 +248,8 @@ class TLSSettings:
 
 @dataclass
 class HTTPSettings:
+    """The `http` block: where the server listens, its timeouts and TLS."""
+
     host: str = _f("Host", "localhost")
     port: int = _f("Port", 9090, _port)  # 0 = any free port
     readtimeout: int = _f("ReadTimeout", 5000, _duration)  # 0 = none
@@ -258,6 +259,8 @@ class HTTPSettings:
 
 @dataclass
 class NATSSettings:
+    """The `nats` block: the servers to connect to, how, and the sync's period."""
+
     servers: list[str] = _f("Servers", [], _nats_servers)
     connecttimeout: int = _f("ConnectTimeout", 5000, _duration)
     reconnectwait: int = _f("ReconnectWait", 1000, _duration)
@@ -365,6 +368,8 @@ def _go_float(v: float) -> str:
         return "+Inf" if v > 0 else "-Inf"
     if v == 0:
         return "-0" if math.copysign(1.0, v) < 0 else "0"
+    import decimal  # only to render a float in a message
+
     d = decimal.Decimal(repr(v))
     exp = d.adjusted()
     sign = "-" if v < 0 else ""

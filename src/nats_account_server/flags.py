@@ -74,6 +74,8 @@ class Flags:
 
 @dataclass(frozen=True)
 class _Spec:
+    """One command-line flag: the attribute it sets, whether it takes a value, its help."""
+
     attr: str
     is_bool: bool
     usage: str

@@ -123,7 +123,7 @@ def describe(exc: BaseException | None) -> str:
 
 
 # how nats-server refuses a subject to a user: -ERR 'Permissions Violation for Publish to "<subject>"'
-_VIOLATION = re.compile(r'permissions violation for (publish|subscription) to "?([^"\s]+)"?', re.IGNORECASE)
+_VIOLATION = r'permissions violation for (publish|subscription) to "?([^"\s]+)"?'  # compiled by its first use
 
 
 def permission_denied(exc: BaseException | None, subjects: Sequence[str] = ()) -> str | None:
@@ -131,7 +131,7 @@ def permission_denied(exc: BaseException | None, subjects: Sequence[str] = ()) -
     a request it refused then only times out): what the user may not do, and what to grant; None
     for any other error. nats-py reports the subject in lower case: a subject starting with one of
     ``subjects`` (the ones the client uses) gets that prefix back in its own case."""
-    found = _VIOLATION.search(str(exc)) if exc is not None else None
+    found = re.search(_VIOLATION, str(exc), re.IGNORECASE) if exc is not None else None
     if found is None:
         return None
     action, subject = ("publish" if found[1].lower() == "publish" else "subscribe"), found[2]

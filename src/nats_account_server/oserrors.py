@@ -14,14 +14,15 @@ import ssl
 
 __all__ = ["error_text", "os_error", "os_reason"]
 
-_SSL_PREFIX = re.compile(r"^\[SSL(?:: [A-Z0-9_]+)?\]\s*")  # "[SSL: KEY_VALUES_MISMATCH] "
-_SSL_WHERE = re.compile(r"\s*\(_ssl\.c:\d+\)$")  # " (_ssl.c:3905)"
+# patterns compiled by their first use (re caches them): only error messages need them
+_SSL_PREFIX = r"^\[SSL(?:: [A-Z0-9_]+)?\]\s*"  # "[SSL: KEY_VALUES_MISMATCH] "
+_SSL_WHERE = r"\s*\(_ssl\.c:\d+\)$"  # " (_ssl.c:3905)"
 _SSL_PLAIN = {"PEM lib": "not a PEM file, or one without a certificate or key"}
-_WORDS = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_WORDS = r"(?<=[a-z0-9])(?=[A-Z])"
 
 
 def _ssl_reason(exc: ssl.SSLError) -> str:
-    text = _SSL_WHERE.sub("", _SSL_PREFIX.sub("", exc.strerror or str(exc))).strip()
+    text = re.sub(_SSL_WHERE, "", re.sub(_SSL_PREFIX, "", exc.strerror or str(exc))).strip()
     return _SSL_PLAIN.get(text, text) or "TLS error"
 
 
@@ -65,7 +66,7 @@ def os_error(exc: OSError, *, known: str = "") -> str:
 
 def _words(exc: BaseException) -> str:
     """An error without a text: its kind in words ("connection closed error")."""
-    return _WORDS.sub(" ", type(exc).__name__).lower()
+    return re.sub(_WORDS, " ", type(exc).__name__).lower()
 
 
 def error_text(exc: BaseException | None) -> str:

@@ -11,7 +11,7 @@ from nats_account_server.http.deadlines import Deadlines
 
 
 async def read(deadlines: Deadlines, body: asyncio.Future[bytes]) -> bytes:
-    """The pattern App.read_body uses."""
+    """The pattern Bodies.read (http/bodies.py) uses."""
     task = deadlines.begin()
     try:
         return await body

@@ -29,6 +29,8 @@ def cache_control(exp: int, now: float | None = None) -> str:
 
 @dataclass(slots=True)
 class Entry:
+    """One cached response of the store: the JWT as served and its headers."""
+
     body: bytes  # the JWT as served; the text form is derived (a cached account costs ~1 KiB)
     jti: str
     etag: str

@@ -6,9 +6,10 @@ the NATS package implements this; without NATS the core gets `NoNats`.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from nats_account_server.core.heard import Heard
+if TYPE_CHECKING:  # the answers' shape: imported where NATS collects them
+    from nats_account_server.core.heard import Heard
 
 
 class NotConnected(Exception):

@@ -30,6 +30,8 @@ class Part:
 
 @dataclass(frozen=True, slots=True)
 class Report:
+    """The state of every part of the start; ready when no part fails."""
+
     parts: tuple[Part, ...]
 
     @property

@@ -2,7 +2,8 @@
 
 Transports (HTTP routes, NATS responders) call in here; the core asks its response cache, its
 source (the store with NATS lookups, or a replica's primary) and the store, and publishes through
-its notifier. Accounts and activations share one code path, parameterised by `Kind`.
+its notifier. Accounts and activations share one code path, parameterised by `Kind`. Reads and the
+newer-wins writes are here; notifications are notifications.py's, packs and merges packing.py's.
 """
 
 from __future__ import annotations
@@ -17,26 +18,25 @@ from typing import cast
 from nats_account_server.core.announce import Announced
 from nats_account_server.core.cache import Cache, Entry, ResponseCache, make_entry
 from nats_account_server.core.deletion import DeletePolicy, buried, buried_async
+from nats_account_server.core.failure import Failure
 from nats_account_server.core.groupcommit import JOBS, GroupCommit
-from nats_account_server.core.kinds import Kind, decode_kind, kind_of
-from nats_account_server.core.notifier import (
-    NoNats,
-    Notifier,
-    account_subject,
-    activation_subject,
-)
+from nats_account_server.core.kinds import Kind, decode_kind
+from nats_account_server.core.notifications import announce_again, notify
+from nats_account_server.core.notifier import NoNats, Notifier
 from nats_account_server.core.pacing import Pacer
-from nats_account_server.core.pack import format_pack, parse_pack_line
+from nats_account_server.core.packing import LatestPack, merge
 from nats_account_server.core.readiness import Readiness
 from nats_account_server.core.source import Loaded, LocalSource, Source
 from nats_account_server.core.store import AsyncSaveStore, GroupSaveStore, Store, StoreError, Version, Writes
 from nats_account_server.core.trust import Trust
 from nats_account_server.core.verdict import Change, Saved, judge, version_of
 from nats_account_server.core.verifier import Checked, Verifier
-from nats_account_server.jwt import JWTError, Token, decode_activation
+from nats_account_server.jwt import JWTError, Token
 from nats_account_server.log import log, short_key
 from nats_account_server.metrics import metrics
 from nats_account_server.oserrors import error_text
+
+__all__ = ["Core", "Failure", "cache_key"]  # Failure lives in core/failure.py; callers import it here
 
 
 def cache_key(kind: Kind, key: str) -> str:
@@ -60,15 +60,6 @@ class _KeyLock:
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
         self.users = 0
-
-
-class Failure(Exception):
-    """A request that ends with an error status and a one-line reason for the caller."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class Core:
@@ -105,9 +96,7 @@ class Core:
         self._reported: dict[str, str] = {}  # key -> the load failure last logged for it
         # bumped by every change behind any key: the pack built at a generation stays right until then
         self.generation = 0
-        # the latest pack: (its max, its generation, the job building it); one only, so that clients
-        # asking for many different `max` values cannot make the server keep many packs
-        self._pack: tuple[int, int, asyncio.Future[bytes]] | None = None
+        self._pack = LatestPack()  # built once per generation (see core/packing.py)
         self.bulk = Pacer()  # packs, over every transport, share one byte budget
         # where other instances write the store too, what we announced lately (see core/announce.py)
         self.announced = Announced(store.load if store.writes is Writes.NETWORKED else None)
@@ -221,21 +210,7 @@ class Core:
 
     async def notify(self, kind: Kind, key: str, jwt: str, issuer: str = "") -> None:
         """Publish a change; without a NATS connection this is skipped (logged), not an error."""
-        if not self.notifier.connected:
-            log.info(f"skipping notification for {short_key(key)}, {self.notifier.outage}")
-            metrics.notifications[(kind.name.lower(), "skipped")] += 1
-            return
-        jwt = self.announced.newest(key, jwt)  # a newer version another instance stored meanwhile
-        subject = account_subject(key) if kind is Kind.ACCOUNT else activation_subject(issuer, key)
-        self.announced.mark(key, jwt)
-        try:
-            await self.notifier.publish(subject, jwt.encode())
-        except Exception as exc:
-            log.error(f"{short_key(key)} - error sending notification of change - {error_text(exc)}")
-            metrics.notifications[(kind.name.lower(), "failed")] += 1
-            raise Failure(500, "error sending notification of change") from exc
-        metrics.notifications[(kind.name.lower(), "sent")] += 1
-        log.debug(f"sent notification on {subject}")
+        await notify(self, kind, key, jwt, issuer)
 
     def remote_changed(self, key: str, jwt: str) -> None:
         """Another instance's write, brought by the store: as `changed`, and announced again when this
@@ -243,21 +218,7 @@ class Core:
         newest version."""
         self.changed(key, jwt)
         if jwt and self.announced.again(key, jwt):
-            task = asyncio.ensure_future(self._announce_again(key, jwt))
-            self._announcing.add(task)
-            task.add_done_callback(self._announcing.discard)
-
-    async def _announce_again(self, key: str, jwt: str) -> None:
-        kind = kind_of(key)
-        try:
-            issuer = decode_activation(jwt).iss if kind is Kind.ACTIVATION else ""
-        except JWTError:
-            return  # the bucket's entry is not served either (the store vets it)
-        if kind is None:
-            return
-        log.debug(f"{short_key(key)} - another instance stored a newer version, announcing it again")
-        with contextlib.suppress(Failure):  # logged by notify
-            await self.notify(kind, key, jwt, issuer)
+            announce_again(self, key, jwt, self._announcing)
 
     # ---------------------------------------------------------------- writes
 
@@ -419,15 +380,7 @@ class Core:
     async def pack_body(self, max_items: int) -> bytes:
         """The pack as `<key>|<jwt>` lines: read and joined on a worker thread (a large store's pack
         never holds up the event loop), once per change of the store however many ask for it."""
-        built = self._pack
-        if (
-            built is None
-            or built[:2] != (max_items, self.generation)
-            or (built[2].done() and built[2].exception() is not None)
-        ):
-            job = asyncio.ensure_future(asyncio.to_thread(lambda: format_pack(self.pack(max_items)).encode()))
-            built = self._pack = (max_items, self.generation, job)
-        return await asyncio.shield(built[2])
+        return await self._pack.body(self, max_items)
 
     def pack(self, max_items: int) -> list[tuple[str, str]]:
         try:
@@ -437,35 +390,6 @@ class Core:
             raise Failure(500, "error creating pack") from exc
 
     async def merge(self, body: str | list[str], progress: Callable[[int, int], None] | None = None) -> int:
-        """Merge `<key>|<jwt>` lines (replica import, NATS sync) under the newer-wins rule.
-
-        Bad lines and failed saves are skipped and logged; lines are merged 64 at a time, so a
-        large pack into a durable store waits on grouped fsyncs, not one after the other.
-        """
-        lines = [ln for ln in (body.split("\n") if isinstance(body, str) else body) if ln.strip()]
-        total, saved, done = len(lines), 0, 0
-
-        async def one(line: str) -> bool:
-            nonlocal done
-            try:
-                return await self._merge_line(line)
-            finally:
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-
-        for start in range(0, total, 64):
-            saved += sum(await asyncio.gather(*(one(line) for line in lines[start : start + 64])))
-        return saved
-
-    async def _merge_line(self, line: str) -> bool:
-        item = parse_pack_line(line, self.trust)
-        if isinstance(item, str):
-            log.warn(f"skipping pack line: {item}")
-            return False
-        kind, key, tok = item
-        try:
-            return await self.save_if_newer(kind, key, tok) is Saved.SAVED
-        except StoreError as exc:  # one unwritable key must not stop the rest
-            log.error(f"{short_key(key)} - error saving JWT from pack - {error_text(exc)}")
-            return False
+        """Merge `<key>|<jwt>` lines (replica import, NATS sync) under the newer-wins rule, 64 at a
+        time; bad lines and failed saves are skipped and logged."""
+        return await merge(self, body, progress)

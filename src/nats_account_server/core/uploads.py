@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nats_account_server.core.acceptance import Refused, accept_activation, blocking
-from nats_account_server.core.applied import Confirmations, notify_confirmed
 from nats_account_server.core.kinds import Kind
 from nats_account_server.core.notifier import NoResponders, NotConnected, RequestTimeout
 from nats_account_server.core.service import Core, Failure
@@ -32,6 +32,9 @@ from nats_account_server.jwt import (
 from nats_account_server.log import bounded, log, short_key
 from nats_account_server.metrics import metrics
 from nats_account_server.oserrors import error_text
+
+if TYPE_CHECKING:  # applied-by reports: imported by the uploads that ask for one (?wait=)
+    from nats_account_server.core.applied import Confirmations
 
 ISSUES_HEADER = (
     "The server was unable to update the account JWT because one or more validation issues occurred:"
@@ -290,6 +293,8 @@ async def post_account(
         log_accepted("account", key, tok, change.previous, via)
     try:
         if wait is not None:
+            from nats_account_server.core.applied import notify_confirmed
+
             return Answer(200, report=await notify_confirmed(core, key, tok, wait))
         await core.notify(Kind.ACCOUNT, key, tok.raw)
     except Failure as exc:

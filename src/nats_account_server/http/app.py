@@ -1,25 +1,24 @@
-"""The RSGI application: routing, CORS, body limits; the routes call the core.
+"""The RSGI application: the GET hot path, CORS, and every other request to its route; the routes call
+the core.
 
 RSGI (granian's native interface) is used instead of ASGI because it hands the response to the
-Rust side in one call, which is what lets the GET hot path reach the performance targets.
+Rust side in one call, which is what lets the GET hot path reach the performance targets. Which
+paths and methods exist is routing.py's, how bodies are read bodies.py's; the POST routes are
+uploading.py's, the DELETE route deleting.py's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from time import perf_counter
 from typing import Any
 
-from granian.rsgi import ProtocolClosed  # type: ignore[attr-defined]  # granian re-exports it untyped
-
 from nats_account_server.core.kinds import Kind
 from nats_account_server.core.observed import Observed
 from nats_account_server.core.service import Core, Failure
-from nats_account_server.core.uploads import post_account, post_activation, refused_body
-from nats_account_server.http.deadlines import Deadlines
-from nats_account_server.http.deleting import delete_answer, delete_refusal
+from nats_account_server.http.bodies import Bodies
+from nats_account_server.http.deleting import delete_refusal, delete_route
 from nats_account_server.http.help import HELP
 from nats_account_server.http.jwts import NOT_MODIFIED, decide, get_jwt_safe
 from nats_account_server.http.listing import LIST_ACCOUNTS, LIST_ACTIVATIONS, list_route
@@ -34,51 +33,24 @@ from nats_account_server.http.responses import (
     parse_query,
     plain,
 )
-from nats_account_server.http.status import (
-    BadWait,
-    is_status_path,
-    json_response,
-    parse_wait,
-    status_response,
-)
+from nats_account_server.http.routing import ACCOUNTS, ACTIVATIONS, route_methods, route_name
+from nats_account_server.http.status import is_status_path, status_response
+from nats_account_server.http.uploading import post_route
 from nats_account_server.jwt import JWTError, decoded_view
 from nats_account_server.log import bounded, log
 from nats_account_server.metrics import metrics
 
-ACCOUNTS = "/jwt/v1/accounts/"
 ACCOUNTS_LEN = len(ACCOUNTS)
 UNKNOWN_ACCOUNT = b"no matching account JWT\n"
 VARY = ("vary", "Origin")
 UNKNOWN_ACCOUNT_HEADERS: Headers = [("content-type", TEXT), VARY]
-ACTIVATIONS = "/jwt/v1/activations/"
 PROBE_HEADERS: Headers = [
     ("cache-control", "no-cache, no-store, must-revalidate"),
     ("pragma", "no-cache"),
     ("expires", "0"),
 ]
 RETRY: Headers = [("retry-after", "1")]
-ROUTE_NAMES = {
-    "/jwt/v1/accounts": "probe",
-    ACCOUNTS: "probe",
-    "/jwt/v1/activations": "activations",
-    "/jwt/v1/help": "help",
-    "/jwt/v1/operator": "operator",
-    "/jwt/v1/pack": "pack",
-    "/healthz": "healthz",
-    "/readyz": "readyz",
-    "/metrics": "metrics",
-    LIST_ACCOUNTS: "list",
-    LIST_ACTIVATIONS: "list",
-}
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class BrokenBody(Exception):
-    pass
 
 
 class App:
@@ -98,8 +70,7 @@ class App:
         self.core = core
         self.writable = writable
         self.readonly_reason = readonly_reason  # why POST routes are missing, for the 405's body
-        self.max_body = max_body
-        self.deadlines = Deadlines(read_timeout or None)  # the body read timeout lives there
+        self.bodies = Bodies(max_body, read_timeout)  # uploads' and delete requests' limits
         self.sign_subject = sign_subject
         self.sign_timeout = sign_timeout
         self.help = HELP.encode()
@@ -191,7 +162,7 @@ class App:
                 f"{scope.client}: {scope.method} {bounded(path + qs)} - {resp.status}"
                 f" - {len(resp.body)} bytes - {took:.2f} ms"
             )
-        return self.route_name(path), resp.status
+        return route_name(path, self.core, self.writable), resp.status
 
     async def send_bulk(self, proto: Any, status: int, headers: Headers, body: bytes) -> None:
         """A large body through the core's bulk lane, so lookups are never stuck behind it."""
@@ -211,42 +182,6 @@ class App:
 
     # --------------------------------------------------------------- routing
 
-    def route_name(self, path: str) -> str:
-        """The route of a path as metrics label it: a fixed set, whatever clients send."""
-        if self.methods(path) is None:
-            return "other"
-        if is_status_path(path):
-            return "status"
-        if path.startswith(ACCOUNTS) and path != ACCOUNTS:
-            return "account"
-        if path.startswith(ACTIVATIONS):
-            return "activation"
-        return ROUTE_NAMES[path]
-
-    def methods(self, path: str) -> tuple[str, ...] | None:
-        """The methods registered for a path, or None when no route has that path."""
-        if path.startswith(ACCOUNTS) and path.count("/") == 4 and path != ACCOUNTS:
-            if not self.writable:
-                return ("GET",)
-            return ("GET", "POST", "DELETE") if self.core.deletion.allow else ("GET", "POST")
-        if is_status_path(path):
-            return ("GET",)
-        if path.startswith(ACTIVATIONS) and path.count("/") == 4 and path != ACTIVATIONS:
-            return ("GET",)
-        if path in ("/healthz", "/readyz"):
-            return ("GET", "HEAD")  # load balancers probe with HEAD
-        if path in ("/metrics", LIST_ACCOUNTS, LIST_ACTIVATIONS):
-            return ("GET",)
-        if path in ("/jwt/v1/accounts", ACCOUNTS, "/jwt/v1/help"):
-            return ("GET",)
-        if path == "/jwt/v1/activations":
-            return ("POST",) if self.writable else None
-        if path == "/jwt/v1/operator":
-            return ("GET",) if self.core.trust.operator_jwt else None
-        if path == "/jwt/v1/pack":
-            return ("GET",) if self.core.store.supports_pack else None
-        return None
-
     async def route(self, scope: Any, proto: Any) -> Response:
         path: str = scope.path
         method: str = scope.method
@@ -260,12 +195,12 @@ class App:
             )
         if method == "GET" and is_status_path(path):
             return await status_response(self.core, path, scope.query_string)
-        allowed = self.methods(path)
+        allowed = route_methods(path, self.core, self.writable)
         if allowed is None:
             return NOT_FOUND
         if method == "DELETE" and path.startswith(ACCOUNTS) and path.count("/") == 4 and path != ACCOUNTS:
             refused = delete_refusal(self.core, self.writable, self.readonly_reason, allowed)
-            return refused or await self.delete(scope, proto, path[len(ACCOUNTS) :])
+            return refused or await delete_route(self.core, self.bodies, scope, proto, path[len(ACCOUNTS) :])
         if method not in allowed:
             allow = ", ".join((*allowed, "OPTIONS"))
             status = 200 if method == "OPTIONS" else 405
@@ -275,7 +210,15 @@ class App:
                 [("allow", allow), ("content-type", TEXT)],
             )
         if method == "POST":
-            return await self.post(scope, proto, path)
+            return await post_route(
+                self.core,
+                self.bodies,
+                scope,
+                proto,
+                path,
+                sign_subject=self.sign_subject,
+                sign_timeout=self.sign_timeout,
+            )
         if path.startswith(ACTIVATIONS):
             return await get_jwt_safe(
                 self.core,
@@ -314,97 +257,6 @@ class App:
         return await self.pack(parse_query(scope.query_string))
 
     # ---------------------------------------------------------------- routes
-
-    async def read_body(self, scope: Any, proto: Any) -> bytes:
-        length = scope.headers.get("content-length")
-        known = bool(length) and length.isdigit()
-        if known and int(length) > self.max_body:
-            raise BodyTooLarge
-        task = self.deadlines.begin()
-        try:
-            if known:  # a bounded body in one await (the framing stops it at its length)
-                body: bytes = await proto()
-            else:
-                body = await self.read_chunked(proto)
-        except asyncio.CancelledError:
-            if self.deadlines.end(task):
-                raise TimeoutError("request body not received in time") from None
-            raise
-        finally:
-            self.deadlines.end(task)
-        if len(body) > self.max_body:
-            raise BodyTooLarge
-        return body
-
-    async def read_chunked(self, proto: Any) -> bytes:
-        """A chunked body, counted as it arrives. granian ends a clean body with one empty chunk
-        and reports broken framing, trailers or a client gone before the last chunk as an empty
-        chunk that is not the last: such a body is refused whole, never stored in part."""
-        chunks: list[bytes] = []
-        size = 0
-        ended = False
-        async for chunk in proto:
-            if ended:
-                raise BrokenBody("chunked body with broken framing, trailers or cut short")
-            if not chunk:
-                ended = True
-                continue
-            size += len(chunk)
-            if size > self.max_body:
-                raise BodyTooLarge
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    async def post(self, scope: Any, proto: Any, path: str) -> Response:
-        client: str = scope.client  # "host:port", for the upload's decision line
-        key = path[len(ACCOUNTS) :] if path.startswith(ACCOUNTS) else None
-        wait: float | None = None
-        if key is not None and scope.query_string:  # an upload that waits for the nats-servers
-            try:
-                wait = parse_wait(scope.query_string)
-            except BadWait as exc:
-                refused = refused_body(key, client, 400, str(exc))
-                return plain(refused.status, refused.message)
-        try:
-            body = await self.read_body(scope, proto)
-        except BodyTooLarge:
-            refused = refused_body(key, client, 413, "request body too large")
-            return plain(refused.status, refused.message)
-        except (TimeoutError, Exception) as exc:
-            reason = "client closed the connection" if isinstance(exc, ProtocolClosed) else str(exc)
-            refused = refused_body(key, client, 400, "bad JWT in request", f"unable to read body: {reason}")
-            return plain(refused.status, refused.message)
-        try:
-            if key is not None:
-                answer = await post_account(
-                    self.core,
-                    key,
-                    body,
-                    client=client,
-                    sign_subject=self.sign_subject,
-                    sign_timeout=self.sign_timeout,
-                    wait=wait,
-                )
-            else:
-                answer = await post_activation(self.core, body, client=client)
-        except Failure as exc:
-            return plain(exc.status, exc.message)
-        if answer.report is not None:
-            return json_response(200, answer.report.body())
-        if answer.status == 200:
-            return Response(200)
-        return Response(answer.status, answer.body, [("content-type", TEXT)])
-
-    async def delete(self, scope: Any, proto: Any, key: str) -> Response:
-        """A delete request in the body (see http/deleting.py), read under the upload limits."""
-        try:
-            body = await self.read_body(scope, proto)
-        except BodyTooLarge:
-            return plain(413, "request body too large")
-        except (TimeoutError, Exception) as exc:
-            reason = "client closed the connection" if isinstance(exc, ProtocolClosed) else str(exc)
-            return plain(400, f"unable to read body: {reason}")
-        return await delete_answer(self.core, key, body, scope.client)
 
     def operator(self, params: dict[str, str]) -> Response:
         raw = self.core.trust.operator_jwt

@@ -9,13 +9,17 @@ deletion is not enabled, 413 for a body above `maxbodysize`, 503 when a KV store
 
 from __future__ import annotations
 
+from typing import Any
+
 from nats_account_server.core.deletion import DISABLED, delete_accounts
 from nats_account_server.core.service import Core
 from nats_account_server.core.uploads import via_http
+from nats_account_server.http.bodies import Bodies, BodyTooLarge
 from nats_account_server.http.responses import TEXT, Response, plain
+from nats_account_server.http.stack import ProtocolClosed
 from nats_account_server.jwt import is_account_key
 
-__all__ = ["delete_answer", "delete_refusal"]
+__all__ = ["delete_answer", "delete_refusal", "delete_route"]
 
 
 def delete_refusal(
@@ -42,3 +46,15 @@ async def delete_answer(core: Core, key: str, body: bytes, client: str) -> Respo
         return plain(400, "the URL does not name an account public key")
     outcome = await delete_accounts(core, body, via=via_http(client), url_key=key, forward=True)
     return plain(outcome.status, outcome.message)
+
+
+async def delete_route(core: Core, bodies: Bodies, scope: Any, proto: Any, key: str) -> Response:
+    """A delete request in the body, read under the upload limits."""
+    try:
+        body = await bodies.read(scope, proto)
+    except BodyTooLarge:
+        return plain(413, "request body too large")
+    except (TimeoutError, Exception) as exc:
+        reason = "client closed the connection" if isinstance(exc, ProtocolClosed) else str(exc)
+        return plain(400, f"unable to read body: {reason}")
+    return await delete_answer(core, key, body, scope.client)

@@ -20,12 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from granian._granian import SocketHolder
-from granian.constants import HTTPModes, Interfaces, SSLProtocols
-from granian.http import HTTP1Settings
-from granian.server.embed import Server
-
 from nats_account_server.http.guard import HandshakeGuard
+from nats_account_server.http.stack import (
+    HTTP1Settings,
+    HTTPModes,
+    Interfaces,
+    Server,
+    SocketHolder,
+    SSLProtocols,
+)
 from nats_account_server.log import log
 from nats_account_server.natsclient import check_file
 from nats_account_server.oserrors import error_text, os_reason
@@ -42,6 +45,8 @@ class ListenError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Bound:
+    """The address the listening socket is bound to, and whether it serves TLS."""
+
     ip: str
     port: int
     family: int

@@ -19,17 +19,18 @@ __all__ = ["LIST_ACCOUNTS", "LIST_ACTIVATIONS", "list_route"]
 
 LIST_ACCOUNTS = "/jwt/v1/list/accounts"
 LIST_ACTIVATIONS = "/jwt/v1/list/activations"
-_LIMIT = re.compile(r"[0-9]{1,6}")
-_AFTER = re.compile(r"[A-Za-z0-9=_-]{0,128}")  # the alphabets of account keys and activation hashes
+# patterns compiled by the first list request (re caches them)
+_LIMIT = r"[0-9]{1,6}"
+_AFTER = r"[A-Za-z0-9=_-]{0,128}"  # the alphabets of account keys and activation hashes
 
 
 async def list_route(core: Core, path: str, params: dict[str, str]) -> Response:
     value = params.get("limit", "")
-    if value and not _LIMIT.fullmatch(value) or value and not 1 <= int(value) <= MAX_LIMIT:
+    if value and not re.fullmatch(_LIMIT, value) or value and not 1 <= int(value) <= MAX_LIMIT:
         return plain(400, f'bad limit parameter "{value[:32]}": a number from 1 to {MAX_LIMIT}')
     limit = int(value) if value else DEFAULT_LIMIT
     after = params.get("after", "")
-    if not _AFTER.fullmatch(after):
+    if not re.fullmatch(_AFTER, after):
         return plain(400, "bad after parameter: pass the next value of the previous page")
     accounts = path == LIST_ACCOUNTS
     body = await asyncio.to_thread(page, core.store, accounts=accounts, after=after, limit=limit)

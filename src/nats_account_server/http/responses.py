@@ -14,6 +14,8 @@ JWT = "application/jwt"
 
 @dataclass(slots=True)
 class Response:
+    """What a route answers: status, body and headers."""
+
     status: int
     body: bytes = b""
     headers: Headers = field(default_factory=list)

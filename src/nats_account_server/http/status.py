@@ -13,7 +13,6 @@ import json
 import re
 from typing import Any
 
-from nats_account_server.core.applied import account_status
 from nats_account_server.core.service import Core, Failure
 from nats_account_server.http.responses import Headers, Response, parse_query, plain
 from nats_account_server.jwt import is_account_key
@@ -74,6 +73,8 @@ async def status_response(core: Core, path: str, query: str) -> Response:
     except BadWait as exc:
         return plain(400, str(exc))
     assert wait is not None  # a default is given
+    from nats_account_server.core.applied import account_status  # only with a status request
+
     try:
         status = await account_status(core, key, wait)
     except Failure as exc:

@@ -51,18 +51,24 @@ def read_export_type(value: Any, current: Any, where: str) -> Any:
 # ---------------------------------------------------------------- shared pieces
 @dataclass(slots=True)
 class Permission:
+    """Allowed and denied subjects of one direction (publish or subscribe)."""
+
     allow: list[str] = field(default_factory=list)
     deny: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class ResponsePermission:
+    """How many responses a request may get, and for how long."""
+
     max: int = 0
     ttl: int = 0
 
 
 @dataclass(slots=True)
 class Permissions:
+    """Publish, subscribe and response permissions."""
+
     pub: Permission = field(default_factory=Permission)
     sub: Permission = field(default_factory=Permission)
     resp: ResponsePermission | None = None
@@ -92,6 +98,8 @@ JETSTREAM_MEMBERS = (
 
 @dataclass(slots=True)
 class JetStreamLimits:
+    """JetStream limits of an account (or of one tier)."""
+
     mem_storage: int = 0
     disk_storage: int = 0
     streams: int = 0
@@ -156,12 +164,16 @@ V2_LIMITS = schema(
 # ---------------------------------------------------------------- imports and exports
 @dataclass(slots=True)
 class Latency:
+    """Latency tracking of a service export: its sampling and where results go."""
+
     sampling: int = 0  # 0 means "headers"
     results: str = ""
 
 
 @dataclass(slots=True)
 class Export:
+    """One export of an account (stream or service)."""
+
     name: str = ""
     subject: str = ""
     type: str = ""  # "" when absent ("unknown")
@@ -212,6 +224,8 @@ EXPORT = schema(
 
 @dataclass(slots=True)
 class Import:
+    """One import of an account (stream or service)."""
+
     name: str = ""
     subject: str = ""
     account: str = ""
@@ -239,6 +253,8 @@ IMPORT = schema(
 # ---------------------------------------------------------------- mappings, authorization, trace
 @dataclass(slots=True)
 class WeightedMapping:
+    """One destination of a subject mapping, with its weight."""
+
     subject: str = ""
     weight: int = 0
     cluster: str = ""
@@ -254,6 +270,8 @@ read_mappings = mapping(listing(structure(WEIGHTED), fresh=WeightedMapping), lis
 
 @dataclass(slots=True)
 class Authorization:
+    """The account's auth callout settings."""
+
     auth_users: list[str] = field(default_factory=list)
     allowed_accounts: list[str] = field(default_factory=list)
     xkey: str = ""
@@ -268,6 +286,8 @@ AUTHORIZATION = schema(
 
 @dataclass(slots=True)
 class Trace:
+    """Where message traces of the account go, and how many are sampled."""
+
     dest: str = ""
     sampling: int = 0
 
@@ -317,12 +337,16 @@ SPAN = schema(Field("start", "start", read_str), Field("end", "end", read_str))
 
 @dataclass(slots=True)
 class Span:
+    """One time-of-day range of an activation (`times`)."""
+
     start: str = ""
     end: str = ""
 
 
 @dataclass(slots=True)
 class Template:
+    """The user permissions and limits a scoped signing key imposes."""
+
     pub: Permission = field(default_factory=Permission)
     sub: Permission = field(default_factory=Permission)
     resp: ResponsePermission | None = None
@@ -353,6 +377,8 @@ TEMPLATE = schema(
 
 @dataclass(slots=True)
 class _ScopeRead:
+    """A signing key entry as read, before it becomes a scope or a plain key."""
+
     kind: str = ""
     key: str = ""
     role: str = ""

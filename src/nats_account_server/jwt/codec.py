@@ -145,6 +145,8 @@ def parse_segment(segment: str) -> Any:
 # ---------------------------------------------------------------- header
 @dataclass(slots=True)
 class _Header:
+    """A JWT header: its type and algorithm."""
+
     typ: str = ""
     alg: str = ""
 
@@ -173,6 +175,8 @@ def _header(segment: str) -> dict[str, str]:
 # ---------------------------------------------------------------- identification
 @dataclass(slots=True)
 class _NatsId:
+    """The `nats` members that say what a v2 JWT is: type, version, tags."""
+
     type: str = ""
     version: int = 0
     tags: list[str] = field(default_factory=list)
@@ -180,6 +184,8 @@ class _NatsId:
 
 @dataclass(slots=True)
 class _Id:
+    """The members that say what a JWT is, whichever its version."""
+
     type: str = ""
     nats: _NatsId = field(default_factory=_NatsId)
 

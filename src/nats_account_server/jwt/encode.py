@@ -13,11 +13,12 @@ import hashlib
 import json
 import os
 import time
-from typing import Any
-
-import nkeys
+from typing import TYPE_CHECKING, Any
 
 from .nkeys import PREFIXES
+
+if TYPE_CHECKING:  # the nkeys package imports all of PyNaCl: imported by the first signing only
+    import nkeys
 
 V2_HEADER: dict[str, str] = {"typ": "JWT", "alg": "ed25519-nkey"}
 V1_HEADER: dict[str, str] = {"typ": "jwt", "alg": "ed25519"}
@@ -53,12 +54,16 @@ def new_keypair(role: str) -> tuple[str, str]:
     """A fresh random (seed, public key) pair for role "O", "A", "U", "N" or "C"."""
     if role not in PREFIXES or role == "X":  # curve keys are not signing keys
         raise ValueError(f"unknown key role {role!r}")
+    import nkeys
+
     seed = nkeys.encode_seed(os.urandom(32), PREFIXES[role]).decode("ascii")
     return seed, public_key_of(seed)
 
 
 @functools.lru_cache(maxsize=1024)
 def _keypair(seed: str) -> nkeys.KeyPair:
+    import nkeys
+
     try:
         return nkeys.from_seed(seed.encode("ascii"))
     except (nkeys.NkeysError, ValueError, UnicodeError) as e:

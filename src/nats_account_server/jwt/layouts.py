@@ -71,6 +71,8 @@ class Claims:
 
 @dataclass(slots=True)
 class AccountClaims(Claims):
+    """An account JWT's claims."""
+
     imports: list[Import | None] = field(default_factory=list)
     exports: list[Export | None] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
@@ -87,6 +89,8 @@ class AccountClaims(Claims):
 
 @dataclass(slots=True)
 class ActivationClaims(Claims):
+    """An activation JWT's claims (a token for one import)."""
+
     subject: str = ""
     kind: str = ""  # the import type, "" when absent
     issuer_account: str = ""
@@ -94,6 +98,8 @@ class ActivationClaims(Claims):
 
 @dataclass(slots=True)
 class OperatorClaims(Claims):
+    """An operator JWT's claims."""
+
     signing_keys: list[str] = field(default_factory=list)
     operator_service_urls: list[str] = field(default_factory=list)
     account_server_url: str = ""

@@ -18,8 +18,9 @@ from .claims import plain
 from .codec import JWTError, Token, decode, decode_activation, split_token
 from .layouts import Claims
 
-_TOKEN_LINE = re.compile(r'^( *)"token": ("(?:[^"\\]|\\.)*"),?$', re.MULTILINE)
-_DATE_LINE = re.compile(r'^( *"(?:iat|exp)": )(-?\d+)(,?)$', re.MULTILINE)
+# patterns compiled by their first use (re caches them): only ?decode= views need them
+_TOKEN_LINE = r'^( *)"token": ("(?:[^"\\]|\\.)*"),?$'
+_DATE_LINE = r'^( *"(?:iat|exp)": )(-?\d+)(,?)$'
 _REGISTERED = ("jti", "iat", "iss", "name", "sub", "exp", "nbf", "aud")
 _V1_TOP = ("type", "tags", "issuer_account")
 
@@ -93,6 +94,6 @@ def decoded_view(raw: str) -> str:
     """Header, claims (sorted, with dates and expanded tokens) and signature; JWTError if undecodable."""
     tok = decode(raw, verify=False)
     body = _pretty(claims_json(tok), sort=True)
-    body = _TOKEN_LINE.sub(_expand_token, body)
-    body = _DATE_LINE.sub(_add_date, body)
+    body = re.sub(_TOKEN_LINE, _expand_token, body, flags=re.MULTILINE)
+    body = re.sub(_DATE_LINE, _add_date, body, flags=re.MULTILINE)
     return f"{_pretty(tok.header, sort=False)}\n\r\n{body}\n\r\n{split_token(raw)[2]}\n"

@@ -2,19 +2,16 @@
 
 Files are the source of truth on every request, so JWTs dropped in by hand are served at once. Writes
 go through a temp file (or a spare inode, see spares.py) that is synced and swapped or renamed into
-place, so that readers (and crashes) never see half a JWT.
+place, so that readers (and crashes) never see half a JWT. Here: the order of a save and what our
+own saves left; the temp files and swaps are staging.py's, deletions and tombstones tombstones.py's,
+walks and pages walk.py's.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import heapq
 import os
-import secrets
 import stat
 from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple
 
 from ..core.cache import Cache
 from ..core.store import (
@@ -33,44 +30,20 @@ from ..oserrors import os_error, os_reason
 from . import inotify
 from .durable import GroupSync, fsync_dir
 from .fileindex import FileIndexCache
-from .files import (
-    JWT_SUFFIX,
-    O_CLOEXEC,
-    TEMP_SUFFIX,
-    RefusedFile,
-    folder_health,
-    read_fd,
-    read_file,
-    write_at,
-)
+from .files import JWT_SUFFIX, TEMP_SUFFIX, RefusedFile, folder_health, read_fd, read_file
 from .marks import Marks
-from .spares import SPARE_DIR, Spares, exchange, unlink_quietly, unsupported
-from .walk import key_from_filename, store_files
+from .spares import Spares, unlink_quietly
+from .staging import DIR_MODE, FILE_MODE, Staged, Staging
+from .tombstones import delete_file, read_tombstone, tombstone_path
+from .walk import key_from_filename, keys_after, store_files
 from .writer import WriterLock
 
 __all__ = ["DirectoryStore", "JWT_SUFFIX", "TEMP_SUFFIX", "key_from_filename", "read_fd", "read_file"]
 
-FILE_MODE = 0o644  # JWTs are public data served over HTTP anyway
-DIR_MODE = 0o755
-TOMBSTONE_SUFFIX = ".tombstone"  # a deleted key's iat: no JWT, never served or packed
-DELETED_SUFFIX = ".deleted"  # a soft-deleted JWT, `<key>.jwt.deleted`: kept, never served or packed
 OWN_WRITES_KEPT = 65536  # echo marks the watcher has not consumed yet; beyond that, echoes are re-read
 # versions of our latest saves (~600 bytes each): enough for the keys uploaded again and again; a
 # stream of new accounts must not grow the process by 40 MiB (65,536 of them) before a clear
 SAVED_KEPT = 4096
-
-
-class _Staged(NamedTuple):
-    """A JWT written to its temp file (a new one, or a spare overwritten in place), waiting for the
-    group's fsyncs and swaps."""
-
-    slot: int
-    fd: int
-    tmp: str
-    folder: str  # the temp file's directory
-    path: str
-    directory: str  # the target's directory
-    spare: bool
 
 
 Stamp = tuple[int, int, int]  # inode, size, mtime_ns: what a rename keeps and any rewrite changes
@@ -123,14 +96,14 @@ class DirectoryStore:
         self._saved: dict[str, tuple[Stamp, Version | None]] = {}
         self._absent = ""  # the key whose file the response cache just found missing (see found_absent)
         self.spares = Spares(FILE_MODE)
-        self._spare_dir = os.path.join(self.root, SPARE_DIR)
-        self._folder: str | None = None  # where temp files and spares go, once made ("": beside the JWTs)
         self.group_sync: GroupSync | None = None
         self._writer: WriterLock | None = None
         if not readonly:
             self._writer = WriterLock.take(self.root)  # before anything of a running writer is touched
             self.group_sync = GroupSync(self.root)
-            self._clear_leftovers()
+        self._staging = Staging(self.root, self.spares, self.group_sync)  # temp files and swaps
+        if not readonly:
+            self._staging.clear_leftovers()
             log.debug(f"spare inodes are {'on' if self.spares.enabled else 'off'} for {self.root}")
 
     def make_cache(self, capacity: int) -> Cache:
@@ -153,44 +126,6 @@ class DirectoryStore:
 
     async def stop(self) -> None:
         return None
-
-    def _clear_leftovers(self) -> None:
-        """Temp files and spares a crash left in SPARE_DIR: no JWT there is one to keep."""
-        folder = self._spare_dir
-        try:
-            if not self._is_real_dir(folder):
-                return
-            names = [name for name in os.listdir(folder) if name.endswith(TEMP_SUFFIX)]
-        except OSError:
-            return
-        for name in names:
-            unlink_quietly(os.path.join(folder, name))
-        if names:
-            log.debug(f"removed {len(names)} temp files left in {folder}")
-
-    @staticmethod
-    def _is_real_dir(path: str) -> bool:
-        """A directory, not a symlink to one: the spare folder must never lead out of the store."""
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-
-    def _temp_folder(self, directory: str) -> str:
-        """SPARE_DIR (made on first use); the target's own directory where it cannot be made."""
-        if self._folder is None:
-            folder = self._spare_dir
-            try:
-                with contextlib.suppress(FileExistsError):  # mkdir: a store root that went stays gone
-                    os.mkdir(folder, mode=DIR_MODE)
-                if not self._is_real_dir(folder):
-                    raise NotADirectoryError(errno.ENOTDIR, "not a directory", folder)
-                fsync_dir(self.root)
-                self._folder = folder
-            except OSError as exc:  # e.g. a file of that name: temp files beside the JWTs, no spares
-                log.debug(f"spare inodes are off for {self.root}: no {SPARE_DIR} folder ({os_error(exc)})")
-                self.spares.enabled = False
-                if self.group_sync is not None:  # and no syncfs: a shard folder could be another mount
-                    self.group_sync.filesystem = None
-                self._folder = ""
-        return self._folder or directory
 
     def _check_root(self) -> None:
         if not os.path.exists(self.root):
@@ -261,14 +196,14 @@ class DirectoryStore:
         if self.readonly:
             raise ReadOnlyError()
         errors: list[StoreError | None] = [None] * len(items)
-        staged: list[_Staged] = []
+        staged: list[Staged] = []
         for i, (key, jwt) in enumerate(items):
             if not is_store_key(key):
                 errors[i] = StoreError(f"invalid store key {key!r}")
                 continue
             path = self.path_for(key)
             try:
-                staged.append(self._stage(i, key, path, jwt.encode("utf-8")))
+                staged.append(self._staging.stage(i, key, path, self._directory_of(key), jwt.encode("utf-8")))
             except OSError as e:
                 errors[i] = StoreError(f"error saving JWT to {path}: {os_error(e, known=path)}")
         synced: dict[str, list[int]] = {}  # directories whose entries changed -> the items there
@@ -282,7 +217,7 @@ class DirectoryStore:
                     written = os.fstat(item.fd)
                 finally:
                     os.close(item.fd)
-                swapped = self._swap(item.tmp, item.path)
+                swapped = self._staging.swap(item.tmp, item.path)
             except OSError as e:
                 unlink_quietly(item.tmp)
                 why = os_error(e, known=item.path)
@@ -311,82 +246,6 @@ class DirectoryStore:
             for tmp in freed:
                 unlink_quietly(tmp)
         return errors
-
-    def _stage(self, index: int, key: str, path: str, data: bytes) -> _Staged:
-        """The JWT written (not yet synced) to a spare or a new temp file in SPARE_DIR.
-
-        The temp name starts with a dot and does not end in ``.jwt``: pack, the watcher and
-        ``key_from_filename`` all ignore it, so a crash leaves nothing that could be served.
-        """
-        directory = self._directory_of(key)
-        self._ensure_dir(directory)
-        folder = self._temp_folder(directory)
-        spare = self.spares.take()
-        if spare is not None:
-            tmp, fd, size = spare
-        else:
-            try:
-                tmp, fd = self._new_temp(folder, key)
-            except FileNotFoundError:
-                if folder != self._folder or not os.path.isdir(self.root):
-                    raise
-                self._folder = None  # the temp folder was deleted (with the store's content?): again
-                folder = self._temp_folder(directory)
-                tmp, fd = self._new_temp(folder, key)
-        try:
-            view, done = memoryview(data), 0
-            while done < len(data):
-                done += write_at(fd, view[done:], done)
-            if spare is not None and size > len(data):
-                os.ftruncate(fd, len(data))
-        except BaseException:
-            os.close(fd)
-            unlink_quietly(tmp)
-            raise
-        return _Staged(index, fd, tmp, folder, path, directory, spare is not None)
-
-    @staticmethod
-    def _new_temp(folder: str, key: str) -> tuple[str, int]:
-        tmp = f"{folder}{os.sep}.{key}{JWT_SUFFIX}.{secrets.token_hex(8)}{TEMP_SUFFIX}"
-        return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, FILE_MODE)
-
-    def _swap(self, tmp: str, path: str) -> bool:
-        """Put the file at ``tmp`` in place at ``path``; True when the old file now sits at ``tmp``."""
-        if self.spares.enabled:
-            try:
-                exchange(tmp, path)
-            except FileNotFoundError:
-                pass  # nothing at path yet: a plain rename
-            except OSError as exc:
-                if not unsupported(exc):
-                    raise
-                self.spares.enabled = False
-                log.debug(f"spare inodes are off for {self.root}: no RENAME_EXCHANGE here ({os_error(exc)})")
-            else:
-                return self._swapped_out(tmp, path)
-        os.replace(tmp, path)
-        return False
-
-    @staticmethod
-    def _swapped_out(tmp: str, path: str) -> bool:
-        """Keep what a swap took from ``path`` as a spare when it is a file. A directory is put back
-        (the save fails, as a rename over it would); a symlink or other node is dropped, as a rename
-        would drop it."""
-        mode = os.lstat(tmp).st_mode
-        if stat.S_ISREG(mode):
-            return True
-        if stat.S_ISDIR(mode):
-            exchange(tmp, path)
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-        unlink_quietly(tmp)
-        return False
-
-    def _ensure_dir(self, directory: str) -> None:
-        if directory == self.root or os.path.isdir(directory):
-            return
-        with contextlib.suppress(FileExistsError):  # mkdir: a store root that went stays gone
-            os.mkdir(directory, mode=DIR_MODE)
-        fsync_dir(self.root)
 
     def remember_own(self, path: str, st: os.stat_result) -> None:
         """``path`` now holds what we wrote (a save, or a verified mark): its watcher event is an echo."""
@@ -502,34 +361,16 @@ class DirectoryStore:
     # ------------------------------------------------------------ listing and deletion
 
     def keys_after(self, after: str, limit: int, *, accounts: bool = True) -> list[str]:
-        """The next page in key order: one pass over the folders keeping the ``limit`` smallest keys
-        above ``after``, so a page of a million-file store holds ``limit`` keys, not a million."""
-
-        def keys() -> Iterator[str]:
-            for dirpath, dirnames, filenames in os.walk(self.root):
-                if dirpath == self.root and SPARE_DIR in dirnames:
-                    dirnames.remove(SPARE_DIR)
-                for name in filenames:
-                    key = key_from_filename(name)
-                    if key is not None and key > after and is_account_key(key) == accounts:
-                        if self.path_for(key) == os.path.join(dirpath, name):
-                            yield key
-
-        return heapq.nsmallest(limit, keys())
-
-    def _tombstone_path(self, key: str) -> str:
-        return f"{self._directory_of(key)}{os.sep}{key}{TOMBSTONE_SUFFIX}"
+        """The next page in key order, holding ``limit`` keys however large the store (see walk.py)."""
+        return keys_after(self.root, self.path_for, after, limit, accounts=accounts)
 
     def delete(self, key: str, iat: int, *, hard: bool) -> bool:
-        """The tombstone (``<key>.tombstone``: the deleted JWT's iat) is made durable first, then the
-        JWT is renamed to ``<key>.jwt.deleted`` (soft) or removed (hard) and the folder synced: a
-        crash in between leaves the JWT served and the tombstone unused, never the reverse."""
+        """The tombstone first, then the JWT set aside (soft) or removed (hard): see tombstones.py."""
         if self.readonly:
             raise ReadOnlyError()
         if not is_store_key(key):
             raise StoreError(f"invalid store key {key!r}")
         path = self.path_for(key)
-        directory = self._directory_of(key)
         try:
             if not stat.S_ISREG(os.lstat(path).st_mode):
                 raise StoreError(f"{path} is not a regular file; remove it by hand")
@@ -537,27 +378,8 @@ class DirectoryStore:
             return False
         except OSError as e:
             raise StoreError(f"error deleting {path}: {os_error(e, known=path)}") from e
-        tomb = self._tombstone_path(key)
-        tmp = f"{directory}{os.sep}.{key}{TOMBSTONE_SUFFIX}.{secrets.token_hex(8)}{TEMP_SUFFIX}"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_CLOEXEC, FILE_MODE)
-            try:
-                os.write(fd, f"{iat}\n".encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, tomb)
-            if hard:
-                os.unlink(path)
-            else:
-                os.replace(path, path + DELETED_SUFFIX)
-            fsync_dir(directory)
-        except FileNotFoundError:
-            unlink_quietly(tmp)
-            return False  # removed by someone else meanwhile
-        except OSError as e:
-            unlink_quietly(tmp)
-            raise StoreError(f"error deleting {path}: {os_error(e, known=path)}") from e
+        if not delete_file(path, self._directory_of(key), key, iat, hard=hard):
+            return False
         self._saved.pop(path, None)
         self._own.pop(path, None)
         return True
@@ -566,21 +388,11 @@ class DirectoryStore:
         """The iat in ``<key>.tombstone``; None without one (or an unreadable one: nothing to keep)."""
         if not is_store_key(key):
             return None
-        try:
-            with open(self._tombstone_path(key), "rb") as f:
-                text = f.read(32).strip()
-        except OSError:
-            return None
-        return int(text) if text.isdigit() else None
+        return read_tombstone(tombstone_path(self._directory_of(key), key))
 
     def close(self) -> None:
         """Nothing is held open between calls; spares are removed, and their folder when empty;
         the writer's lock goes last."""
-        self.spares.close()
-        if self._folder:
-            try:
-                os.rmdir(self._folder)
-            except OSError:
-                pass
+        self._staging.close()
         if self._writer is not None:
             self._writer.release()

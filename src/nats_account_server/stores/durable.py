@@ -7,7 +7,7 @@ it blocks the IO thread, which then competes with the event loop for the GIL whe
 group that is the same guarantee (stronger, even) at a third of the CPU time.
 
 It is used only when all of these hold, and per-file syncs are used otherwise (also for a group of one,
-and where the store's temp files cannot live in its spare folder, see DirectoryStore._temp_folder):
+and where the store's temp files cannot live in its spare folder, see Staging.temp_folder):
 
 - the filesystem is one whose ``syncfs`` makes file data and metadata durable (ext4, XFS, btrfs,
   F2FS): FUSE, NFS and others may write back without flushing, where ``fsync`` would have;

@@ -7,14 +7,16 @@ names or a dict of every key; ``os.walk`` would build the list, and sorting it w
 
 from __future__ import annotations
 
+import heapq
 import os
 from collections.abc import Callable, Iterator
 
 from ..core.store import is_store_key
+from ..jwt import is_account_key
 from .files import JWT_SUFFIX
 from .spares import SPARE_DIR
 
-__all__ = ["key_from_filename", "store_files"]
+__all__ = ["key_from_filename", "keys_after", "store_files"]
 
 
 def key_from_filename(name: str) -> str | None:
@@ -64,3 +66,23 @@ def store_files(root: str, path_for: Callable[[str], str]) -> Iterator[tuple[str
                 elif key not in strays and not os.path.lexists(own):
                     strays.add(key)
                     yield key, entry.path
+
+
+def keys_after(
+    root: str, path_for: Callable[[str], str], after: str, limit: int, *, accounts: bool
+) -> list[str]:
+    """The next page in key order: one pass over the folders keeping the ``limit`` smallest keys
+    above ``after`` (accounts, or activations), so a page of a million-file store holds ``limit``
+    keys, not a million. Only a key's own path (the one GET serves) counts."""
+
+    def keys() -> Iterator[str]:
+        for dirpath, dirnames, filenames in os.walk(root):
+            if dirpath == root and SPARE_DIR in dirnames:
+                dirnames.remove(SPARE_DIR)
+            for name in filenames:
+                key = key_from_filename(name)
+                if key is not None and key > after and is_account_key(key) == accounts:
+                    if path_for(key) == os.path.join(dirpath, name):
+                        yield key
+
+    return heapq.nsmallest(limit, keys())
