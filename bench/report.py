@@ -1,4 +1,4 @@
-"""The figures of issue 6, their targets and the printed table (markdown, so it can be pasted)."""
+"""The benchmark's figures, their targets and the printed table (markdown, so it can be pasted)."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ COLD_SHARED_BEFORE = 2_480
 
 
 def figures(duration: int) -> list[Figure]:
-    """Every row, in the order of the issue's table; checks read other medians through Results."""
+    """Every row, in the order of the table; checks read other medians through Results."""
 
     def at_least(limit: float) -> Check:
         return lambda v, r: v >= limit

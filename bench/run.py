@@ -1,4 +1,4 @@
-"""Benchmark of issue 6's figures: wrk against the account server pinned to one core.
+"""Benchmark of the server's figures: wrk against the account server pinned to one core.
 
     .venv/bin/python bench/run.py [--quick] [--rounds N] [--duration S] [--million] [--workdir DIR]
 
@@ -7,7 +7,7 @@ Sets up the stores (mints an operator and ~660-byte account JWTs: 1 account, 1,0
 `taskset -c 0` (one process) and runs `taskset -c 1 wrk -t2 -c50 -dNs --latency` for each row, and
 measures the notification path against a real nats-server. Prints a markdown table of medians over
 the rounds, the ratio to a bare hello-world response on the same HTTP stack, pass/fail against the
-issue's targets, and the exact command lines. Never part of the test suite's pass/fail.
+targets, and the exact command lines. Never part of the test suite's pass/fail.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 20, item 2: every decision on an HTTP upload is one log line (v1 and v2 JWTs).
+"""Every decision on an HTTP upload is one log line (v1 and v2 JWTs).
 
 An accepted change is an [INF] audit line (account or activation hash, new and previous jti, issuer,
 channel and client address), an upload identical to the stored JWT is a [DBG] line only, and a

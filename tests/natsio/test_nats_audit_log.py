@@ -1,4 +1,4 @@
-"""Issue 20, item 2: every decision on a NATS claim update is one log line (v1 and v2 JWTs).
+"""Every decision on a NATS claim update is one log line (v1 and v2 JWTs).
 
 `$SYS.REQ.ACCOUNT.<key>.CLAIMS.UPDATE`, `$SYS.REQ.CLAIMS.UPDATE` (nsc), the old notification subject
 `$SYS.ACCOUNT.<key>.CLAIMS.UPDATE` and activation notifications on a writable, syncing server: an

@@ -1,4 +1,4 @@
-"""Concurrency (issue 7): many concurrent POSTs of different versions of the same accounts.
+"""Concurrency: many concurrent POSTs of different versions of the same accounts.
 
 The stored JWT is the newest iat; exactly the successful POSTs were notified on NATS (count and
 payloads, each once), and per account the notifications arrive in the order the versions were stored

@@ -1,4 +1,4 @@
-"""Crash safety (issue 7): kill -9 in the middle of a storm of concurrent POSTs.
+"""Crash safety: kill -9 in the middle of a storm of concurrent POSTs.
 
 After every kill the store may only hold complete JWTs that were really POSTed; a restarted server
 serves, for every account that got a 200, that JWT byte for byte or a newer accepted version of it;

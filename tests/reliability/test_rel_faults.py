@@ -1,4 +1,4 @@
-"""Faults survived (issue 7): a read-only or full store, corrupt store files, a NATS outage and a
+"""Faults survived: a read-only or full store, corrupt store files, a NATS outage and a
 primary outage under a replica. Real processes on 127.0.0.1, bounded waits throughout.
 """
 

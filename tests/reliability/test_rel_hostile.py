@@ -1,4 +1,4 @@
-"""Hostile HTTP input (issue 7, first bullet): every attack gets its status and a one-line reason,
+"""Hostile HTTP input: every attack gets its status and a one-line reason,
 nothing is stored, nothing outside the store is read or written, and the server keeps serving.
 
 One server per JWT generation (v2, v1) serves all cases of this module. Requests are sent over raw

@@ -1,4 +1,4 @@
-"""Limits (issue 7): request body limit, header size limit, and connection/read timeouts from
+"""Limits: request body limit, header size limit, and connection/read timeouts from
 ``http.readtimeout`` (slow-loris clients are cut off while everyone else is served).
 """
 

@@ -1,4 +1,4 @@
-"""Load held (issue 7): mixed GET/POST load at a bounded rate over 200 keep-alive connections.
+"""Load held: mixed GET/POST load at a bounded rate over 200 keep-alive connections.
 
 Short by default (a few seconds); ``NAS_LONG=1`` runs it for 60 s. Asserted: every response is a
 200 with the right body, the server's RSS stays within RSS_GROWTH_BOUND_MIB of its size after the
