@@ -16,11 +16,11 @@ from typing import Any
 
 from nats_account_server.core.heard import Heard, ServerAnswer
 from nats_account_server.core.kinds import Kind
-from nats_account_server.core.notifier import NotConnected, account_subject, info_subject
+from nats_account_server.core.notifications import announce
+from nats_account_server.core.notifier import NotConnected, info_subject
 from nats_account_server.core.service import Core, Failure
 from nats_account_server.jwt import JWTError, Token, peek_claims
 from nats_account_server.log import bounded, log, short_key
-from nats_account_server.metrics import metrics
 from nats_account_server.oserrors import error_text
 
 APPLIED = "jwt updated"
@@ -81,27 +81,16 @@ async def notify_confirmed(core: Core, key: str, tok: Token, wait: float) -> Con
     """Announce an account upload as `Core.notify` does, as one message with a reply subject, and
     gather the nats-servers' answers for at most `wait` seconds; logged and counted as `notify`."""
     wait_ms = round(wait * 1000)
-    notifier = core.notifier
-    if not notifier.connected:
-        log.info(f"skipping notification for {short_key(key)}, {notifier.outage}")
-        metrics.notifications[(Kind.ACCOUNT.name.lower(), "skipped")] += 1
-        return Confirmations(key, tok.jti, wait_ms, Heard(), notifier.outage)
-    subject = account_subject(key)
-    jwt = core.announced.newest(key, tok.raw)  # a newer version another instance stored meanwhile
-    jti = tok.jti if jwt == tok.raw else str(peek_claims(jwt).jti)
-    core.announced.mark(key, jwt)
-    try:
-        heard = await notifier.ask_servers(subject, jwt.encode(), wait)
-    except NotConnected as exc:  # lost between the check and the send: nothing went out
-        log.info(f"skipping notification for {short_key(key)}, {exc}")
-        metrics.notifications[(Kind.ACCOUNT.name.lower(), "skipped")] += 1
-        return Confirmations(key, tok.jti, wait_ms, Heard(), str(exc))
-    except Exception as exc:
-        log.error(f"{short_key(key)} - error sending notification of change - {error_text(exc)}")
-        metrics.notifications[(Kind.ACCOUNT.name.lower(), "failed")] += 1
-        raise Failure(500, "error sending notification of change") from exc
-    metrics.notifications[(Kind.ACCOUNT.name.lower(), "sent")] += 1
-    log.debug(f"sent notification on {subject}, waiting up to {wait_ms} ms for the nats-servers")
+
+    async def ask(subject: str, payload: bytes) -> Heard:
+        return await core.notifier.ask_servers(subject, payload, wait)
+
+    waiting = f", waiting up to {wait_ms} ms for the nats-servers"
+    sent = await announce(core, Kind.ACCOUNT, key, tok.raw, "", ask, waiting=waiting)
+    if isinstance(sent, str):
+        return Confirmations(key, tok.jti, wait_ms, Heard(), sent)
+    heard = sent.answer
+    jti = tok.jti if sent.jwt == tok.raw else str(peek_claims(sent.jwt).jti)
     report = Confirmations(key, jti, wait_ms, heard)
     _log_report(report)
     return report

@@ -106,7 +106,7 @@ class KVStore:
         self.description = (
             f"creating a {mode}JetStream KV store, bucket {self.bucket} on {', '.join(self.servers)}"
         )
-        # given to `start` (the core's `changed`): remote writes drop cached responses
+        # given to `start` (the core's `remote_changed`): remote writes drop cached responses
         self.on_remote_change: Callable[[str, str], None] | None = None
         self.view = KVView()
         self._link = KVLink()
