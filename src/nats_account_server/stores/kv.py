@@ -29,8 +29,8 @@ import bisect
 import contextlib
 import heapq
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import nats
 import nats.errors
@@ -293,25 +293,32 @@ class KVStore:
 
     # ------------------------------------------------------------------ writes (JetStream)
 
-    def save(self, key: str, jwt: str) -> None:
-        """Blocking save for worker threads; code on the event loop must await `save_async`."""
-        loop = self._loop
-        if loop is None:
-            raise StoreError("KV store is not started")
-        with contextlib.suppress(RuntimeError):
-            if asyncio.get_running_loop() is loop:
-                raise StoreError("KVStore.save called on the event loop, use save_async")
-        future = asyncio.run_coroutine_threadsafe(self.save_async(key, jwt), loop)
-        future.result(self.timeout + 5)
-
-    async def save_async(self, key: str, jwt: str, keep: Callable[[str], R | None] | None = None) -> R | None:
-        """Compare-and-set `jwt` under `key`; see `AsyncSaveStore.save_async` for `keep`."""
+    def _writable(self, key: str) -> None:
+        """What every write needs: a writable, running store and a valid key."""
         if self.readonly:
             raise ReadOnlyError()
         if not is_store_key(key):
             raise StoreError(f"invalid store key {key!r}")
         if self._closed or self._nc is None:
             raise StoreUnavailable("KV store is closed")
+
+    def _blocking(self, name: str, work: Callable[[], Coroutine[Any, Any, R]]) -> R:
+        """Run the coroutine `work()` makes on the store's loop, for a worker thread's blocking call."""
+        loop = self._loop
+        if loop is None:
+            raise StoreError("KV store is not started")
+        with contextlib.suppress(RuntimeError):
+            if asyncio.get_running_loop() is loop:
+                raise StoreError(f"KVStore.{name} called on the event loop, use {name}_async")
+        return asyncio.run_coroutine_threadsafe(work(), loop).result(self.timeout + 5)
+
+    def save(self, key: str, jwt: str) -> None:
+        """Blocking save for worker threads; code on the event loop must await `save_async`."""
+        self._blocking("save", lambda: self.save_async(key, jwt))
+
+    async def save_async(self, key: str, jwt: str, keep: Callable[[str], R | None] | None = None) -> R | None:
+        """Compare-and-set `jwt` under `key`; see `AsyncSaveStore.save_async` for `keep`."""
+        self._writable(key)
         return await self._writer.save(key, jwt, keep)
 
     # ------------------------------------------------------------------ listing and deletion
@@ -332,23 +339,14 @@ class KVStore:
 
     def delete(self, key: str, iat: int, *, hard: bool) -> bool:
         """Blocking delete for worker threads; code on the event loop must await `delete_async`."""
-        loop = self._loop
-        if loop is None:
-            raise StoreError("KV store is not started")
-        future = asyncio.run_coroutine_threadsafe(self.delete_async(key, iat, hard=hard), loop)
-        return bool(future.result(self.timeout + 5))
+        return self._blocking("delete", lambda: self.delete_async(key, iat, hard=hard))
 
     async def delete_async(self, key: str, iat: int, *, hard: bool) -> bool:
         """A delete (soft: a `DEL` marker whose body keeps the deleted JWT) or purge (hard: a `PURGE`
         marker, empty, that drops the key's history) of the key's current revision, carrying the
         tombstone iat in a header so every instance can read it; every instance's watch then stops
         serving the key (a removal marker is never served, whatever its body)."""
-        if self.readonly:
-            raise ReadOnlyError()
-        if not is_store_key(key):
-            raise StoreError(f"invalid store key {key!r}")
-        if self._closed or self._nc is None:
-            raise StoreUnavailable("KV store is closed")
+        self._writable(key)
         marker = {"KV-Operation": "PURGE" if hard else "DEL", self.TOMBSTONE: str(iat)}
         if hard:
             marker["Nats-Rollup"] = "sub"
@@ -357,10 +355,9 @@ class KVStore:
 
     def tombstone(self, key: str) -> int | None:
         """Blocking `tombstone_async` for worker threads."""
-        loop = self._loop
-        if loop is None or self.view.get(key) is not None or self.view.revision_of(key)[0] == 0:
+        if self._loop is None or self.view.get(key) is not None or self.view.revision_of(key)[0] == 0:
             return None
-        return asyncio.run_coroutine_threadsafe(self.tombstone_async(key), loop).result(self.timeout + 5)
+        return self._blocking("tombstone", lambda: self.tombstone_async(key))
 
     async def tombstone_async(self, key: str) -> int | None:
         """The iat our delete marker of ``key`` carries; asked of the stream only for a key the view

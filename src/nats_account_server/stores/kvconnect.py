@@ -10,7 +10,6 @@ once with `Denied`, naming the subject and the permission it needs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import ssl
 import time
@@ -22,7 +21,7 @@ from nats.aio.client import Client
 from ..core.store import StoreUnavailable
 from ..log import log
 from ..natsclient import connect_once, describe, permission_denied, shown_url
-from .kvwrite import KVLink
+from .kvwrite import KVLink, unless
 
 __all__ = ["CLIENT_NAME", "Denied", "KVConnection"]
 
@@ -81,18 +80,9 @@ class KVConnection:
     async def unless_denied(self, work: Awaitable[R]) -> R:
         """`work`'s result, or Denied as soon as the server reports a permissions violation."""
         self._denial.clear()
-        task = asyncio.ensure_future(work)
-        waiter = asyncio.ensure_future(self._denial.wait())
-        try:
-            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-            raise Denied(f"unable to use KV bucket {self.bucket}: {self.denied}")
-        return task.result()
+        return await unless(
+            work, self._denial, lambda: Denied(f"unable to use KV bucket {self.bucket}: {self.denied}")
+        )
 
     async def connect(self, deadline: float) -> Client:
         """Rounds over the servers until one answers; nats-py alone would retry forever."""

@@ -67,6 +67,23 @@ def _unsure(exc: BaseException) -> bool:
     return not isinstance(exc, (nats.errors.ConnectionReconnectingError, nats.errors.ConnectionClosedError))
 
 
+async def unless(work: Awaitable[T], event: asyncio.Event, error: Callable[[], Exception]) -> T:
+    """`work`'s result, or `error()` raised as soon as `event` is set first (`work` is cancelled):
+    a request that must not outlive what it depends on (a connection, a permission)."""
+    task = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise error()
+    return task.result()
+
+
 class KVLink:
     """The KV connection as writes see it: the client, and whether it is up (set by its events)."""
 
@@ -105,19 +122,7 @@ class KVLink:
 
     async def unless_dropped(self, request: Awaitable[T]) -> T:
         """`request`'s result, or Dropped as soon as the connection it was sent on goes away."""
-        dropped = self._dropped
-        task = asyncio.ensure_future(request)
-        watch = asyncio.ensure_future(dropped.wait())
-        try:
-            await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watch.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-            raise Dropped()
-        return task.result()
+        return await unless(request, self._dropped, Dropped)
 
 
 class KVWriter:
