@@ -1,6 +1,6 @@
 """Decoding and verification of v1 and v2 JWTs as the NATS JWT library does, and every rejection path
-(JWT-CHECKS section A: steps A.1, base64url A.2, header A.3, kind and version A.4, Go JSON rules A.5-A.7,
-v1 layout A.8, signature and issuer A.9, what decoding leaves A.10)."""
+(three segments, base64url, the header, kind and version, Go's JSON rules, the v1 layout, signature
+and issuer, and what decoding leaves)."""
 
 from __future__ import annotations
 

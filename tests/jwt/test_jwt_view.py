@@ -1,4 +1,4 @@
-"""Decoded view: the claims as the JWT library reads them (JWT-CHECKS A.5-A.10)."""
+"""Decoded view: the claims as the JWT library reads them (Go JSON rules, v1 layout, what decoding leaves)."""
 
 from __future__ import annotations
 

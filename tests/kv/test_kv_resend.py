@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,14 +34,14 @@ async def test_kv_write_whose_ack_was_lost_is_resent_and_stored_once(
         async with kv_client([node.url], "resend") as (nc, _):
             before = (await nc.jetstream(timeout=5).stream_info("KV_resend")).state.last_seq
         newer = trust.account_jwt("A", iat=1_700_000_001)
-        node.send_signal(signal.SIGSTOP)
+        node.pause()
         try:
             # `keep`: write over the older JWT; had the key held ours unasked, the verdict is "kept"
             write = asyncio.create_task(store.save_async(a, newer, lambda c: "kept" if c == newer else None))
             await asyncio.sleep(ATTEMPT_TIMEOUT + 0.5)  # the first publish timed out, the second is out
             assert not write.done()
         finally:
-            node.send_signal(signal.SIGCONT)
+            node.resume()
         assert await asyncio.wait_for(write, 15) is None  # saved, not "kept": the key held our JWT
         assert store.load(a) == newer
         async with kv_client([node.url], "resend") as (nc, kv):
@@ -69,13 +68,13 @@ async def test_kv_delete_whose_ack_was_lost_is_resent_and_applied_once(
         await store.save_async(a, trust.account_jwt("A", iat=1_700_000_000))
         async with kv_client([node.url], "resend") as (nc, _):
             before = (await nc.jetstream(timeout=5).stream_info("KV_resend")).state.last_seq
-        node.send_signal(signal.SIGSTOP)
+        node.pause()
         try:
             delete = asyncio.create_task(store.delete_async(a, 1_700_000_000, hard=False))
             await asyncio.sleep(ATTEMPT_TIMEOUT + 0.5)
             assert not delete.done()
         finally:
-            node.send_signal(signal.SIGCONT)
+            node.resume()
         assert await asyncio.wait_for(delete, 15) is True
         assert store.load(a) is None
         assert await store.tombstone_async(a) == 1_700_000_000

@@ -4,7 +4,6 @@ operator mode resolving accounts from us (URL resolver): the `?wait=` report of 
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -220,7 +219,7 @@ async def test_a_server_that_does_not_answer_is_missing(
     await _load(stack, servers, trust.creds("a"), NAMES)
     await eventually(lambda: _routed(http, proc.url, a), timeout=15)
 
-    servers[2].send_signal(signal.SIGSTOP)
+    servers[2].pause()
     try:
         newer = trust.account_jwt("A", iat=int(time.time()) + 1)
         resp = await http.post(f"{proc.url}/jwt/v1/accounts/{a}?wait=1500", content=newer)
@@ -232,7 +231,7 @@ async def test_a_server_that_does_not_answer_is_missing(
         status = await _status(http, proc.url, a, "?wait=300")
         assert status["missing"] == ["n2"] and status["up_to_date"] is False
     finally:
-        servers[2].send_signal(signal.SIGCONT)
+        servers[2].resume()
     status = await eventually(lambda: _current(http, proc.url, a), timeout=10)
     assert status["loaded"] == 3 and status["jti"] == report["jti"]
 

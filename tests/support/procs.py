@@ -1,7 +1,7 @@
 """Subprocess harness: run ``python -m nats_account_server`` (and, via a subclass, nats-server).
 
 Output of the child is captured line by line by reader threads; ANSI colour codes are stripped
-(our server logs with colours on by default, spec section 8).  Every wait is bounded and raises
+(our server logs with colours on by default).  Every wait is bounded and raises
 :class:`HarnessError` (an ``AssertionError``) carrying the captured output when it fails.
 
 Matching rule used everywhere: a ``str`` pattern is a plain *substring*, a compiled ``re.Pattern``
@@ -201,6 +201,31 @@ class ManagedProcess:
             raise RuntimeError(f"{self.name} was never started")
         if self._proc.poll() is None:
             self._proc.send_signal(sig)
+
+    def pause(self, timeout: float = 5.0) -> None:
+        """SIGSTOP the process and return once every one of its threads is stopped.
+
+        ``kill`` only queues the signal; on a loaded host (or a sandboxed kernel) the process may
+        run on for a moment, so a test that needs it frozen waits for the kernel to say so."""
+        self.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        while not self._all_threads_stopped():
+            if time.monotonic() > deadline:
+                raise HarnessError(f"{self.name} did not stop within {timeout}s\n{self.describe()}")
+            time.sleep(0.005)
+
+    def resume(self) -> None:
+        """SIGCONT a process paused by :meth:`pause`."""
+        self.send_signal(signal.SIGCONT)
+
+    def _all_threads_stopped(self) -> bool:
+        tasks = Path(f"/proc/{self.pid}/task")
+        try:
+            stats = [(t / "stat").read_text() for t in tasks.iterdir()]
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        # the state is the first field after the parenthesised command name
+        return bool(stats) and all(s[s.rindex(")") + 2] in "Tt" for s in stats)
 
     def wait(self, timeout: float = DEFAULT_TIMEOUT) -> int:
         """Wait for the process to exit; returns its exit status, raises HarnessError on timeout."""
