@@ -119,16 +119,14 @@ def test_layout_conversion_on_encode(version: int) -> None:
     assert to_layout(to_layout(act, version), other) == act
 
 
-_V1_ISSUER_ACCOUNT = pytest.mark.xfail(
-    strict=True, reason="encoder bug: the v1 builder puts issuer_account in nats, v1 reads it at the top"
-)
-
-
-@pytest.mark.parametrize("version", [pytest.param(1, marks=_V1_ISSUER_ACCOUNT), 2])
+@pytest.mark.parametrize("version", [1, 2])
 def test_issuer_account_lands_where_the_version_reads_it(version: int) -> None:
     act = activation_claims(ACCOUNT2_KEY, "s", issuer_account=ACCOUNT1_KEY, version=version)
     tok = decode_activation(encode(act, ACCOUNT1_SEED, version=version))
     assert tok.activation.issuer_account == ACCOUNT1_KEY
+    # encoding in the other version moves it too
+    other = decode_activation(encode(act, ACCOUNT1_SEED, version=3 - version))
+    assert other.activation.issuer_account == ACCOUNT1_KEY and other.version == 3 - version
 
 
 @pytest.mark.parametrize("version", [1, 2])

@@ -190,7 +190,6 @@ def test_verify_refuses_a_non_canonical_scalar() -> None:
     assert not verify(ACCOUNT1_KEY, b"hello", sig[:32] + s_plus_l)
 
 
-@pytest.mark.xfail(strict=True, reason="decoder bug: libsodium refuses small-order keys, Go does not")
 def test_verify_accepts_small_order_keys_as_go_does() -> None:
     identity = bytes([1]) + bytes(31)  # the neutral point: R = identity, S = 0 verifies any message in Go
     assert verify(encode_public_key("A", identity), b"anything", identity + bytes(32))

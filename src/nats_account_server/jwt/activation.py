@@ -29,7 +29,7 @@ def activation_hash(iss: str, sub: str, subject: str) -> str:
     if not (isinstance(iss, str) and isinstance(sub, str) and isinstance(subject, str)):
         raise JWTError("activation hash needs string iss, sub and subject")
     if not (iss and sub and subject):
-        raise JWTError("activation hash needs iss, sub and subject")
+        raise JWTError("not enough data in the activaion claims to create a hash")  # sic
     base = f"{iss}.{sub}.{clean_subject(subject)}"
     return base64.b32encode(hashlib.sha256(base.encode("utf-8")).digest()).decode("ascii")
 

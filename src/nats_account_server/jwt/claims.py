@@ -189,16 +189,20 @@ class Export:
     info_url: str = ""
 
 
-#: The payload text being read: `"headers"` counts only as a literal, not in an escaped spelling.
-PAYLOAD_TEXT: ContextVar[bytes] = ContextVar("PAYLOAD_TEXT", default=b"")
+#: The string values of the payload being read that spell "headers" with escapes (the very objects).
+ESCAPED_HEADERS: ContextVar[tuple[str, ...]] = ContextVar("ESCAPED_HEADERS", default=())
 
 
 def read_sampling(value: Any, current: Any, where: str) -> Any:
-    """`"headers"` in any case, written as a literal, is 0 (headers); otherwise an int."""
+    """`"headers"` in any case, written as a literal (no escapes), is 0 (headers); otherwise an int."""
     if value is None:
         return 0
     if type(value) is str:
-        if value.lower() == "headers" and value.isascii() and b'"headers"' in PAYLOAD_TEXT.get().lower():
+        if (
+            value.lower() == "headers"
+            and value.isascii()
+            and all(value is not e for e in ESCAPED_HEADERS.get())
+        ):
             return 0
         raise type_error(value, where, "int")
     return read_int(value, current, where)
@@ -296,16 +300,6 @@ TRACE = schema(Field("dest", "dest", read_str), Field("sampling", "sampling", re
 
 
 # ---------------------------------------------------------------- signing keys
-@dataclass(slots=True)
-class Scope:
-    """A scoped signing key; the template is type-checked but not validated, kept as read."""
-
-    key: str = ""
-    role: str = ""
-    description: str = ""
-    template: dict[str, Any] = field(default_factory=dict)
-
-
 def _float_integer(value: Any, where: str) -> Any:
     """Numbers in a scope went through a float64: integral values of any spelling are integers."""
     if isinstance(value, (Number, int, float)) and type(value) is not bool:
@@ -386,6 +380,16 @@ class _ScopeRead:
     template: Template = field(default_factory=Template)
 
 
+@dataclass(slots=True)
+class Scope:
+    """A scoped signing key; the template is type-checked but not validated, held as read."""
+
+    key: str = ""
+    role: str = ""
+    description: str = ""
+    template: Template = field(default_factory=Template)
+
+
 SCOPE = schema(
     Field("kind", "kind", read_str),
     Field("key", "key", read_str),
@@ -401,15 +405,7 @@ def _scope(value: Any, where: str) -> Scope:
         raise DecodeError("unknown signing key scope %!q(<nil>)")
     read = _ScopeRead()
     read_into(_generic(value, where), read, SCOPE, where)
-    return Scope(read.key, read.role, read.description, _template_view(value))
-
-
-def _template_view(value: Any) -> dict[str, Any]:
-    for name, item in members(value):
-        if name.lower() == "template" and is_object(item):
-            shown = plain(item)
-            return shown if isinstance(shown, dict) else {}
-    return {}
+    return Scope(read.key, read.role, read.description, read.template)
 
 
 def plain(value: Any) -> Any:

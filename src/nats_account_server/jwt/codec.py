@@ -5,8 +5,8 @@ header (base64url, JSON, `typ` JWT in any case, `alg` ed25519 or ed25519-nkey in
 payload (base64url, JSON object or null), the version (v1 when a top-level `type` is set, else
 `nats.version`; above 2 refused), the kind (cluster and server claims refused), the typed members,
 the signature segment, the Ed25519 check with the issuer key over the version's signature input
-(v2: `header.payload`; v1 and unknown kinds: the payload), the issuer's role, and the claim kind
-asked for. Everything a peer can send ends as a `JWTError` with the library's one-line text.
+(v2: `header.payload`; v1, lower versions and unknown kinds: the payload), the issuer's role, and
+the claim kind asked for. Everything a peer can send ends as a `JWTError` with the library's one-line text.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import gojson
-from .claims import PAYLOAD_TEXT
+from .claims import ESCAPED_HEADERS
+from .escapes import has_escaped_headers, loads_marking_headers
 from .gojson import DecodeError, Field, Object, read_int, read_into, read_str, read_strings, schema
 from .gotext import go_quote
 from .layouts import V2_NATS_NAMES, AccountClaims, ActivationClaims, Claims, OperatorClaims, read_claims
@@ -33,6 +34,8 @@ ISSUER_ROLES: dict[str, tuple[tuple[str, ...], str]] = {
     "account": (("A", "O"), "[account operator]"),
     "activation": (("A", "O"), "[account operator]"),
     "user": (("A",), "[account]"),
+    "authorization_request": (("N",), "[server]"),
+    "authorization_response": (("A",), "[account]"),
 }
 
 
@@ -101,21 +104,32 @@ class Token:
 # strict decoder refuses them (and CR, LF and any other character) and the slow path names the error
 _URLSAFE = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")  # by length % 4 (1 is refused before)
-_NOT_B64URL = re.compile(r"[^A-Za-z0-9_\-]")
+_NOT_B64URL = re.compile(r"[^A-Za-z0-9_\-\r\n]")
+
+
+def _b64_strict(segment: str) -> bytes | None:
+    """The decoded bytes of a segment without CR/LF, or None when it is not valid base64url."""
+    if len(segment) % 4 == 1:
+        return None
+    try:
+        data = segment.encode("ascii").translate(_URLSAFE) + _PADDING[len(segment) % 4]
+        return binascii.a2b_base64(data, strict_mode=True)
+    except (binascii.Error, ValueError):  # UnicodeEncodeError is a ValueError
+        return None
 
 
 def b64decode_segment(segment: str) -> bytes:
-    """Unpadded base64url: CR and LF are skipped, `=` and any other character are errors."""
-    if len(segment) % 4 != 1:
-        try:
-            data = segment.encode("ascii").translate(_URLSAFE) + _PADDING[len(segment) % 4]
-            return binascii.a2b_base64(data, strict_mode=True)
-        except (binascii.Error, ValueError):  # UnicodeEncodeError is a ValueError
-            pass
-    if "\r" in segment or "\n" in segment:
-        return b64decode_segment(segment.replace("\r", "").replace("\n", ""))
-    bad = _NOT_B64URL.search(segment)
-    return _b64_error(bad.start() if bad is not None else len(segment) - 1)
+    """Unpadded base64url: CR and LF are skipped, `=` and any other character are errors. An error
+    names the offset in the segment as received (skipped CR/LF counted): the first character outside
+    the alphabet, else, for a length of 4k+1 once CR/LF are dropped, the last character."""
+    decoded = _b64_strict(segment)
+    if decoded is not None:
+        return decoded
+    bad = _NOT_B64URL.search(segment)  # before it everything is ASCII: the index is the byte offset
+    if bad is not None:
+        return _b64_error(bad.start())
+    decoded = _b64_strict(segment.replace("\r", "").replace("\n", ""))
+    return decoded if decoded is not None else _b64_error(len(segment) - 1)
 
 
 def _b64_error(at: int) -> bytes:
@@ -227,19 +241,22 @@ def identify(payload: Any) -> tuple[int, str]:
 
 
 def _typed(payload: Any, kind: str, version: int, text: bytes) -> Claims:
-    if version not in (1, 2):
+    """The typed claims of a known kind; the four hosted by the library take versions 1 and 2 only."""
+    if kind in _TYPED_KINDS and version not in (1, 2):
         raise JWTError(f"library supports version 2 or less - received {version}")
-    if kind not in ("account", "activation", "operator"):
-        return _registered(payload, kind, version)
-    token = PAYLOAD_TEXT.set(text)
+    escaped: tuple[str, ...] = ()
     try:
-        return read_claims(payload if payload is not None else Object(), kind, version)
+        if kind == "account" and has_escaped_headers(text):  # rare: which "headers" were escaped
+            payload, escaped = loads_marking_headers(text)
+        token = ESCAPED_HEADERS.set(escaped)
+        try:
+            return read_claims(payload if payload is not None else Object(), kind, version)
+        finally:
+            ESCAPED_HEADERS.reset(token)
     except DecodeError as exc:
         raise JWTError(str(exc)) from None
     except RecursionError:  # a deeply nested scope template: Go's generic map would take it, we can't
         raise JWTError("exceeded max depth") from None
-    finally:
-        PAYLOAD_TEXT.reset(token)
 
 
 def _registered(payload: Any, kind: str, version: int) -> Claims:
@@ -290,10 +307,11 @@ def decode(raw: str, *, verify: bool = True) -> Token:
         claims = _registered(payload, kind, version)
     sig = b64decode_segment(sig_seg)
     if verify:
-        # v2 signs "header.payload", the start of the token: a slice instead of a join
-        signed = payload_seg if version == 1 else raw[: len(head_seg) + 1 + len(payload_seg)]
+        # v2 signs "header.payload", the start of the token: a slice instead of a join; v1 and lower
+        # (authorization claims may say 0) sign the payload
+        signed = payload_seg if version <= 1 else raw[: len(head_seg) + 1 + len(payload_seg)]
         if not verify_signature(claims.iss, signed.encode("ascii"), sig):
-            raise JWTError(f"claim failed V{1 if version == 1 else 2} signature verification")
+            raise JWTError(f"claim failed V{1 if version <= 1 else 2} signature verification")
         roles = ISSUER_ROLES.get(kind)
         if roles is not None and not any(has_role(claims.iss, r) for r in roles[0]):
             raise JWTError(f"unable to validate expected prefixes - {roles[1]}")

@@ -109,12 +109,16 @@ def to_layout(claims: dict[str, Any], version: int) -> dict[str, Any]:
             if kind == "activation" and "type" in nats:
                 nats["kind"] = nats.pop("type")
             nats["type"] = kind
+        if "issuer_account" in out:  # v1 reads it at the top, v2 in `nats`
+            nats.setdefault("issuer_account", out.pop("issuer_account"))
         nats.setdefault("version", 2)
     elif version == 1:
         if "type" not in out and "type" in nats:
             out["type"] = nats.pop("type")
             if out["type"] == "activation" and "kind" in nats:
                 nats["type"] = nats.pop("kind")
+        if "issuer_account" in nats:
+            out.setdefault("issuer_account", nats.pop("issuer_account"))
         nats.pop("version", None)
     else:
         raise ValueError(f"unsupported JWT version {version}")
@@ -152,6 +156,8 @@ def _finish(base: dict[str, Any], nats: dict[str, Any], kind: str, version: int)
         base["nats"] = {**nats, "type": kind, "version": 2}
     elif version == 1:
         base["type"] = kind
+        if "issuer_account" in nats:  # a top-level member in v1
+            base["issuer_account"] = nats.pop("issuer_account")
         base["nats"] = nats
     else:
         raise ValueError(f"unsupported JWT version {version}")

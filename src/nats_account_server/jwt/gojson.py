@@ -162,7 +162,7 @@ def _depth(text: str) -> int:
     return deepest
 
 
-def _deep(text: str) -> Any:
+def _deep(text: str, decoder: json.JSONDecoder = _DECODER) -> Any:
     """Go nests up to 10000 levels; Python's parser recurses, so a deeper document than its default
     limit is parsed on a thread with room for it (rare: only hostile or odd payloads get here)."""
     if _depth(text) > MAX_DEPTH:
@@ -171,7 +171,7 @@ def _deep(text: str) -> Any:
 
     def parse() -> None:
         try:
-            result.append(_DECODER.decode(text))
+            result.append(decoder.decode(text))
         except (json.JSONDecodeError, RecursionError) as exc:
             result.append(exc)
 

@@ -7,14 +7,18 @@ into the same classes, which is the library's v1-to-v2 migration.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .claims import (
     AUTHORIZATION,
     EXPORT,
     IMPORT,
     PERMISSIONS,
+    PERMISSIONS_FIELDS,
     SPAN,
+    TEMPLATE,
     TRACE,
     V1_LIMITS,
     V2_LIMITS,
@@ -26,6 +30,7 @@ from .claims import (
     Permissions,
     Scope,
     Span,
+    Template,
     Trace,
     WeightedMapping,
     read_export_type,
@@ -35,6 +40,7 @@ from .claims import (
 from .gojson import (
     Field,
     Object,
+    Reader,
     Schema,
     listing,
     optional,
@@ -45,6 +51,7 @@ from .gojson import (
     read_into,
     read_str,
     read_strings,
+    read_uint,
     schema,
     structure,
 )
@@ -193,10 +200,128 @@ _OPERATOR_V2, _OPERATOR_V1 = _layout(
     schema(*_OPERATOR_SHARED),
 )
 
+
+# ---------------------------------------------------------------- kinds read only for their types
+# User and authorization claims are never hosted: their members are read into throwaway structures,
+# for the type checks that decide whether the token decodes; only the registered members are kept.
+def _checked(fields: Schema, make: Callable[[], Any]) -> Reader:
+    """A member read only for its type checks (null and absent: nothing to check)."""
+
+    def read(value: Any, current: Any, where: str) -> Any:
+        if value is not None:
+            read_into(value, make(), fields, where)
+        return current
+
+    return read
+
+
+def _shape(name: str) -> Callable[[], Any]:
+    """A target for check-only members, named as the structure in type errors."""
+    return type(name, (), {"__slots__": ()})
+
+
+@dataclass(slots=True)
+class _UserRead(Template):
+    """The `nats` object of a user JWT: permissions and limits as in a scope template, and more."""
+
+    issuer_account: str = ""
+    max: int = 0
+    type: str = ""
+    tags: list[str] = field(default_factory=list)
+    version: int = 0
+
+
+def _only(*fields: Field) -> Schema:
+    return schema(*(Field(f.name, "", f.read) for f in fields))
+
+
+_USER_V2 = schema(
+    *_REGISTERED,
+    Field(
+        "nats",
+        "",
+        _checked(
+            schema(*_GENERIC, *TEMPLATE.values(), Field("issuer_account", "issuer_account", read_str)),
+            _UserRead,
+        ),
+    ),
+)
+_USER_V1_NATS = schema(
+    *PERMISSIONS_FIELDS,
+    *(
+        TEMPLATE[name]
+        for name in ("subs", "data", "payload", "src", "times", "times_location", "bearer_token")
+    ),
+    Field("max", "max", read_int64),
+)
+_USER_V1 = schema(
+    *_REGISTERED,
+    *_GENERIC[:2],
+    Field("issuer_account", "", read_str),
+    Field("nats", "", _checked(_USER_V1_NATS, _UserRead)),
+)
+
+_STRINGS_LIST = listing(read_strings)
+_SERVER_ID = _only(*(Field(n, "", read_str) for n in ("name", "host", "id", "version", "cluster", "xkey")))
+_SERVER_ID["tags"] = Field("tags", "", read_strings)
+_CLIENT_INFO = _only(
+    *(
+        Field(n, "", read_str)
+        for n in ("host", "user", "name", "name_tag", "kind", "type", "mqtt_id", "nonce")
+    ),
+    Field("id", "", read_uint),
+    Field("tags", "", read_strings),
+)
+_CONNECT_OPTS = _only(
+    *(
+        Field(n, "", read_str)
+        for n in ("jwt", "nkey", "sig", "auth_token", "user", "pass", "name", "lang", "version")
+    ),
+    Field("protocol", "", read_int),
+)
+_CLIENT_TLS = _only(
+    *(Field(n, "", read_str) for n in ("version", "cipher", "server_name")),
+    Field("certs", "", read_strings),
+    Field("verified_chains", "", _STRINGS_LIST),
+)
+_AUTH_REQUEST = schema(
+    *_REGISTERED,
+    Field(
+        "nats",
+        "",
+        _checked(
+            _only(
+                *_GENERIC,
+                Field("server_id", "", _checked(_SERVER_ID, _shape("ServerID"))),
+                Field("user_nkey", "", read_str),
+                Field("client_info", "", _checked(_CLIENT_INFO, _shape("ClientInformation"))),
+                Field("connect_opts", "", _checked(_CONNECT_OPTS, _shape("ConnectOptions"))),
+                Field("client_tls", "", _checked(_CLIENT_TLS, _shape("ClientTLS"))),
+                Field("request_nonce", "", read_str),
+            ),
+            _shape("AuthorizationRequest"),
+        ),
+    ),
+)
+_AUTH_RESPONSE = schema(
+    *_REGISTERED,
+    Field(
+        "nats",
+        "",
+        _checked(
+            _only(*_GENERIC, *(Field(n, "", read_str) for n in ("jwt", "error", "issuer_account"))),
+            _shape("AuthorizationResponse"),
+        ),
+    ),
+)
+
 _LAYOUTS: dict[str, tuple[type[Claims], Schema, Schema]] = {
     "account": (AccountClaims, _ACCOUNT_V2, _ACCOUNT_V1),
     "activation": (ActivationClaims, _ACTIVATION_V2, _ACTIVATION_V1),
     "operator": (OperatorClaims, _OPERATOR_V2, _OPERATOR_V1),
+    "user": (Claims, _USER_V2, _USER_V1),
+    "authorization_request": (Claims, _AUTH_REQUEST, _AUTH_REQUEST),  # one layout whatever the version
+    "authorization_response": (Claims, _AUTH_RESPONSE, _AUTH_RESPONSE),
 }
 
 
@@ -208,10 +333,14 @@ V2_NATS_NAMES = frozenset(
 
 
 def read_claims(payload: Object, kind: str, version: int) -> Claims:
-    """Typed claims of a known kind from the parsed payload, in the layout of `version`."""
+    """Typed claims of a known kind from the parsed payload, in the layout of `version` (user and
+    authorization claims: their registered members, the rest only type-checked)."""
     cls, v2, v1 = _LAYOUTS[kind]
     claims = cls()
-    read_into(payload, claims, v2 if version == 2 else v1, "claims")
+    read_into(payload, claims, v1 if version == 1 else v2, "claims")
+    if cls is Claims:  # a kind read only for its types: what it is comes from the identification
+        claims.type, claims.version = kind, version
+        return claims
     if isinstance(claims, AccountClaims) and claims.limits.tiered_limits:
         # the library resets the flat JetStream limits once any tier exists
         for name in JetStreamLimits.__dataclass_fields__:

@@ -1,7 +1,9 @@
 """NKey public-key validation and Ed25519 verification.
 
 The `nkeys` package can sign from a seed but cannot verify with a public key alone, so public keys are
-decoded here (base32, prefix byte, CRC-16/XMODEM) and verified with PyNaCl.
+decoded here (base32, prefix byte, CRC-16/XMODEM) and verified with PyNaCl; the few signatures
+libsodium refuses but Go accepts (small-order or non-canonical keys, small-order R) are decided by
+the pure-Python `ed25519` module with Go's rules.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import re
 
 from nacl.exceptions import CryptoError
 from nacl.signing import VerifyKey
+
+from . import ed25519
 
 #: Prefix byte of each public-key role, keyed by the role letter the encoded key starts with.
 PREFIXES: dict[str, int] = {
@@ -109,21 +113,25 @@ def encode_public_key(role: str, raw: bytes) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _verify_key(public_key: str) -> VerifyKey | None:
-    """Cache decoded VerifyKeys: building one costs as much as the base32/CRC work."""
+def _verify_key(public_key: str) -> tuple[VerifyKey, bytes] | None:
+    """Cache decoded VerifyKeys (with their raw bytes): building one costs as much as the base32/CRC
+    work. CR and LF inside the key are skipped, as the nkeys base32 decoder does."""
+    if "\r" in public_key or "\n" in public_key:
+        public_key = public_key.replace("\r", "").replace("\n", "")
     decoded = _decode_public(public_key)
-    return VerifyKey(decoded[1]) if decoded else None
+    return (VerifyKey(decoded[1]), decoded[1]) if decoded else None
 
 
 def verify(public_key: str, data: bytes, sig: bytes) -> bool:
-    """Ed25519-verify `sig` over `data` with an NKey public key; False on any failure."""
+    """Ed25519-verify `sig` over `data` with an NKey public key, accepting what Go's crypto/ed25519
+    accepts; False on any failure."""
     if not isinstance(public_key, str) or len(sig) != 64:
         return False
-    vk = _verify_key(public_key)
-    if vk is None:
+    known = _verify_key(public_key)
+    if known is None:
         return False
     try:
-        vk.verify(data, sig)
+        known[0].verify(data, sig)
     except (CryptoError, ValueError, TypeError):
-        return False
+        return ed25519.differs_from_libsodium(known[1], sig) and ed25519.verify(known[1], data, sig)
     return True
