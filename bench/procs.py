@@ -183,11 +183,12 @@ def account_server(
     *,
     operator_jwt: Path | None = None,
     extra: Sequence[str] = (),
+    env: dict[str, str] | None = None,
 ) -> Proc:
     argv = [PYTHON, "-m", "nats_account_server", "-hp", f"127.0.0.1:{port}", "-dir", str(store)]
     if operator_jwt is not None:
         argv += ["-operator", str(operator_jwt)]
-    return Proc(name, [*argv, *extra], log_path)
+    return Proc(name, [*argv, *extra], log_path, env=env)
 
 
 def hello_server(port: int, log_path: Path) -> Proc:

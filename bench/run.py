@@ -132,11 +132,13 @@ class Bench(ScaleRows):
 
     @contextlib.contextmanager
     def server(
-        self, name: str, store: Path, probe_key: str, cpu: str = "0"
+        self, name: str, store: Path, probe_key: str, cpu: str = "0", env: dict[str, str] | None = None
     ) -> Iterator[tuple[Proc, int, float]]:
         self.quiet()
         port = free_port()
-        proc = account_server(name, port, store, self.logs / f"{name}.log", operator_jwt=self.operator_jwt)
+        proc = account_server(
+            name, port, store, self.logs / f"{name}.log", operator_jwt=self.operator_jwt, env=env
+        )
         proc.argv[2] = cpu
         self.commands.setdefault(f"server ({name})", " ".join(proc.argv))
         with proc:

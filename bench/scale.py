@@ -22,6 +22,8 @@ from notify import nats_server_binary, wait_log
 from procs import Proc, account_server, cpu_seconds, free_port
 from wrk import Wrk, every_key_once
 
+from nats_account_server.core.verifier import WORKERS_ENV
+
 ACCOUNTS = "/jwt/v1/accounts/"
 
 # POST every line of a file once ("<path> <jwt>"), threads taking turns; thread k leaves "<done>.<k>"
@@ -219,22 +221,25 @@ class ScaleRows:
         self.results.add("upload_peak", peak)
 
     def shared(self) -> None:
-        """Cold random reads of the never-verified 100k store and the hot hit, with the server and
-        wrk both allowed both cores."""
+        """Cold random reads of the never-verified 100k store, first with every first read on the event
+        loop (``NATS_ACCOUNT_SERVER_CHECK_WORKERS=0``: the server as it was before checking processes),
+        then as configured by default, and the hot hit, with the server and wrk both allowed both cores."""
         store = self.dir / "stores" / "100k"
         keys = (self.dir / "keys-100k.txt").read_text().split()
-        print(f"  shared: {strip_marks(store):,} verified marks removed", flush=True)
         wrk, self.wrk = self.wrk, Wrk(self.args.duration, cpu="0,1")
         os.sched_setaffinity(0, {0, 1})
         try:
-            with self.server("100k-shared", store, keys[0], cpu="0,1") as (_, port, _s):
-                cold = self.random_load(
-                    "100k random keys, never-verified, shared cores", port, "keys-100k.txt"
-                )
-                self.results.add("cold_shared", cold.rps)
-                url = f"http://127.0.0.1:{port}{ACCOUNTS}{keys[0]}"
-                self.warm_up(url)
-                self.results.add("hit_shared", self.load("100k: hit (one account), shared cores", url).rps)
+            for row, env in (("cold_shared_inline", {WORKERS_ENV: "0"}), ("cold_shared", None)):
+                print(f"  shared: {strip_marks(store):,} verified marks removed", flush=True)
+                with self.server(row, store, keys[0], cpu="0,1", env=env) as (_, port, _s):
+                    name = "never-verified, shared cores" + (", checks inline" if env else "")
+                    cold = self.random_load(f"100k random keys, {name}", port, "keys-100k.txt")
+                    self.results.add(row, cold.rps)
+                    if env is None:
+                        url = f"http://127.0.0.1:{port}{ACCOUNTS}{keys[0]}"
+                        self.warm_up(url)
+                        hit = self.load("100k: hit (one account), shared cores", url)
+                        self.results.add("hit_shared", hit.rps)
         finally:
             self.wrk.commands.update({k: v for k, v in wrk.commands.items() if k not in self.wrk.commands})
             wrk.commands.update(self.wrk.commands)

@@ -29,7 +29,7 @@ FORMATS = (
     "metrics",
 )
 CORE = (*FORMATS, "core")
-SEAMS = (*FORMATS, "core.store", "core.cache")
+SEAMS = (*FORMATS, "core.store", "core.cache", "core.kinds", "core.checks")
 
 #: what each part of the package may import (module prefixes inside the package; "" is the package
 #: itself, which only holds the version)
@@ -53,6 +53,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "preflight": (*CORE, "http"),  # the check of a configuration before it runs: the server's layer
     "server": (*CORE, "stores", "replica", "http", "natsio", "flags", "preflight"),
     "cli": ("config", "flags", "log", "server", "preflight"),
+    "checker": (*CORE, "stores"),  # the checking process's entry point: above the stores, like server
     "__main__": ("cli",),
 }
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+from nats_account_server.core.checks import Checked, check
 from nats_account_server.core.kinds import Kind
 from nats_account_server.core.service import Core
 from nats_account_server.core.trust import load_trust
-from nats_account_server.core.verifier import STORM, Checked, Verifier, check
+from nats_account_server.core.verifier import STORM, Verifier
 from nats_account_server.jwt import JWTError
 from nats_account_server.stores import MemoryStore
 from tests.support.trust import Trust

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Protocol
+from typing import Any, Protocol
+
+from nats_account_server.core.checks import FirstRead
+from nats_account_server.core.kinds import Kind
 
 Headers = list[tuple[str, str]]
+Run = Callable[[str], Awaitable[Any]]  # a checking process's answer to a one-line job
 STALE = 3600
 
 
@@ -75,7 +79,17 @@ class Cache(Protocol):
     # frame): the GET hot path tries it before ``get``, which may touch the store
     ready: Callable[[str], Entry | None]
 
+    @property
+    def reads_files(self) -> bool:
+        """True when ``first_read`` can read the files of cache misses in a checking process."""
+        ...
+
     def get(self, key: str) -> Entry | None: ...
+
+    async def first_read(self, kind: Kind, key: str, run: Run) -> FirstRead | None:
+        """The file behind `key` read, checked and sealed by a checking process (``run`` sends it
+        the job); None when the process left the read to the loop, or the cache holds no files."""
+        ...
 
     def put(self, key: str, entry: Entry) -> None: ...
 
@@ -94,8 +108,15 @@ class ResponseCache:
         self._items: dict[str, Entry] = {}
         self.ready: Callable[[str], Entry | None] = self._items.get  # only ever cleared, never replaced
 
+    @property
+    def reads_files(self) -> bool:
+        return False
+
     def get(self, key: str) -> Entry | None:
         return self._items.get(key)
+
+    async def first_read(self, kind: Kind, key: str, run: Run) -> FirstRead | None:
+        return None
 
     def put(self, key: str, entry: Entry) -> None:
         if self.capacity == 0:

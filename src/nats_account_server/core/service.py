@@ -147,32 +147,48 @@ class Core:
 
     async def entry(self, kind: Kind, key: str) -> Entry | None:
         """The verified, ready response for `key`; None when there is no such JWT."""
-        cached = self.cache.get(cache_key(kind, key))
+        ck = cache_key(kind, key)
+        # in a storm, files are read by checking processes (``miss``), not on the loop by ``get``
+        cached = self.cache.ready(ck) if self.reads_off_loop() else self.cache.get(ck)
         if cached is not None and cached.fresh_until > time.monotonic():
             metrics.cache_hits += 1
             return cached
         metrics.cache_misses += 1
         return await self.miss(kind, key, cached)
 
+    def reads_off_loop(self) -> bool:
+        """True while checking processes read the files of cache misses (a storm of first reads):
+        the cache's ``get``, which reads them on the loop, is skipped then."""
+        return self.verifier.running and self.cache.reads_files and self.source.settled
+
     async def miss(self, kind: Kind, key: str, cached: Entry | None = None) -> Entry | None:
         """The response for `key` when the cache had none (or only `cached`, no longer fresh): what
         the HTTP hot path calls after its own look into the cache."""
-        loaded = await self.load(kind, key)
-        if loaded is None:
-            return None
-        if cached is not None and cached.jwt == loaded.jwt:
-            cached.fresh_until = self.source.fresh_until(key)  # the source may have renewed it
-            return cached
         checking = self._checking
         checking[key] = checking.get(key, 0) + 1
         try:
-            tok = await self.verifier.decode(kind, loaded.jwt)
+            first = None
+            if cached is None and self.reads_off_loop():
+                first = await self.cache.first_read(kind, cache_key(kind, key), self.verifier.run)
+            if first is not None:
+                jwt, tok, cacheable = first.jwt, first.checked, True
+            else:
+                loaded = await self.load(kind, key)
+                if loaded is None:
+                    return None
+                if cached is not None and cached.jwt == loaded.jwt:
+                    cached.fresh_until = self.source.fresh_until(key)  # the source may have renewed it
+                    return cached
+                jwt, cacheable = loaded.jwt, loaded.cacheable
+                tok = await self.verifier.decode(kind, jwt)
+        except ConnectionError:  # the checking process exited during its read: read here instead
+            return await self.miss(kind, key, cached)
         finally:
             left = checking.pop(key, 0)
-        if left > 1:
-            checking[key] = left - 1  # another read of the key is in its check: it stays unchanged
-        cache = loaded.cacheable and left > 0  # a change of the key meanwhile (forget) sets it to 0
-        return self.build_entry(kind, key, loaded.jwt, cache=cache, tok=tok)
+            if left > 1:
+                checking[key] = left - 1  # another read of the key is in its check: it stays unchanged
+        cache = cacheable and left > 0  # a change of the key meanwhile (forget) sets it to 0
+        return self.build_entry(kind, key, jwt, cache=cache, tok=tok)
 
     def build_entry(
         self, kind: Kind, key: str, jwt: str, *, cache: bool, tok: Token | Checked | JWTError | None = None

@@ -98,7 +98,9 @@ class App:
                 headers = scope.headers  # each scope attribute is a call into granian: read it once
                 if path.startswith(ACCOUNTS) and "origin" not in headers and "host" in headers:
                     key = path[ACCOUNTS_LEN:]
-                    entry = self.cache_ready(key) or self.cache_get(key)
+                    entry = self.cache_ready(key)
+                    if entry is None and not self.core.reads_off_loop():
+                        entry = self.cache_get(key)
                     if entry is None and key and "/" not in key:
                         self.metrics.cache_misses += 1
                         try:  # a miss: load once here instead of through the general router

@@ -31,7 +31,7 @@ from . import inotify
 from .durable import GroupSync, fsync_dir
 from .fileindex import FileIndexCache
 from .files import JWT_SUFFIX, TEMP_SUFFIX, RefusedFile, folder_health, read_fd, read_file
-from .marks import Marks
+from .marks import KEY_FILE, Marks
 from .spares import Spares, unlink_quietly
 from .staging import DIR_MODE, FILE_MODE, Staged, Staging
 from .tombstones import delete_file, read_tombstone, tombstone_path
@@ -114,7 +114,9 @@ class DirectoryStore:
             return FileIndexCache(self, capacity)
         # where the watcher hears attribute changes, the event of a verified mark is our own echo
         echo = self.remember_own if not inotify.available() else None
-        return FileIndexCache(self, capacity, hot=True, marks=Marks.open(self.root), echo=echo)
+        marks = Marks.open(self.root)
+        key_file = os.path.join(self.root, KEY_FILE)
+        return FileIndexCache(self, capacity, hot=True, marks=marks, echo=echo, key_file=key_file)
 
     def watcher(self, on_change: OnChange, on_delete: OnDelete) -> Watcher | None:
         from .watch import StoreWatcher  # the watcher reads this store's layout: imported on use

@@ -28,10 +28,13 @@ from contextlib import suppress
 from itertools import islice
 from typing import Protocol
 
-from ..core.cache import Entry
+from ..core.cache import Entry, Run
+from ..core.checks import FirstRead
+from ..core.kinds import Kind
 from ..log import log
 from ..oserrors import os_error
 from .files import read_stamped
+from .firstread import first_job, parse_answer
 from .marks import Marks, mark_file, read_marked
 
 __all__ = ["FileBacked", "FileIndexCache"]
@@ -84,6 +87,7 @@ class FileIndexCache:
         hot: bool = False,
         marks: Marks | None = None,
         echo: Callable[[str, os.stat_result], None] | None = None,
+        key_file: str | None = None,
     ) -> None:
         self.capacity = max(0, capacity)
         self.store = store
@@ -95,6 +99,9 @@ class FileIndexCache:
         # account stays in memory but the hot set; ``echo`` tells the store watcher a mark is ours
         self.marks = marks if self.capacity else None
         self.echo = echo
+        self.key_file = key_file  # the marks' secret, for checking processes to seal with
+        # key -> (file, stamp) of a file a checking process sealed, until ``put`` keeps its response
+        self._sealed: dict[str, tuple[str, Stamp]] = {}
         # hash(key) -> stamp + exp + ETag: an int key instead of the 56-character key string
         # halves the memory; a collision can only make a stamp mismatch (another file), a miss
         self._index: dict[int, bytes] = {}
@@ -117,7 +124,7 @@ class FileIndexCache:
             return None
         return held[0]
 
-    def _keep_hot(self, key: str, entry: Entry, path: str, st: os.stat_result) -> None:
+    def _keep_hot(self, key: str, entry: Entry, path: str, stamp: Stamp) -> None:
         """Keep `entry` ready, with the file it was built from and that file's stamp then."""
         hot = self.hot
         if hot is None:
@@ -125,7 +132,7 @@ class FileIndexCache:
         if key not in hot and len(hot) >= self.hot_capacity:
             for old in list(islice(hot, max(1, self.hot_capacity // 64))):
                 del hot[old]  # dicts keep insertion order: the oldest go first
-        hot[key] = (entry, path, _hot_stamp(st))
+        hot[key] = (entry, path, stamp)
 
     def get(self, key: str) -> Entry | None:
         if self.hot is not None:
@@ -181,7 +188,7 @@ class FileIndexCache:
     def _promote(self, key: str, path: str, body: bytes, exp: int, etag: str, st: os.stat_result) -> Entry:
         """The ready response of a file found unchanged since its check, kept among the hot ones."""
         entry = Entry(body=body, jti=etag[1:-1], etag=etag, exp=exp)
-        self._keep_hot(key, entry, path, st)
+        self._keep_hot(key, entry, path, _hot_stamp(st))
         return entry
 
     def _mark(self, key: str, path: str, entry: Entry) -> bool | None:
@@ -213,6 +220,9 @@ class FileIndexCache:
         """
         if self.capacity == 0:
             return
+        if self._sealed and (sealed_by := self._sealed.pop(key, None)) is not None:
+            self._keep_sealed(key, entry, *sealed_by)
+            return
         path = self._file(key)
         if path is None:
             return
@@ -223,7 +233,7 @@ class FileIndexCache:
             if sealed:
                 if self.hot is not None:
                     with suppress(OSError):  # the seal changed the file's ctime: stamp it after
-                        self._keep_hot(key, entry, path, os.stat(path))
+                        self._keep_hot(key, entry, path, _hot_stamp(os.stat(path)))
                 return
         try:
             st, data = read_stamped(path)
@@ -237,14 +247,44 @@ class FileIndexCache:
             for old in list(islice(index, max(1, self.capacity // 64))):
                 del index[old]
         index[slot] = _stamp(st, entry.exp) + entry.etag.encode()
-        self._keep_hot(key, entry, path, st)
+        self._keep_hot(key, entry, path, _hot_stamp(st))
+
+    @property
+    def reads_files(self) -> bool:
+        """First reads can go to checking processes while every file takes a mark: files that
+        refused one are indexed in memory, which only ``get`` consults."""
+        return (
+            self.marks is not None and self.key_file is not None and self.hot is not None and not self._index
+        )
+
+    async def first_read(self, kind: Kind, key: str, run: Run) -> FirstRead | None:
+        if not self.reads_files or (path := self._file(key)) is None:
+            return None
+        assert self.key_file is not None
+        first = parse_answer(await run(first_job(kind, key, path, self.key_file)))
+        if first is not None and first.stamp is not None:
+            if len(self._sealed) >= self.hot_capacity:  # responses the core never kept: forgotten
+                self._sealed.clear()
+            self._sealed[key] = (path, first.stamp)
+        return first
+
+    def _keep_sealed(self, key: str, entry: Entry, path: str, stamp: Stamp) -> None:
+        """Keep the response of a file a checking process read and sealed."""
+        if self.echo is not None:
+            with suppress(OSError):
+                st = os.stat(path)
+                if _hot_stamp(st) == stamp:
+                    self.echo(path, st)  # the seal's attribute event is ours
+        self._keep_hot(key, entry, path, stamp)
 
     def drop(self, key: str) -> None:
+        self._sealed.pop(key, None)
         self._index.pop(hash(key), None)
         if self.hot is not None:
             self.hot.pop(key, None)
 
     def clear(self) -> None:
+        self._sealed.clear()
         self._index.clear()
         if self.hot is not None:
             self.hot.clear()

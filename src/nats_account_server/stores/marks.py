@@ -30,7 +30,7 @@ from ..log import log
 from ..oserrors import error_text
 from .files import O_CLOEXEC, O_READ, open_file, read_fd
 
-__all__ = ["KEY_FILE", "XATTR", "Marks", "mark_file", "read_marked"]
+__all__ = ["KEY_FILE", "XATTR", "Marks", "mark_file", "mark_of", "read_marked"]
 
 # name and value are kept small enough (~80 bytes with the entry header) to live inside an ext4 inode
 # of 256 bytes: a longer attribute would take a 4 KiB block of its own per file (and a read per GET)
@@ -79,6 +79,16 @@ class Marks:
             return None
         etag = _unpack_etag(exp_etag[_EXP.size :])
         return None if etag is None else (_EXP.unpack_from(exp_etag)[0], etag)
+
+    @classmethod
+    def existing(cls, key_file: str) -> Marks | None:
+        """The marks of the key file at ``key_file`` as it is, None when there is no valid one: a
+        checking process reads the secret the server made, and never makes one."""
+        try:
+            secret = _read_key(key_file)
+        except (OSError, ValueError):
+            return None
+        return None if secret is None else cls(secret)
 
     @classmethod
     def open(cls, root: str) -> Marks | None:
@@ -177,17 +187,21 @@ def read_marked(path: str) -> tuple[bytes, bytes | None]:
     """
     fd, st = open_file(path)
     try:
-        data = read_fd(fd, path, st.st_size)
-        if not hasattr(os, "getxattr"):
-            return data, None
-        try:
-            return data, os.getxattr(fd, XATTR)
-        except OSError as exc:
-            if exc.errno not in _NO_ATTR:
-                raise
-            return data, None
+        return read_fd(fd, path, st.st_size), mark_of(fd)
     finally:
         os.close(fd)
+
+
+def mark_of(fd: int) -> bytes | None:
+    """The verified mark of the open file ``fd``, None when it has none."""
+    if not hasattr(os, "getxattr"):
+        return None
+    try:
+        return os.getxattr(fd, XATTR)
+    except OSError as exc:
+        if exc.errno not in _NO_ATTR:
+            raise
+        return None
 
 
 def mark_file(path: str, marks: Marks, name: str, body: bytes, exp: int, etag: str) -> os.stat_result | None:
