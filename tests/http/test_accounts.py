@@ -305,6 +305,28 @@ def test_post_body_limit(running: Running) -> None:
     assert running.client.get(running.url("/healthz")).status_code == 200
 
 
+def test_an_oversized_body_sent_whole_gets_its_413_not_a_reset(running: Running) -> None:
+    """A client that writes the whole body before reading (curl, most HTTP libraries) reads the 413:
+    the server drops the body instead of closing a socket with unread data, which resets it."""
+    import socket
+
+    key = running.trust.pub(new_account(running))
+    body = b"a" * (3 * 1024 * 1024)
+    head = (
+        f"POST /jwt/v1/accounts/{key} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    for _ in range(10):
+        with socket.create_connection(("127.0.0.1", running.proc.port), timeout=10) as sock:
+            sock.sendall(head + body)
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.endswith(b"too large\n"):
+                chunk = sock.recv(65536)
+                assert chunk, f"connection closed after {answer!r}"
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 413 ")
+    assert running.client.get(running.url("/healthz")).status_code == 200
+
+
 def test_served_t1_vector_from_file(running: Running) -> None:
     # T1 is signed by the appendix operator: it is served (GET does not check trust) but never accepted
     (running.store / f"{T1_KEY}.jwt").write_text(T1)

@@ -2,6 +2,8 @@
 
 A body with a Content-Length is read in one await (the framing stops it at its length); a chunked
 one is counted as it arrives, and refused whole when its framing breaks, never stored in part.
+A body whose Content-Length is over the limit is refused before it is read; up to four times the
+limit it is read and dropped first, so the client gets its 413.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from typing import Any
 from nats_account_server.http.deadlines import Deadlines
 
 __all__ = ["Bodies", "BodyTooLarge", "BrokenBody"]
+
+
+DRAIN_FACTOR = 4  # a body refused by its length is read and dropped up to this many times the limit
 
 
 class BodyTooLarge(Exception):
@@ -33,6 +38,8 @@ class Bodies:
         length = scope.headers.get("content-length")
         known = bool(length) and length.isdigit()
         if known and int(length) > self.max_body:
+            if int(length) <= DRAIN_FACTOR * self.max_body:
+                await self.drain(proto)
             raise BodyTooLarge
         task = self.deadlines.begin()
         try:
@@ -49,6 +56,22 @@ class Bodies:
         if len(body) > self.max_body:
             raise BodyTooLarge
         return body
+
+    async def drain(self, proto: Any) -> None:
+        """Read and drop a body refused by its Content-Length, within the read deadline: a client
+        that sends the whole body before it reads the answer then gets the 413, not a reset (closing
+        a socket with unread data resets it)."""
+        task = self.deadlines.begin()
+        try:
+            async for _ in proto:
+                pass
+        except asyncio.CancelledError:
+            if not self.deadlines.end(task):
+                raise
+        except Exception:  # noqa: BLE001 - the client went away: the 413 is all that is left
+            pass
+        finally:
+            self.deadlines.end(task)
 
     async def read_chunked(self, proto: Any) -> bytes:
         """A chunked body, counted as it arrives. granian ends a clean body with one empty chunk
