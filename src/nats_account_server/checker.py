@@ -2,7 +2,7 @@
 ``Verifier`` starts during a storm of first reads.
 
 One job a line in, one JSON answer a line out, in order, until stdin closes; the answers to what
-one read brought are written together. A job starts with its code: ``a``/``v`` and a JWT to check
+each job is written as soon as it is ready. A job starts with its code: ``a``/``v`` and a JWT to check
 (an account, an activation), ``f`` and a file to read first (``stores/firstread.py``).
 """
 
@@ -32,9 +32,10 @@ def main() -> None:
     pending = b""
     while chunk := os.read(0, 1 << 16):
         *lines, pending = (pending + chunk).split(b"\n")
-        out = memoryview(b"".join(orjson.dumps(_answer(reader, line.decode())) + b"\n" for line in lines))
-        while out:
-            out = out[os.write(1, out) :]
+        for line in lines:  # each answer at once: the loop serves it while the next job is done
+            out = memoryview(orjson.dumps(_answer(reader, line.decode())) + b"\n")
+            while out:
+                out = out[os.write(1, out) :]
 
 
 if __name__ == "__main__":
