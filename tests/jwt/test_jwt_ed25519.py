@@ -17,6 +17,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
 from nats_account_server.jwt import JWTError, decode_account, decode_operator, ed25519, new_keypair, verify
+from nats_account_server.jwt.encode import DEFAULT_ACCOUNT_LIMITS
 from nats_account_server.jwt.nkeys import encode_public_key
 from tests.support.oracle import AccountOracle, Probe
 
@@ -165,16 +166,7 @@ def test_nats_server_accepts_what_the_fallback_accepts(nats_server_bin: str, tmp
             "nats": {**nats, "type": kind, "version": 2},
         }
 
-    limits = {
-        "subs": -1,
-        "data": -1,
-        "payload": -1,
-        "imports": -1,
-        "exports": -1,
-        "wildcards": True,
-        "conn": -1,
-        "leaf": -1,
-    }
+    limits = DEFAULT_ACCOUNT_LIMITS
     operator_jwt = _identity_signed(claims(operator, "operator", system_account=system))
     accounts = {key: _identity_signed(claims(key, "account", limits=limits)) for key in (system, account)}
     assert decode_operator(operator_jwt).sub == operator

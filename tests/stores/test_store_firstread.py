@@ -218,3 +218,31 @@ def test_the_worker_count_follows_the_environment(monkeypatch: pytest.MonkeyPatc
     assert Verifier().workers == 4
     monkeypatch.setenv("NATS_ACCOUNT_SERVER_CHECK_WORKERS", "many")
     assert Verifier().workers >= 1
+
+
+async def test_a_checking_process_that_dies_leaves_its_reads_to_the_loop(
+    tmp_path: Path, trust: Trust
+) -> None:
+    """Killed under the server (OOM killer, an operator's kill): the reads it held and every later
+    one are served by the loop, with the same responses."""
+    store, _ = _store(tmp_path)
+    core = Core(store, load_trust(str(trust.operator_jwt_path), ""), cache=store.make_cache(100_000))
+    core.verifier = Verifier(2)
+    accounts = [(trust.pub(name), trust.account_jwt(name, version)) for name, version in (("A", 1), ("B", 2))]
+    try:
+        for key, jwt in accounts:
+            store.save(key, jwt)
+        for _ in range(STORM):
+            await core.verifier.decode(Kind.ACCOUNT, trust.account_jwt("C"))
+        assert core.verifier._starting is not None
+        await core.verifier._starting
+        procs = [w.proc for w in core.verifier._pool]
+        for proc in procs:
+            proc.kill()
+            await proc.wait()
+        for key, jwt in accounts:
+            entry = await core.entry(Kind.ACCOUNT, key)
+            assert entry is not None and entry.jwt == jwt
+        assert not core.verifier.running and not core.reads_off_loop()
+    finally:
+        core.close()

@@ -169,7 +169,10 @@ class Core:
         try:
             first = None
             if cached is None and self.reads_off_loop():
-                first = await self.cache.first_read(kind, cache_key(kind, key), self.verifier.run)
+                try:
+                    first = await self.cache.first_read(kind, cache_key(kind, key), self.verifier.run)
+                except ConnectionError:  # the checking process exited: the loop reads it itself
+                    first = None
             if first is not None:
                 jwt, tok, cacheable = first.jwt, first.checked, True
             else:
@@ -181,8 +184,6 @@ class Core:
                     return cached
                 jwt, cacheable = loaded.jwt, loaded.cacheable
                 tok = await self.verifier.decode(kind, jwt)
-        except ConnectionError:  # the checking process exited during its read: read here instead
-            return await self.miss(kind, key, cached)
         finally:
             left = checking.pop(key, 0)
             if left > 1:
