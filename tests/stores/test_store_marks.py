@@ -251,3 +251,28 @@ def test_debug_logging_says_whether_a_store_uses_marks(
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == f"[DBG] verified marks are on for {tmp_path} ({XATTR})"
     assert lines[1].startswith(f"[DBG] verified marks are off for {tmp_path}: ") and "0600" in lines[1]
+
+
+def test_an_nsc_jti_is_sealed_as_its_32_bytes_and_anything_else_as_text() -> None:
+    """nsc's jti (base32 of a SHA-256, 52 digits, the last one carrying 4 zero bits) packs to 32
+    bytes, so the attribute stays inside the inode; every other ETag comes back exactly as text."""
+    import base64
+    import hashlib
+
+    from nats_account_server.stores.marks import _pack_etag, _unpack_etag
+
+    for seed in range(200):
+        jti = base64.b32encode(hashlib.sha256(bytes([seed])).digest()).decode().rstrip("=")
+        packed = _pack_etag(f'"{jti}"')
+        assert len(packed) == 33 and packed[1:] == hashlib.sha256(bytes([seed])).digest()
+        assert _unpack_etag(packed) == f'"{jti}"'
+    for etag in [
+        '"' + "A" * 51 + 'B"',
+        '"' + "a" * 52 + '"',
+        '"x"',
+        'W/"' + "A" * 50 + '"',
+        '"' + "A" * 51 + '="',
+        "ABC",
+    ]:
+        packed = _pack_etag(etag)
+        assert packed[:1] == b"\x02" and _unpack_etag(packed) == etag

@@ -17,12 +17,11 @@ Sealing and opening are pure functions over bytes; ``read_marked`` and ``Marks.o
 
 from __future__ import annotations
 
-import base64
-import binascii
 import errno
 import hashlib
 import hmac
 import os
+import re
 import stat
 import struct
 
@@ -113,23 +112,30 @@ class Marks:
         return cls(secret)
 
 
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_B32_AS_INT = str.maketrans(_B32, "0123456789abcdefghijklmnopqrstuv")  # as the digits of int(x, 32)
+_B32_PAIRS = [a + b for a in _B32 for b in _B32]  # every 10 bits as two base32 digits
+_B32_JTI_RE = re.compile(r"[A-Z2-7]{52}")
+
+
 def _pack_etag(etag: str) -> bytes:
-    """A quoted 52-character base32 jti (what nsc writes) as its 32 raw bytes, anything else as text."""
+    """A quoted 52-character base32 jti (what nsc writes) as its 32 raw bytes, anything else as text.
+
+    52 digits are 260 bits: the 256 of the jti's SHA-256 and 4 zero bits of padding; a jti whose
+    last digit carries other bits would not come back the same, so it is kept as text."""
     jti = etag[1:-1]
-    if len(etag) == _B32_JTI + 2 and etag[0] == etag[-1] == '"':
-        try:
-            raw = base64.b32decode(jti + "====")
-        except (binascii.Error, ValueError):
-            raw = b""
-        if raw and base64.b32encode(raw).rstrip(b"=") == jti.encode():
-            return _COMPACT + raw
+    if len(etag) == _B32_JTI + 2 and etag[0] == etag[-1] == '"' and _B32_JTI_RE.fullmatch(jti):
+        number = int(jti.translate(_B32_AS_INT), 32)  # int's parser runs in C; base64's is Python
+        if not number & 0xF:
+            return _COMPACT + (number >> 4).to_bytes(32, "big")
     return _TEXT + etag.encode()
 
 
 def _unpack_etag(packed: bytes) -> str | None:
     kind, body = packed[:1], packed[1:]
     if kind == _COMPACT and len(body) == 32:
-        return f'"{base64.b32encode(body).rstrip(b"=").decode()}"'
+        number = int.from_bytes(body, "big") << 4
+        return '"' + "".join(_B32_PAIRS[(number >> shift) & 0x3FF] for shift in range(250, -10, -10)) + '"'
     if kind == _TEXT:
         try:
             return body.decode()
