@@ -3,12 +3,13 @@ worker pool (``verifier.py``), the file stores' first reads and the checking pro
 
 from __future__ import annotations
 
+import os
 from typing import Any, NamedTuple
 
 from nats_account_server.core.kinds import Kind, decode_kind
 from nats_account_server.jwt import JWTError
 
-__all__ = ["CODES", "KINDS", "Checked", "FirstRead", "Stamp", "answer_of", "check", "result_of"]
+__all__ = ["CODES", "KINDS", "Checked", "FirstRead", "Stamp", "answer_of", "check", "result_of", "stamp_of"]
 
 KINDS = {"a": Kind.ACCOUNT, "v": Kind.ACTIVATION}
 CODES = {kind: code for code, kind in KINDS.items()}
@@ -22,7 +23,11 @@ class Checked(NamedTuple):
     sub: str
 
 
-Stamp = tuple[int, int, int, int]
+Stamp = tuple[int, int, int, int]  # a file's inode, size, mtime and ctime (ns): any change shows
+
+
+def stamp_of(st: os.stat_result) -> Stamp:
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 class FirstRead(NamedTuple):

@@ -17,6 +17,7 @@ from typing import cast
 
 from nats_account_server.core.announce import Announced
 from nats_account_server.core.cache import Cache, Entry, ResponseCache, make_entry
+from nats_account_server.core.checks import Checked
 from nats_account_server.core.deletion import DeletePolicy, buried, buried_async
 from nats_account_server.core.failure import Failure
 from nats_account_server.core.groupcommit import JOBS, GroupCommit
@@ -30,7 +31,7 @@ from nats_account_server.core.source import Loaded, LocalSource, Source
 from nats_account_server.core.store import AsyncSaveStore, GroupSaveStore, Store, StoreError, Version, Writes
 from nats_account_server.core.trust import Trust
 from nats_account_server.core.verdict import Change, Saved, judge, version_of
-from nats_account_server.core.verifier import Checked, Verifier
+from nats_account_server.core.verifier import Verifier
 from nats_account_server.jwt import JWTError, Token
 from nats_account_server.log import log, short_key
 from nats_account_server.metrics import metrics
@@ -147,14 +148,17 @@ class Core:
 
     async def entry(self, kind: Kind, key: str) -> Entry | None:
         """The verified, ready response for `key`; None when there is no such JWT."""
-        ck = cache_key(kind, key)
-        # in a storm, files are read by checking processes (``miss``), not on the loop by ``get``
-        cached = self.cache.ready(ck) if self.reads_off_loop() else self.cache.get(ck)
+        cached = self.cached(cache_key(kind, key))
         if cached is not None and cached.fresh_until > time.monotonic():
             metrics.cache_hits += 1
             return cached
         metrics.cache_misses += 1
         return await self.miss(kind, key, cached)
+
+    def cached(self, ck: str) -> Entry | None:
+        """What the cache holds for the cache key `ck` without waiting: in a storm, files are read by
+        checking processes (``miss``), so only the ready responses, else what ``get`` finds."""
+        return self.cache.ready(ck) if self.reads_off_loop() else self.cache.get(ck)
 
     def reads_off_loop(self) -> bool:
         """True while checking processes read the files of cache misses (a storm of first reads):

@@ -27,11 +27,11 @@ from typing import Any
 
 import orjson
 
-from nats_account_server.core.checks import CODES, Checked, FirstRead, check, result_of
+from nats_account_server.core.checks import CODES, Checked, check, result_of
 from nats_account_server.core.kinds import Kind
 from nats_account_server.jwt import JWTError
 
-__all__ = ["Checked", "FirstRead", "Verifier", "check", "usable_cores"]
+__all__ = ["Verifier", "usable_cores"]
 
 MAX_WORKERS = 4
 STORM = 256  # first reads checked inline before the workers start: a quiet server never starts them

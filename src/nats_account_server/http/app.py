@@ -75,7 +75,6 @@ class App:
         self.sign_timeout = sign_timeout
         self.help = HELP.encode()
         self.cache_ready = core.cache.ready
-        self.cache_get = core.cache.get
         # trace logging (per-request lines) and responses that are only fresh for a while (a
         # replica's) need the full path
         self.hot = not log.trace_enabled and core.source.settled
@@ -98,9 +97,7 @@ class App:
                 headers = scope.headers  # each scope attribute is a call into granian: read it once
                 if path.startswith(ACCOUNTS) and "origin" not in headers and "host" in headers:
                     key = path[ACCOUNTS_LEN:]
-                    entry = self.cache_ready(key)
-                    if entry is None and not self.core.reads_off_loop():
-                        entry = self.cache_get(key)
+                    entry = self.cache_ready(key) or self.core.cached(key)
                     if entry is None and key and "/" not in key:
                         self.metrics.cache_misses += 1
                         try:  # a miss: load once here instead of through the general router

@@ -29,7 +29,7 @@ from itertools import islice
 from typing import Protocol
 
 from ..core.cache import Entry, Run
-from ..core.checks import FirstRead
+from ..core.checks import FirstRead, Stamp, stamp_of
 from ..core.kinds import Kind
 from ..log import log
 from ..oserrors import os_error
@@ -67,13 +67,6 @@ def _none(key: str) -> Entry | None:
 
 def _stamp(st: os.stat_result, exp: int) -> bytes:
     return _STAMP.pack(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, exp)
-
-
-Stamp = tuple[int, int, int, int]
-
-
-def _hot_stamp(st: os.stat_result) -> Stamp:
-    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 class FileIndexCache:
@@ -119,7 +112,7 @@ class FileIndexCache:
             st = os.stat(held[1])
         except OSError:
             st = None
-        if st is None or _hot_stamp(st) != held[2]:
+        if st is None or stamp_of(st) != held[2]:
             self.drop(key)  # edited by hand (or gone): read and verified again
             return None
         return held[0]
@@ -188,7 +181,7 @@ class FileIndexCache:
     def _promote(self, key: str, path: str, body: bytes, exp: int, etag: str, st: os.stat_result) -> Entry:
         """The ready response of a file found unchanged since its check, kept among the hot ones."""
         entry = Entry(body=body, jti=etag[1:-1], etag=etag, exp=exp)
-        self._keep_hot(key, entry, path, _hot_stamp(st))
+        self._keep_hot(key, entry, path, stamp_of(st))
         return entry
 
     def _mark(self, key: str, path: str, entry: Entry) -> bool | None:
@@ -233,7 +226,7 @@ class FileIndexCache:
             if sealed:
                 if self.hot is not None:
                     with suppress(OSError):  # the seal changed the file's ctime: stamp it after
-                        self._keep_hot(key, entry, path, _hot_stamp(os.stat(path)))
+                        self._keep_hot(key, entry, path, stamp_of(os.stat(path)))
                 return
         try:
             st, data = read_stamped(path)
@@ -247,7 +240,7 @@ class FileIndexCache:
             for old in list(islice(index, max(1, self.capacity // 64))):
                 del index[old]
         index[slot] = _stamp(st, entry.exp) + entry.etag.encode()
-        self._keep_hot(key, entry, path, _hot_stamp(st))
+        self._keep_hot(key, entry, path, stamp_of(st))
 
     @property
     def reads_files(self) -> bool:
@@ -273,7 +266,7 @@ class FileIndexCache:
         if self.echo is not None:
             with suppress(OSError):
                 st = os.stat(path)
-                if _hot_stamp(st) == stamp:
+                if stamp_of(st) == stamp:
                     self.echo(path, st)  # the seal's attribute event is ours
         self._keep_hot(key, entry, path, stamp)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from ..core.checks import CODES, KINDS, Checked, FirstRead, Stamp, check
+from ..core.checks import CODES, KINDS, Checked, FirstRead, check, stamp_of
 from ..core.kinds import Kind
 from ..jwt import JWTError
 from .files import open_file, read_fd
@@ -45,10 +45,6 @@ def parse_answer(answer: Any) -> FirstRead | None:
     except (TypeError, ValueError):
         return None
     return None
-
-
-def _stamp(st: os.stat_result) -> Stamp:
-    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 class FileReader:
@@ -94,9 +90,9 @@ class FileReader:
         mark = mark_of(fd)
         if mark is not None and (opened := marks.unseal(name, body, mark)) is not None:
             exp, etag = opened  # verified before (this process or an earlier one)
-            return ["checked", text, etag[1:-1], exp, name.removeprefix("~"), _stamp(st)]
+            return ["checked", text, etag[1:-1], exp, name.removeprefix("~"), stamp_of(st)]
         result = check(kind, text)
         if isinstance(result, JWTError):
             return ["refused", text, str(result)]
         os.setxattr(fd, XATTR, marks.seal(name, body, result.exp, f'"{result.jti}"'))
-        return ["checked", text, result.jti, result.exp, result.sub, _stamp(os.fstat(fd))]
+        return ["checked", text, result.jti, result.exp, result.sub, stamp_of(os.fstat(fd))]

@@ -25,6 +25,7 @@ import re
 import stat
 import struct
 
+from ..jwt.nkeys import base32_number
 from ..log import log
 from ..oserrors import error_text
 from .files import O_CLOEXEC, O_READ, open_file, read_fd
@@ -113,7 +114,6 @@ class Marks:
 
 
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-_B32_AS_INT = str.maketrans(_B32, "0123456789abcdefghijklmnopqrstuv")  # as the digits of int(x, 32)
 _B32_PAIRS = [a + b for a in _B32 for b in _B32]  # every 10 bits as two base32 digits
 _B32_JTI_RE = re.compile(r"[A-Z2-7]{52}")
 
@@ -125,7 +125,7 @@ def _pack_etag(etag: str) -> bytes:
     last digit carries other bits would not come back the same, so it is kept as text."""
     jti = etag[1:-1]
     if len(etag) == _B32_JTI + 2 and etag[0] == etag[-1] == '"' and _B32_JTI_RE.fullmatch(jti):
-        number = int(jti.translate(_B32_AS_INT), 32)  # int's parser runs in C; base64's is Python
+        number = base32_number(jti)
         if not number & 0xF:
             return _COMPACT + (number >> 4).to_bytes(32, "big")
     return _TEXT + etag.encode()
