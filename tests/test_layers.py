@@ -27,6 +27,7 @@ FORMATS = (
     "nscfolder",
     "log",
     "metrics",
+    "records",
 )
 CORE = (*FORMATS, "core")
 SEAMS = (*FORMATS, "core.store", "core.cache", "core.kinds", "core.checks")
@@ -34,7 +35,8 @@ SEAMS = (*FORMATS, "core.store", "core.cache", "core.kinds", "core.checks")
 #: what each part of the package may import (module prefixes inside the package; "" is the package
 #: itself, which only holds the version)
 ALLOWED: dict[str, tuple[str, ...]] = {
-    "jwt": ("jwt",),
+    "jwt": ("jwt", "records"),
+    "records": (),  # slotted value classes declared like dataclasses: for every layer
     "natsconf": ("natsconf", "boundedfiles", "oserrors"),
     "boundedfiles": ("oserrors",),
     "oserrors": (),  # how an OS error reads in a message: for every layer

@@ -12,7 +12,6 @@ import asyncio
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
@@ -29,6 +28,7 @@ from nats_account_server.jwt import is_account_key, is_activation_hash
 from nats_account_server.jwt.codec import MAX_TOKEN_SIZE
 from nats_account_server.log import bounded, log, short_key
 from nats_account_server.oserrors import error_text
+from nats_account_server.records import record
 
 FRESH_FOR = 3600.0  # seconds a primary answer (or NATS update) is trusted without asking again
 PROGRESS_EVERY = 10_000  # pack lines between progress log lines during the startup import
@@ -49,7 +49,7 @@ class PrimaryError(Exception):
     """The primary's answer broke a bound: too large, or not complete in time."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Answer:
     status: int
     reason: str

@@ -335,8 +335,10 @@ async def serve(flags: Flags) -> int:
                     log.info(f'loading configuration from "{flags.config}"')
                 instance = Instance(settings, front)
                 await instance.start()
-                # what the start built lives as long as the instance: out of the collector's scans
+                # what the start built lives as long as the instance: out of the collector's scans,
+                # which run again from here on (the command line turns them off for the start)
                 gc.freeze()
+                gc.enable()
                 if flags.dump:
                     log.info(json.dumps(settings_to_dump(settings), indent=2), block=True)
             except (ConfigError, StartupError, StoreError) as exc:

@@ -11,7 +11,6 @@ never makes a server load it) and compares each one's jti with the stored one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from nats_account_server.core.heard import Heard, ServerAnswer
@@ -22,6 +21,7 @@ from nats_account_server.core.service import Core, Failure
 from nats_account_server.jwt import JWTError, Token, peek_claims
 from nats_account_server.log import bounded, log, short_key
 from nats_account_server.oserrors import error_text
+from nats_account_server.records import record
 
 APPLIED = "jwt updated"
 SKIPPED = "jwt update skipped"
@@ -40,7 +40,7 @@ def _result(answer: ServerAnswer) -> str:
     return {APPLIED: "confirmed", SKIPPED: "not_loaded"}.get(message, "other")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Confirmations:
     """What the nats-servers answered to the notification of one upload."""
 
@@ -129,7 +129,7 @@ def _running_jti(data: dict[str, Any]) -> str:
     return ""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Status:
     """The stored jti of an account and what each nats-server runs."""
 

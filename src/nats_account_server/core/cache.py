@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from itertools import islice
 from typing import Any, Protocol
 
 from nats_account_server.core.checks import FirstRead
 from nats_account_server.core.kinds import Kind
+from nats_account_server.records import record
 
 Headers = list[tuple[str, str]]
 Run = Callable[[str], Awaitable[Any]]  # a checking process's answer to a one-line job
@@ -31,7 +32,7 @@ def cache_control(exp: int, now: float | None = None) -> str:
     return f"max-age={max_age}, stale-while-revalidate={STALE}, stale-if-error={STALE}"
 
 
-@dataclass(slots=True)
+@record
 class Entry:
     """One cached response of the store: the JWT as served and its headers."""
 

@@ -27,7 +27,7 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, cast
 
 from nats_account_server.core.acceptance import Refused, accept_delete
@@ -43,6 +43,7 @@ from nats_account_server.core.store import (
 from nats_account_server.jwt import JWTError, peek_claims
 from nats_account_server.log import bounded, log, short_key
 from nats_account_server.oserrors import error_text
+from nats_account_server.records import record
 
 if TYPE_CHECKING:
     from nats_account_server.config import Settings
@@ -64,7 +65,7 @@ DISABLED = "delete must be enabled in server config"
 HANDLED_KEPT = 256  # requests applied lately: enough for retries and forwarded copies
 
 
-@dataclass(slots=True)
+@record
 class DeletePolicy:
     """What delete requests may do here: `allow` (off by default, as in nats-server), `hard` (remove
     the JWT instead of keeping it aside), and `refused`: why this server takes no deletions at all and
@@ -90,7 +91,7 @@ def _digest(request: str) -> bytes:
     return hashlib.sha256(request.encode()).digest()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Outcome:
     """The answer to a delete request: an HTTP-like status, one line, the accounts deleted, the
     signer (when the request decoded) and whether it repeats one applied already."""

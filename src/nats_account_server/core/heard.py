@@ -9,11 +9,13 @@ core, which reads them without knowing NATS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from nats_account_server.records import record
 
-@dataclass(frozen=True, slots=True)
+
+@record(frozen=True)
 class ServerAnswer:
     """One nats-server's answer: who it is (as its reply names itself) and what it said."""
 
@@ -29,7 +31,7 @@ class ServerAnswer:
         return {"server": self.name, "id": self.id, "cluster": self.cluster, "version": self.version}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Heard:
     """The answers, one per server, and the servers known to exist that did not answer in time.
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from nats_account_server.core.failure import Failure
@@ -21,6 +20,7 @@ from nats_account_server.jwt import JWTError, decode_activation
 from nats_account_server.log import log, short_key
 from nats_account_server.metrics import metrics
 from nats_account_server.oserrors import error_text
+from nats_account_server.records import record
 
 if TYPE_CHECKING:
     from nats_account_server.core.service import Core
@@ -30,7 +30,7 @@ __all__ = ["Sent", "announce", "announce_again", "notify"]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Sent(Generic[T]):
     """An announcement that went out: the JWT it carried (the store's newest) and what `send` gave."""
 

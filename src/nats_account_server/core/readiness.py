@@ -11,15 +11,15 @@ rotation by default.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 from nats_account_server.core.notifier import Notifier
 from nats_account_server.core.store import Store
+from nats_account_server.records import record
 
 __all__ = ["Part", "Readiness", "Report"]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Part:
     """One part of the answer: its name, its state in a few words, and whether it is a problem."""
 
@@ -28,7 +28,7 @@ class Part:
     failing: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Report:
     """The state of every part of the start; ready when no part fails."""
 

@@ -9,7 +9,6 @@ primary vouched for them, so `settled` tells the GET hot path whether it may ski
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Protocol
 
 from nats_account_server.core.acceptance import Refused, accept_account
@@ -19,11 +18,12 @@ from nats_account_server.core.notifier import Notifier, lookup_subject
 from nats_account_server.core.trust import Trust
 from nats_account_server.jwt import is_account_key
 from nats_account_server.log import log, short_key
+from nats_account_server.records import record
 
 __all__ = ["Loaded", "Local", "LocalSource", "Source"]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Loaded:
     """A raw JWT and whether its response may be cached."""
 

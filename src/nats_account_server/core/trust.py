@@ -6,7 +6,7 @@ handling only does set lookups.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from nats_account_server.boundedfiles import plain, read_regular
 from nats_account_server.jwt import JWTError, Token, decode_account, decode_operator, is_operator_key
@@ -14,6 +14,7 @@ from nats_account_server.jwt.checks import issues_of
 from nats_account_server.jwt.codec import MAX_TOKEN_SIZE
 from nats_account_server.jwt.gotext import go_quote
 from nats_account_server.log import log
+from nats_account_server.records import record
 
 _SLACK = 64  # the whitespace of a hand edit around the largest JWT
 
@@ -22,7 +23,7 @@ class TrustError(Exception):
     """A startup problem with the operator or system account files (exit 1)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Trust:
     """Trusted issuers plus the raw operator / system account JWTs that routes serve."""
 

@@ -10,7 +10,6 @@ jti, issuer, channel and client), an upload identical to the stored JWT at DBG o
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nats_account_server.core.acceptance import Refused, accept_activation, blocking
@@ -32,6 +31,7 @@ from nats_account_server.jwt import (
 from nats_account_server.log import bounded, log, short_key
 from nats_account_server.metrics import metrics
 from nats_account_server.oserrors import error_text
+from nats_account_server.records import record
 
 if TYPE_CHECKING:  # applied-by reports: imported by the uploads that ask for one (?wait=)
     from nats_account_server.core.applied import Confirmations
@@ -48,7 +48,7 @@ NO_OPERATOR = (
 UNAVAILABLE = "store unavailable (JetStream KV cannot be reached), the JWT was not saved; try again later"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Answer:
     """What an upload ends with: a status and a plain-text body (message + newline); an upload that
     waited for the nats-servers has their answers as `report` instead."""

@@ -4,10 +4,10 @@ greater (the upload is older) or its `jti` is the same (nothing changed), else t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 
 from nats_account_server.jwt import JWTError, Token, peek_claims
+from nats_account_server.records import record
 
 __all__ = ["Change", "Saved", "judge", "keeps", "version_of"]
 
@@ -18,7 +18,7 @@ class Saved(Enum):
     OLDER = "older"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Change:
     """What a newer-wins save did, and the jti of the JWT stored before it (None: there was none,
     or it could not be read): what the audit line of an accepted change shows as the previous jti."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nats_account_server.http.listener import Bound, Listener, Sockets
+from nats_account_server.records import record
 
 HOLD_LIMIT = 10.0  # seconds a request may wait for the next instance before a 503
 DRAIN_LIMIT = 15.0  # seconds an instance's requests in flight may take to finish before it stops
@@ -22,7 +22,7 @@ RELOADING = b"server is reloading its configuration, retry\n"
 Handler = Callable[[Any, Any], Awaitable[None]]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Listening:
     """The settings that need a new listener when they change."""
 

@@ -16,7 +16,6 @@ import os
 import resource
 import socket
 import ssl
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from nats_account_server.http.stack import (
 from nats_account_server.log import log
 from nats_account_server.natsclient import check_file
 from nats_account_server.oserrors import error_text, os_reason
+from nats_account_server.records import record
 
 BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
 RESERVED_FILES = 256  # descriptors kept for the store, NATS, TLS files and logs
@@ -43,7 +43,7 @@ class ListenError(Exception):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Bound:
     """The address the listening socket is bound to, and whether it serves TLS."""
 

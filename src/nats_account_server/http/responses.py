@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from urllib.parse import parse_qsl
+
+from nats_account_server.records import record
 
 Headers = list[tuple[str, str]]
 
@@ -12,7 +14,7 @@ TEXT_UTF8 = "text/plain; charset=utf-8"
 JWT = "application/jwt"
 
 
-@dataclass(slots=True)
+@record
 class Response:
     """What a route answers: status, body and headers."""
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from nats_account_server.records import record
 
 from .claims import JetStreamLimits, WeightedMapping
 from .codec import JWTError, Token, decode_account, decode_activation, decode_operator
@@ -303,7 +304,7 @@ def issues_of(tok: Token, now: int | None = None) -> list[Issue]:
     return list(out)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Verdict:
     """A decode error, or the decoded token and its issues."""
 

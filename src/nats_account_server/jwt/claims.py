@@ -8,8 +8,10 @@ these v2 structures, so validation sees one shape.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from nats_account_server.records import record
 
 from .gojson import (
     DecodeError,
@@ -49,7 +51,7 @@ def read_export_type(value: Any, current: Any, where: str) -> Any:
 
 
 # ---------------------------------------------------------------- shared pieces
-@dataclass(slots=True)
+@record
 class Permission:
     """Allowed and denied subjects of one direction (publish or subscribe)."""
 
@@ -57,7 +59,7 @@ class Permission:
     deny: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@record
 class ResponsePermission:
     """How many responses a request may get, and for how long."""
 
@@ -65,7 +67,7 @@ class ResponsePermission:
     ttl: int = 0
 
 
-@dataclass(slots=True)
+@record
 class Permissions:
     """Publish, subscribe and response permissions."""
 
@@ -96,7 +98,7 @@ JETSTREAM_MEMBERS = (
 )
 
 
-@dataclass(slots=True)
+@record
 class JetStreamLimits:
     """JetStream limits of an account (or of one tier)."""
 
@@ -119,7 +121,7 @@ JETSTREAM_FIELDS = (
 )
 
 
-@dataclass(slots=True)
+@record
 class Limits(JetStreamLimits):
     """The operator's limits: NATS, account and flat JetStream members, and JetStream tiers."""
 
@@ -162,7 +164,7 @@ V2_LIMITS = schema(
 
 
 # ---------------------------------------------------------------- imports and exports
-@dataclass(slots=True)
+@record
 class Latency:
     """Latency tracking of a service export: its sampling and where results go."""
 
@@ -170,7 +172,7 @@ class Latency:
     results: str = ""
 
 
-@dataclass(slots=True)
+@record
 class Export:
     """One export of an account (stream or service)."""
 
@@ -226,7 +228,7 @@ EXPORT = schema(
 )
 
 
-@dataclass(slots=True)
+@record
 class Import:
     """One import of an account (stream or service)."""
 
@@ -255,7 +257,7 @@ IMPORT = schema(
 
 
 # ---------------------------------------------------------------- mappings, authorization, trace
-@dataclass(slots=True)
+@record
 class WeightedMapping:
     """One destination of a subject mapping, with its weight."""
 
@@ -272,7 +274,7 @@ WEIGHTED = schema(
 read_mappings = mapping(listing(structure(WEIGHTED), fresh=WeightedMapping), list)
 
 
-@dataclass(slots=True)
+@record
 class Authorization:
     """The account's auth callout settings."""
 
@@ -288,7 +290,7 @@ AUTHORIZATION = schema(
 )
 
 
-@dataclass(slots=True)
+@record
 class Trace:
     """Where message traces of the account go, and how many are sampled."""
 
@@ -329,7 +331,7 @@ def _read_src(value: Any, current: Any, where: str) -> Any:
 SPAN = schema(Field("start", "start", read_str), Field("end", "end", read_str))
 
 
-@dataclass(slots=True)
+@record
 class Span:
     """One time-of-day range of an activation (`times`)."""
 
@@ -337,7 +339,7 @@ class Span:
     end: str = ""
 
 
-@dataclass(slots=True)
+@record
 class Template:
     """The user permissions and limits a scoped signing key imposes."""
 
@@ -369,7 +371,7 @@ TEMPLATE = schema(
 )
 
 
-@dataclass(slots=True)
+@record
 class _ScopeRead:
     """A signing key entry as read, before it becomes a scope or a plain key."""
 
@@ -380,7 +382,7 @@ class _ScopeRead:
     template: Template = field(default_factory=Template)
 
 
-@dataclass(slots=True)
+@record
 class Scope:
     """A scoped signing key; the template is type-checked but not validated, held as read."""
 

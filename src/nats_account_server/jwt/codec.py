@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import binascii
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from nats_account_server.records import record
 
 from . import gojson
 from .claims import ESCAPED_HEADERS
@@ -43,7 +45,7 @@ class JWTError(ValueError):
     """A token that cannot be decoded, verified or is of the wrong kind."""
 
 
-@dataclass(slots=True)
+@record
 class Token:
     """A decoded, verified JWT: its raw text, header, version, kind and typed claims (never changed
     after decoding; not frozen because a frozen dataclass costs a microsecond per upload to build)."""
@@ -157,7 +159,7 @@ def parse_segment(segment: str) -> Any:
 
 
 # ---------------------------------------------------------------- header
-@dataclass(slots=True)
+@record
 class _Header:
     """A JWT header: its type and algorithm."""
 
@@ -187,7 +189,7 @@ def _header(segment: str) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- identification
-@dataclass(slots=True)
+@record
 class _NatsId:
     """The `nats` members that say what a v2 JWT is: type, version, tags."""
 
@@ -196,7 +198,7 @@ class _NatsId:
     tags: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@record
 class _Id:
     """The members that say what a JWT is, whichever its version."""
 

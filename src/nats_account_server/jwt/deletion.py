@@ -13,8 +13,9 @@ name is the acceptance layer's business (core/acceptance.py).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
+
+from nats_account_server.records import record
 
 from . import gojson
 from .codec import _PEEK as _REGISTERED
@@ -29,7 +30,7 @@ V1_ALG = "ed25519"
 MALFORMED = "malformed request"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class DeleteRequest:
     """A verified delete request: who signed it (`iss`, `sub`), its `jti` and `iat`, the signature
     generation (1: payload signed, 2: header and payload), and the `nats.accounts` value as sent

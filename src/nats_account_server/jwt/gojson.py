@@ -18,10 +18,12 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Final
 
 import orjson
+
+from nats_account_server.records import record
 
 __all__ = [
     "DecodeError",
@@ -43,7 +45,7 @@ class Object(list[tuple[str, Any]]):
     """A JSON object: its members in document order, repeated names kept."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Number:
     """A JSON number with a fraction or exponent, kept as its literal text."""
 
@@ -243,7 +245,7 @@ UINT64: Final = (0, 2**64 - 1)
 UINT8: Final = (0, 255)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Scalar:
     """A reader of one scalar type: null keeps the value, a value of the type (in range) replaces it."""
 
@@ -303,7 +305,7 @@ def read_int64_map(value: Any, current: Any, where: str) -> Any:
 Apply = Callable[[Any, Any], None]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Field:
     """One member of a Go structure: its JSON name, the attribute it fills and how it is read."""
 

@@ -7,7 +7,7 @@ UTF-8 (a host or path with `%c3` alone, say) come back with those bytes as `surr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from nats_account_server.records import record
 
 from .gotext import go_bytes, go_quote, go_text, quote_bytes
 
@@ -25,7 +25,7 @@ _HOST = 1
 _ZONE = 2
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class URL:
     """The fields of a parsed URL that the library reads.
 

@@ -7,7 +7,7 @@ warnings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from nats_account_server.records import record
 
 from .gourl import info_url_issue
 from .layouts import Claims
@@ -18,7 +18,7 @@ BLOCKING, TIME, WARNING = "blocking", "time", "warning"
 MAX_INFO_LENGTH = 8192
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Issue:
     """One validation issue: its text and kind (blocking, time check or warning)."""
 

@@ -8,8 +8,10 @@ into the same classes, which is the library's v1-to-v2 migration.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from nats_account_server.records import members_of, record
 
 from .claims import (
     AUTHORIZATION,
@@ -59,7 +61,7 @@ from .gojson import (
 __all__ = ["V2_NATS_NAMES", "AccountClaims", "ActivationClaims", "Claims", "OperatorClaims", "read_claims"]
 
 
-@dataclass(slots=True)
+@record
 class Claims:
     """The registered members every NATS JWT has, plus the claim type and tags."""
 
@@ -76,7 +78,7 @@ class Claims:
     version: int = 0
 
 
-@dataclass(slots=True)
+@record
 class AccountClaims(Claims):
     """An account JWT's claims."""
 
@@ -94,7 +96,7 @@ class AccountClaims(Claims):
     info_url: str = ""
 
 
-@dataclass(slots=True)
+@record
 class ActivationClaims(Claims):
     """An activation JWT's claims (a token for one import)."""
 
@@ -103,7 +105,7 @@ class ActivationClaims(Claims):
     issuer_account: str = ""
 
 
-@dataclass(slots=True)
+@record
 class OperatorClaims(Claims):
     """An operator JWT's claims."""
 
@@ -220,7 +222,7 @@ def _shape(name: str) -> Callable[[], Any]:
     return type(name, (), {"__slots__": ()})
 
 
-@dataclass(slots=True)
+@record
 class _UserRead(Template):
     """The `nats` object of a user JWT: permissions and limits as in a scope template, and more."""
 
@@ -343,8 +345,8 @@ def read_claims(payload: Object, kind: str, version: int) -> Claims:
         return claims
     if isinstance(claims, AccountClaims) and claims.limits.tiered_limits:
         # the library resets the flat JetStream limits once any tier exists
-        for name in JetStreamLimits.__dataclass_fields__:
-            setattr(claims.limits, name, getattr(_NO_JETSTREAM, name))
+        for member in members_of(JetStreamLimits):
+            setattr(claims.limits, member.name, getattr(_NO_JETSTREAM, member.name))
     if version == 1:
         claims.version = 1
     return claims

@@ -8,11 +8,12 @@ tokens are expanded, never fetched); the outer signature is not verified.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import json
 import re
 from typing import Any
+
+from nats_account_server.records import is_record, members_of
 
 from .claims import plain
 from .codec import JWTError, Token, decode, decode_activation, split_token
@@ -31,12 +32,12 @@ def _pretty(obj: Any, *, sort: bool) -> str:
 
 def _as_json(value: Any) -> Any:
     """A claims structure as JSON values, leaving out empty members (Go's `omitempty`)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if is_record(value):
         out = {}
-        for f in dataclasses.fields(value):
-            shown = _as_json(getattr(value, f.name))
+        for member in members_of(value):
+            shown = _as_json(getattr(value, member.name))
             if shown not in (None, "", 0, False, [], {}):
-                out[f.name] = shown
+                out[member.name] = shown
         return out
     if isinstance(value, dict):
         return {k: (_as_json(v) if v is not None else None) for k, v in value.items()}

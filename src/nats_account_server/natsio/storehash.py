@@ -20,9 +20,10 @@ import heapq
 import struct
 import time
 from collections.abc import Callable, Container, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from nats_account_server.jwt import JWTError, is_account_key, peek_claims
+from nats_account_server.records import record
 
 ZERO = bytes(32)
 BEFORE_KEPT = 65_536  # keys whose write is in flight (or failed); beyond that the hash is rescanned
@@ -56,7 +57,7 @@ def _expiry(exp: int, digest: bytes, key: str) -> bytes:
     return _EXP.pack(exp) + digest[:_PREFIX] + key.encode()
 
 
-@dataclass
+@record
 class Scanned:
     """What a pass over the store found: the XOR, the expiry records, the keys it left out."""
 

@@ -13,7 +13,8 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from nats_account_server.records import record
 
 from ..core.cache import Cache
 from ..core.store import OnChange, OnDelete, ReadOnlyError, StoreError, Watcher, Writes
@@ -28,7 +29,7 @@ __all__ = ["NscStore"]
 RESCAN_INTERVAL = 0.5  # seconds; bounds the directory scans a flood of unknown-key GETs can cause
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class _Seen:
     """What a scan learned about one account file; reused while (mtime, size) stay the same."""
 
