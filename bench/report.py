@@ -206,6 +206,7 @@ def figures(duration: int) -> list[Figure]:
             at_most(10),
         ),
         Figure("start_1", "1 account: start → first 200", "ms", "≤ 120 ms", at_most(120)),
+        Figure("start_bare", "the bare response's server (same stack, no app): start → first 200", "ms"),
         Figure("start_100k", "100k store: start → first 200", "ms", "≤ 300 ms", at_most(300)),
         Figure(
             "rss_100k",

@@ -182,12 +182,17 @@ class Bench(ScaleRows):
     # ------------------------------------------------------------------ rows
 
     def bare(self) -> None:
+        for _ in range(STARTS - 1):  # the stack's own start: the floor under the start rows
+            self.quiet()
+            port = free_port()
+            with hello_server(port, self.logs / "hello.log") as proc:
+                self.results.add("start_bare", proc.wait_status(port, "/") * 1e3)
         self.quiet()
         port = free_port()
         proc = hello_server(port, self.logs / "hello.log")
         self.commands.setdefault("bare server", " ".join(proc.argv))
         with proc:
-            proc.wait_status(port, "/")
+            self.results.add("start_bare", proc.wait_status(port, "/") * 1e3)
             self.warm_up(f"http://127.0.0.1:{port}/")
             self.results.add("bare", self.load("bare", f"http://127.0.0.1:{port}/").rps)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,14 @@ from nats_account_server.config import (
     StoreSettings,
     canonical_name,
     go_value,
+    keyed,
     load_settings,
     settings_from_tree,
     settings_to_dump,
     validate_settings,
 )
 from nats_account_server.flags import Flags, build_settings
+from nats_account_server.records import is_record
 from tests.support.procs import strip_ansi
 from tests.support.spec_example import SPEC_EXAMPLE
 
@@ -329,10 +330,10 @@ def test_dump_is_json_and_detached() -> None:
 
 def test_every_field_has_a_canonical_name() -> None:
     def walk(obj: Any) -> None:
-        for f in dataclasses.fields(obj):
+        for f in keyed(obj):
             assert f.metadata["name"][0].isupper()
             value = getattr(obj, f.name)
-            if dataclasses.is_dataclass(value):
+            if is_record(value):
                 walk(value)
 
     walk(Settings())

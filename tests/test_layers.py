@@ -41,8 +41,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "boundedfiles": ("oserrors",),
     "oserrors": (),  # how an OS error reads in a message: for every layer
     "nscfolder": ("oserrors",),  # what an nsc operator folder is: for flags, preflight and the store
-    "config": ("natsconf", "configkeys", "config", "oserrors"),
-    "configkeys": ("natsconf",),
+    "config": ("natsconf", "configkeys", "config", "oserrors", "records"),
+    "configkeys": ("natsconf", "records"),
     "natsclient": ("boundedfiles", "oserrors"),
     "log": ("config", "oserrors"),
     "metrics": ("",),  # the process's counters (prometheus-client): counted by every layer
@@ -51,7 +51,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "replica": CORE,
     "http": (*CORE, "http"),
     "natsio": (*CORE, "natsio"),
-    "flags": ("config", "log", "oserrors", "nscfolder"),
+    "flags": ("config", "log", "oserrors", "nscfolder", "records"),
     "preflight": (*CORE, "http"),  # the check of a configuration before it runs: the server's layer
     "server": (*CORE, "stores", "replica", "http", "natsio", "flags", "preflight"),
     "cli": ("config", "flags", "log", "server", "preflight"),

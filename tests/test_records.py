@@ -9,7 +9,7 @@ from dataclasses import FrozenInstanceError, field
 
 import pytest
 
-from nats_account_server.records import is_record, members_of, record
+from nats_account_server.records import is_record, is_record_class, members_of, record, replace
 
 
 @record
@@ -137,3 +137,18 @@ def test_a_required_member_after_a_default_is_refused_at_definition() -> None:
 
 def test_is_record() -> None:
     assert is_record(Permission()) and not is_record(Permission) and not is_record(Twin())
+    assert is_record_class(Permission) and not is_record_class(Permission()) and not is_record_class(Twin)
+
+
+def test_replace_and_metadata() -> None:
+    @record
+    class Keyed:
+        port: int = field(default=9090, metadata={"name": "Port"})
+        host: str = "localhost"
+
+    changed = replace(Keyed(), port=1)
+    assert (changed.port, changed.host) == (1, "localhost")
+    assert replace(Stamp(1, 2, "n"), size=5) == Stamp(1, 5)
+    assert [dict(m.metadata) for m in members_of(Keyed)] == [{"name": "Port"}, {}]
+    with pytest.raises(TypeError):
+        replace(Derived("x"), length=2)  # not an __init__ member, as with dataclasses.replace

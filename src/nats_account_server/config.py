@@ -12,7 +12,6 @@ stops startup with a message naming the key and its line.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import ipaddress
 import json
@@ -22,13 +21,14 @@ import re
 import typing
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal, TypeVar
 
 from nats_account_server.configkeys import located as _located
 from nats_account_server.configkeys import placements, stray_keys
 from nats_account_server.configkeys import where as _where
 from nats_account_server.oserrors import os_error
+from nats_account_server.records import Member, is_record, is_record_class, members_of, record
 
 __all__ = [
     "ConfigError",
@@ -76,9 +76,14 @@ def _f(
             meta[k] = v
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
-    if dataclasses.is_dataclass(default) and isinstance(default, type):
+    if is_record_class(default):
         return field(default_factory=default, metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def keyed(settings: Any) -> tuple[Member, ...]:
+    """The members of a settings class (or instance) that are configuration keys, in order."""
+    return tuple(m for m in members_of(settings) if "name" in m.metadata)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -236,7 +241,7 @@ def _to_word(name: str, v: Any) -> str:
     return _to_str(name, v).lower()
 
 
-@dataclass
+@record
 class TLSSettings:
     """PEM files of a `tls` block. For HTTP a non-empty ``cert`` turns HTTPS on (``root`` is
     accepted but unused); for NATS ``root`` verifies the servers and ``cert`` is the client's."""
@@ -246,7 +251,7 @@ class TLSSettings:
     root: str = _f("Root", "")
 
 
-@dataclass
+@record
 class HTTPSettings:
     """The `http` block: where the server listens, its timeouts and TLS."""
 
@@ -257,7 +262,7 @@ class HTTPSettings:
     tls: TLSSettings = _f("TLS", TLSSettings)
 
 
-@dataclass
+@record
 class NATSSettings:
     """The `nats` block: the servers to connect to, how, and the sync's period."""
 
@@ -275,7 +280,7 @@ class NATSSettings:
         return self.syncinterval if self.syncinterval > 0 else self.reconnectwait
 
 
-@dataclass
+@record
 class KVSettings:
     """JetStream KV store (scale-out): its own connection, to an account with JetStream enabled.
 
@@ -297,7 +302,7 @@ class KVSettings:
         return bool(self.bucket or self.servers)
 
 
-@dataclass
+@record
 class StoreSettings:
     """Which store to build: dir, else nsc, else kv, else memory."""
 
@@ -312,7 +317,7 @@ class StoreSettings:
     hard_delete: bool = _f("Hard_Delete", False)
 
 
-@dataclass
+@record
 class LoggingSettings:
     """How log lines look: ``format`` "text" (nats-server's lines) or "json" (one object per line,
     never coloured); ``colors`` see :data:`Colors`."""
@@ -325,7 +330,7 @@ class LoggingSettings:
     format: str = _f("Format", "text", _one_of("text", "json"), convert=_to_word)
 
 
-@dataclass
+@record
 class Settings:
     """The effective configuration: defaults, then the file, then flags."""
 
@@ -343,14 +348,13 @@ class Settings:
     store: StoreSettings = _f("Store", StoreSettings)
     logging: LoggingSettings = _f("Logging", LoggingSettings)
 
-    def __post_init__(self) -> None:
-        # Not a field (not mapped, dumped or compared): what the file said that deserves a [WRN] line.
-        self.warnings: list[str] = []
+    # Not a key (not mapped, dumped or compared): what the file said that deserves a [WRN] line.
+    warnings: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
 
 def canonical_name(cls: type, attr: str) -> str:
     """The Go member name of ``cls.attr`` (e.g. ``OperatorJWTPath``) used for matching and dumps."""
-    for f in dataclasses.fields(cls):
+    for f in keyed(cls):
         if f.name == attr:
             return str(f.metadata["name"])
     raise KeyError(attr)
@@ -417,7 +421,7 @@ def _lookup(tree: dict[str, Any], name: str) -> str | None:
     return found
 
 
-def _problem(f: dataclasses.Field[Any], key: str, value: Any) -> str | None:
+def _problem(f: Member, key: str, value: Any) -> str | None:
     check: Check | None = f.metadata.get("check")
     return None if check is None else check(key, value)
 
@@ -476,14 +480,14 @@ def _apply(target: Any, tree: dict[str, Any], path: str, warnings: list[str]) ->
     start = len(warnings)
     hints = typing.get_type_hints(type(target))
     taken: dict[str, str | None] = {}
-    for f in dataclasses.fields(target):
+    for f in keyed(target):
         name = str(f.metadata["name"])
         key = taken[name.lower()] = _lookup(tree, name)
         if key is None:
             continue
         value = tree[key]
         kind = hints[f.name]
-        if dataclasses.is_dataclass(kind):
+        if is_record_class(kind):
             if not isinstance(value, dict):
                 raise ConfigError(f"struct field {name} doesn't have a matching map in the config file")
             _apply(getattr(target, f.name), value, f"{path}{f.name}.", warnings)
@@ -503,9 +507,9 @@ def _apply(target: Any, tree: dict[str, Any], path: str, warnings: list[str]) ->
 
 def _check_all(target: Any, path: str) -> None:
     """Range-check every field of ``target`` (whatever set it), for settings not read from a file."""
-    for f in dataclasses.fields(target):
+    for f in keyed(target):
         value = getattr(target, f.name)
-        if dataclasses.is_dataclass(value):
+        if is_record(value):
             _check_all(value, f"{path}{f.name}.")
             continue
         problem = _problem(f, path + f.name, value)
@@ -516,7 +520,7 @@ def _check_all(target: Any, path: str) -> None:
 def check_value(owner: Any, attr: str, key: str, where: str) -> None:
     """Range-check ``owner.attr`` (a settings dataclass field) set from ``where`` (e.g. ``flag
     -primary``); ``key`` is its dotted name in messages. Raises ConfigError naming both."""
-    for f in dataclasses.fields(owner):
+    for f in keyed(owner):
         if f.name == attr:
             problem = _problem(f, key, getattr(owner, attr))
             if problem is not None:
@@ -566,9 +570,9 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
 def settings_to_dump(settings: Any) -> dict[str, Any]:
     """Settings as a JSON-ready dict keyed by canonical member names, nested per section (``-dump``)."""
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(settings):
+    for f in keyed(settings):
         value = getattr(settings, f.name)
-        if dataclasses.is_dataclass(value):
+        if is_record(value):
             value = settings_to_dump(value)
         elif isinstance(value, list):
             value = list(value)

@@ -10,12 +10,13 @@ only one of the two is taken.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import typing
 from collections.abc import Mapping
 from typing import Any
+
+from nats_account_server.records import is_record_class, members_of
 
 __all__ = ["MAX_PER_MAP", "located", "placements", "stray_keys", "where"]
 
@@ -50,11 +51,13 @@ def placements(root: type) -> Mapping[str, tuple[str, ...]]:
 
     def walk(cls: type, path: str) -> None:
         hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
+        for f in members_of(cls):
+            if "name" not in f.metadata:
+                continue
             low = str(f.metadata["name"]).lower()
             found.setdefault(low, []).append(path + low)
             kind = hints[f.name]
-            if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+            if is_record_class(kind):
                 walk(kind, f"{path}{low}.")
 
     walk(root, "")

@@ -8,9 +8,7 @@ Parsing only records raw values; everything that can fail with exit status 1 (pa
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass
 
 from nats_account_server import __version__
 from nats_account_server.config import (
@@ -23,6 +21,7 @@ from nats_account_server.config import (
     validate_settings,
 )
 from nats_account_server.nscfolder import folder_problem, operator_jwt_path
+from nats_account_server.records import record, replace
 
 __all__ = [
     "Flags",
@@ -52,7 +51,7 @@ class HelpRequested(Exception):
     """``-h``/``-help``: usage and exit status 0."""
 
 
-@dataclass
+@record
 class Flags:
     """Raw flag values; empty string / False mean "not given" (as with Go's zero values)."""
 
@@ -72,7 +71,7 @@ class Flags:
     test: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Spec:
     """One command-line flag: the attribute it sets, whether it takes a value, its help."""
 
@@ -177,7 +176,7 @@ def expand_path(path: str) -> str:
 
 def expand_flag_paths(flags: Flags) -> Flags:
     """A copy of ``flags`` with the path-valued flags expanded (idempotent); raises ConfigError."""
-    return dataclasses.replace(
+    return replace(
         flags,
         config=expand_path(flags.config),
         dir=expand_path(flags.dir),

@@ -7,33 +7,45 @@ is declared like ``@dataclass(slots=True)``: annotations, defaults, `dataclasses
 factories and its ``init``/``repr``/``compare`` flags, ``__post_init__``, ``frozen=True``. Its
 ``__init__``, ``__eq__`` and ``__hash__`` are compiled (the same code a dataclass has) when the
 first instance is made or compared; ``__repr__`` reads the members. Type checkers treat a record
-as a dataclass (`typing.dataclass_transform`); reflection goes through `members_of`, not
-`dataclasses.fields`.
+as a dataclass (`typing.dataclass_transform`); reflection goes through `members_of`, `is_record`
+and `replace` instead of their `dataclasses` namesakes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, FrozenInstanceError, field
+from types import MappingProxyType
 from typing import Any, TypeVar, dataclass_transform, overload
 
-__all__ = ["Member", "is_record", "members_of", "record"]
+__all__ = ["Member", "is_record", "is_record_class", "members_of", "record", "replace"]
 
 C = TypeVar("C", bound=type)
+R = TypeVar("R")
+_NO_METADATA: Mapping[str, Any] = MappingProxyType({})
 
 _MEMBERS = "__record_members__"
 _COMPILED = ("__init__", "__eq__", "__hash__")
 
 
 class Member:
-    """One member of a record: its name, default or factory, and whether `__init__` takes it,
-    `__repr__` shows it and `__eq__`/`__hash__` compare it."""
+    """One member of a record: its name, default or factory, whether `__init__` takes it,
+    `__repr__` shows it and `__eq__`/`__hash__` compare it, and its `field` metadata."""
 
-    __slots__ = ("name", "default", "factory", "init", "repr", "compare")
+    __slots__ = ("name", "default", "factory", "init", "repr", "compare", "metadata")
 
-    def __init__(self, name: str, default: Any, factory: Any, init: bool, repr: bool, compare: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        default: Any,
+        factory: Any,
+        init: bool,
+        repr: bool,
+        compare: bool,
+        metadata: Mapping[str, Any],
+    ) -> None:
         self.name, self.default, self.factory = name, default, factory
-        self.init, self.repr, self.compare = init, repr, compare
+        self.init, self.repr, self.compare, self.metadata = init, repr, compare, metadata
 
     @property
     def required(self) -> bool:
@@ -49,6 +61,18 @@ def members_of(value: object) -> tuple[Member, ...]:
 def is_record(value: object) -> bool:
     """Whether `value` is an instance of a record (not a record class)."""
     return not isinstance(value, type) and hasattr(type(value), _MEMBERS)
+
+
+def is_record_class(value: object) -> bool:
+    return isinstance(value, type) and hasattr(value, _MEMBERS)
+
+
+def replace(value: R, /, **changes: Any) -> R:
+    """A new record like `value` with `changes` (members `__init__` takes), as `dataclasses.replace`."""
+    for member in members_of(value):
+        if member.init and member.name not in changes:
+            changes[member.name] = getattr(value, member.name)
+    return type(value)(**changes)
 
 
 @overload
@@ -79,10 +103,16 @@ def _members(cls: type) -> dict[str, Member]:
         value = cls.__dict__.get(name, MISSING)
         if isinstance(value, Field):
             members[name] = Member(
-                name, value.default, value.default_factory, value.init, value.repr, value.compare
+                name,
+                value.default,
+                value.default_factory,
+                value.init,
+                value.repr,
+                value.compare,
+                value.metadata,
             )
         else:
-            members[name] = Member(name, value, MISSING, True, True, True)
+            members[name] = Member(name, value, MISSING, True, True, True, _NO_METADATA)
     return members
 
 
