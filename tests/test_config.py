@@ -9,20 +9,19 @@ from typing import Any
 import pytest
 
 from nats_account_server.config import (
-    MAX_DURATION,
     ConfigError,
     HTTPSettings,
     LoggingSettings,
     Settings,
     StoreSettings,
     canonical_name,
-    go_value,
     keyed,
     load_settings,
     settings_from_tree,
     settings_to_dump,
     validate_settings,
 )
+from nats_account_server.configvalues import MAX_DURATION, go_value
 from nats_account_server.flags import Flags, build_settings
 from nats_account_server.records import is_record
 from tests.support.procs import strip_ansi

@@ -21,6 +21,7 @@ FORMATS = (
     "natsconf",
     "config",
     "configkeys",
+    "configvalues",
     "natsclient",
     "boundedfiles",
     "oserrors",
@@ -41,8 +42,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "boundedfiles": ("oserrors",),
     "oserrors": (),  # how an OS error reads in a message: for every layer
     "nscfolder": ("oserrors",),  # what an nsc operator folder is: for flags, preflight and the store
-    "config": ("natsconf", "configkeys", "config", "oserrors", "records"),
+    "config": ("natsconf", "configkeys", "configvalues", "config", "oserrors", "records"),
     "configkeys": ("natsconf", "records"),
+    "configvalues": (),  # what a key's value may be: checks, converters, Go's %v; imports nothing
     "natsclient": ("boundedfiles", "oserrors"),
     "log": ("config", "oserrors"),
     "metrics": ("",),  # the process's counters (prometheus-client): counted by every layer

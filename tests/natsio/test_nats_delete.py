@@ -4,7 +4,6 @@ nats-server full resolver side by side: same request accepted or refused alike, 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +11,11 @@ import httpx
 import pytest
 from nats_helpers import client, eventually, post, request_all, wait_line
 
-from tests.support.deletes import delete_jwt
+from tests.support.deletes import allowing_deletes, delete_jwt
 from tests.support.natsserver import NatsServer
-from tests.support.ports import free_port
-from tests.support.procs import ServerProcess
+from tests.support.operator_stack import StartNats, StartServer, start_operator_stack
 from tests.support.trust import Trust
 
-StartServer = Callable[..., ServerProcess]
 SUBJECT = "$SYS.REQ.CLAIMS.DELETE"
 
 
@@ -36,7 +33,7 @@ def _by_server(replies: list[bytes]) -> dict[str, dict[str, Any]]:
 async def test_we_answer_as_the_full_resolver_does(
     version: int,
     tmp_path: Path,
-    nats_factory: Callable[..., NatsServer],
+    nats_factory: StartNats,
     account_server: StartServer,
     http: httpx.AsyncClient,
 ) -> None:
@@ -44,20 +41,11 @@ async def test_we_answer_as_the_full_resolver_does(
     full = tmp_path / "full"
     full.mkdir()
     (full / f"{trust.system_account}.jwt").write_text(trust.account_jwt("SYS"))
-    port = free_port()
     ours = tmp_path / "ours"
-    proc = account_server(
-        f"nats://127.0.0.1:{port}",
-        trust=trust,
-        creds=trust.creds("sys"),
-        nats_extra="syncinterval: 500",
-        extra=f'store {{ dir: "{ours}", allow_delete: true }}',
-    )
-    for name in ("A", "B"):
-        assert (await post(http, proc.url, trust.pub(name), trust.account_jwt(name))).status_code == 200
     resolver = {"type": "full", "dir": str(full), "interval": "1s", "allow_delete": True}
-    server = nats_factory(trust.nats_config(resolver), port=port)
-    await wait_line(proc, "connected to NATS for JWT syncing", timeout=15)
+    proc, server = await start_operator_stack(
+        trust, account_server, nats_factory, http, resolver, accounts=("A", "B"), **allowing_deletes(ours)
+    )
     await eventually(lambda: (full / f"{trust.pub('A')}.jwt").exists(), timeout=10)
 
     async with client(server.url, user_credentials=str(trust.creds("sys"))) as nc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -12,16 +12,13 @@ import httpx
 import nats
 import pytest
 from nats.aio.client import Client
-from nats_helpers import connects, post, wait_line
+from nats_helpers import connects, post
 
-from tests.support.deletes import delete_jwt
+from tests.support.deletes import allowing_deletes, delete_jwt
 from tests.support.natsserver import NatsServer
-from tests.support.ports import free_port
+from tests.support.operator_stack import StartNats, StartServer, start_operator_stack
 from tests.support.procs import ServerProcess
 from tests.support.trust import Trust
-
-StartServer = Callable[..., ServerProcess]
-SYNC_READY = "connected to NATS for JWT syncing"
 
 
 @asynccontextmanager
@@ -59,24 +56,6 @@ async def _closed_within(closed: asyncio.Event, seconds: float) -> bool:
     return True
 
 
-async def _setup(
-    tmp_path: Path, version: int, account_server: StartServer, http: httpx.AsyncClient
-) -> tuple[Trust, ServerProcess, int]:
-    trust = Trust(tmp_path / f"trust-v{version}", version=version)
-    port = free_port()
-    ours = tmp_path / "ours"
-    proc = account_server(
-        f"nats://127.0.0.1:{port}",
-        trust=trust,
-        creds=trust.creds("sys"),
-        nats_extra="syncinterval: 500",
-        extra=f'store {{ dir: "{ours}", allow_delete: true }}',
-    )
-    for name in ("SYS", "A", "B"):
-        assert (await post(http, proc.url, trust.pub(name), trust.account_jwt(name))).status_code == 200
-    return trust, proc, port
-
-
 async def _delete_a(http: httpx.AsyncClient, proc: ServerProcess, trust: Trust) -> None:
     resp = await http.request(
         "DELETE", f"{proc.url}/jwt/v1/accounts/{trust.pub('A')}", content=delete_jwt(trust, "A")
@@ -94,29 +73,43 @@ def _dir_resolver(base: Path, trust: Trust, kind: str, **more: object) -> dict[s
     return {"type": kind, "dir": str(folder), **more}
 
 
-async def _ready(proc: ServerProcess, server: NatsServer, trust: Trust) -> None:
-    await wait_line(proc, SYNC_READY, timeout=15)
-    for _ in range(50):  # a full resolver gets A by its first sync, a cache resolver by lookup
-        if await connects(server.url, trust.creds("a")):
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError("user a never connected")
+Stack = Callable[..., Awaitable[tuple[Trust, ServerProcess, NatsServer]]]
+
+
+@pytest.fixture
+def stack(
+    tmp_path: Path, account_server: StartServer, nats_factory: StartNats, http: httpx.AsyncClient
+) -> Stack:
+    """`await stack(version, kind, **more)` -> trust, our server, nats-server.
+
+    Our server with a store allowing deletes (syncing every 500 ms), given SYS, A and B, and
+    nats-server with a resolver of `kind` ("URL": ours, or a "full" or "cache" one with `more` settings);
+    ready once user a connects (a full resolver gets A by its first sync, a cache resolver by lookup).
+    """
+
+    async def start(version: int, kind: str, **more: object) -> tuple[Trust, ServerProcess, NatsServer]:
+        trust = Trust(tmp_path / f"trust-v{version}", version=version)
+        resolver = None if kind == "URL" else _dir_resolver(tmp_path, trust, kind, **more)
+        proc, server = await start_operator_stack(
+            trust, account_server, nats_factory, http, resolver, **allowing_deletes(tmp_path / "ours")
+        )
+        for _ in range(50):
+            if await connects(server.url, trust.creds("a")):
+                return trust, proc, server
+            await asyncio.sleep(0.2)
+        raise AssertionError("user a never connected")
+
+    return start
 
 
 @pytest.mark.parametrize("version", [2, 1], ids=["v2", "v1"])
 async def test_url_resolver_keeps_a_loaded_account_until_restart(
-    version: int,
-    tmp_path: Path,
-    nats_factory: Callable[..., NatsServer],
-    account_server: StartServer,
-    http: httpx.AsyncClient,
+    version: int, stack: Stack, http: httpx.AsyncClient
 ) -> None:
     """URL(...): nats-server fetches an account once and keeps it; nothing in the protocol makes it
     forget one (it does not listen to delete requests), so connected users stay and new ones are let
     in until nats-server restarts (or the JWT expires); then the fetch gets our 404 and it refuses."""
-    trust, proc, port = await _setup(tmp_path, version, account_server, http)
-    server = nats_factory(trust.nats_config(f"URL({proc.resolver_url})"), port=port)
-    await _ready(proc, server, trust)
+    trust, proc, server = await stack(version, "URL")
     async with watched(server.url, trust.creds("a")) as (_, closed):
         await _delete_a(http, proc, trust)
         assert not await _closed_within(closed, 3)
@@ -128,16 +121,11 @@ async def test_url_resolver_keeps_a_loaded_account_until_restart(
 
 
 async def test_url_resolver_drops_users_at_once_on_an_update_allowing_no_connections(
-    tmp_path: Path,
-    nats_factory: Callable[..., NatsServer],
-    account_server: StartServer,
-    http: httpx.AsyncClient,
+    stack: Stack, http: httpx.AsyncClient
 ) -> None:
     """What to do before deleting with URL resolvers: an update with `conn: 0` disconnects the
     account's users on every resolver type, and the delete then keeps them out after restarts."""
-    trust, proc, port = await _setup(tmp_path, 2, account_server, http)
-    server = nats_factory(trust.nats_config(f"URL({proc.resolver_url})"), port=port)
-    await _ready(proc, server, trust)
+    trust, proc, server = await stack(2, "URL")
     async with watched(server.url, trust.creds("a")) as (_, closed):
         closing = trust.account_jwt("A", iat=int(time.time()) + 1, limits={"conn": 0})
         assert (await post(http, proc.url, trust.pub("A"), closing)).status_code == 200
@@ -155,20 +143,12 @@ async def test_url_resolver_drops_users_at_once_on_an_update_allowing_no_connect
 
 @pytest.mark.parametrize("version", [2, 1], ids=["v2", "v1"])
 async def test_full_resolver_allowing_deletes_drops_the_account_at_once(
-    version: int,
-    tmp_path: Path,
-    nats_factory: Callable[..., NatsServer],
-    account_server: StartServer,
-    http: httpx.AsyncClient,
+    version: int, tmp_path: Path, stack: Stack, http: httpx.AsyncClient
 ) -> None:
     """full with allow_delete: the request we forward on $SYS.REQ.CLAIMS.DELETE deletes its copy,
     its connected users are disconnected, new ones refused, also after a restart; its sync then
     agrees with ours (neither side brings the account back)."""
-    trust, proc, port = await _setup(tmp_path, version, account_server, http)
-    server = nats_factory(
-        trust.nats_config(_dir_resolver(tmp_path, trust, "full", allow_delete=True)), port=port
-    )
-    await _ready(proc, server, trust)
+    trust, proc, server = await stack(version, "full", allow_delete=True)
     copy = tmp_path / "full" / f"{trust.pub('A')}.jwt"
     assert copy.exists()
     async with watched(server.url, trust.creds("a")) as (_, closed):
@@ -185,17 +165,11 @@ async def test_full_resolver_allowing_deletes_drops_the_account_at_once(
 
 @pytest.mark.parametrize("version", [2, 1], ids=["v2", "v1"])
 async def test_full_resolver_without_allow_delete_keeps_it_and_cannot_resurrect_it_here(
-    version: int,
-    tmp_path: Path,
-    nats_factory: Callable[..., NatsServer],
-    account_server: StartServer,
-    http: httpx.AsyncClient,
+    version: int, stack: Stack, http: httpx.AsyncClient
 ) -> None:
     """full without allow_delete refuses the forwarded request (its log says so) and keeps serving
     the account, across restarts; its pack still carries the JWT, which our tombstone keeps out."""
-    trust, proc, port = await _setup(tmp_path, version, account_server, http)
-    server = nats_factory(trust.nats_config(_dir_resolver(tmp_path, trust, "full")), port=port)
-    await _ready(proc, server, trust)
+    trust, proc, server = await stack(version, "full")
     async with watched(server.url, trust.creds("a")) as (_, closed):
         await _delete_a(http, proc, trust)
         await asyncio.to_thread(server.wait_for_line, "delete must be enabled in server config", 10)
@@ -208,17 +182,11 @@ async def test_full_resolver_without_allow_delete_keeps_it_and_cannot_resurrect_
 
 @pytest.mark.parametrize("version", [2, 1], ids=["v2", "v1"])
 async def test_cache_resolver_drops_the_account_at_once(
-    version: int,
-    tmp_path: Path,
-    nats_factory: Callable[..., NatsServer],
-    account_server: StartServer,
-    http: httpx.AsyncClient,
+    version: int, stack: Stack, http: httpx.AsyncClient
 ) -> None:
     """cache: it handles delete requests too (its store always deletes for good): connected users
     are disconnected; a new connection looks the account up from us, finds none, and is refused."""
-    trust, proc, port = await _setup(tmp_path, version, account_server, http)
-    server = nats_factory(trust.nats_config(_dir_resolver(tmp_path, trust, "cache")), port=port)
-    await _ready(proc, server, trust)
+    trust, proc, server = await stack(version, "cache")
     async with watched(server.url, trust.creds("a")) as (_, closed):
         await _delete_a(http, proc, trust)
         assert await _closed_within(closed, 5)

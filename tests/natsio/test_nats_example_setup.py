@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import nats.errors
 import pytest
-from nats_helpers import client, collect, connects, eventually, flushed, post, wait_line
+from nats_helpers import client, collect, connects, eventually, flushed, post
 
-from tests.support.natsserver import NatsServer
-from tests.support.ports import free_port
-from tests.support.procs import ServerProcess
+from tests.support.operator_stack import StartNats, StartServer, start_operator_stack
 from tests.support.trust import Trust, format_creds
-
-StartServer = Callable[..., ServerProcess]
 
 
 def _restricted_creds(trust: Trust, user: str, allow: list[str]) -> Path:
@@ -69,7 +64,7 @@ async def _payload_limit_applied(url: str, creds: Path, size: int) -> bool:
 async def test_example_setup(
     version: int,
     tmp_path: Path,
-    nats_factory: Callable[..., NatsServer],
+    nats_factory: StartNats,
     account_server: StartServer,
     http: httpx.AsyncClient,
 ) -> None:
@@ -77,19 +72,18 @@ async def test_example_setup(
     trust.add_user("a2", "A")
     sys_creds = trust.creds("sys")
 
-    # 1. the account server first (NATS is not up yet: it keeps retrying), then `nsc push`
-    port = free_port()
-    nats_url = f"nats://127.0.0.1:{port}"
-    proc = account_server(nats_url, trust=trust, creds=sys_creds, system_account=False)
-    for name in ("SYS", "A", "B", "C"):
-        jwt = trust.account_jwt(name, signer="signing_key" if name != "SYS" else "operator")
-        resp = await post(http, proc.url, trust.pub(name), jwt)
-        assert resp.status_code == 200, (name, resp.text)
-
+    # 1. the account server first (NATS is not up yet: it keeps retrying), then `nsc push`;
     # 2. nats-server resolving accounts from the URL we printed
-    conf = trust.nats_config(f"URL({proc.resolver_url})")
-    server = nats_factory(conf, port=port)
-    await wait_line(proc, "connected to NATS for JWT syncing", timeout=15)
+    proc, server = await start_operator_stack(
+        trust,
+        account_server,
+        nats_factory,
+        http,
+        accounts=("SYS", "A", "B", "C"),
+        signer="signing_key",
+        creds=sys_creds,
+        system_account=False,
+    )
 
     a_creds = _restricted_creds(trust, "a", allow=["test", "_INBOX.>"])
     a2_creds = trust.creds("a2")
@@ -127,7 +121,7 @@ async def test_example_setup(
 
 async def test_url_resolver_resolves_pushed_account(
     tmp_path: Path,
-    nats_factory: Callable[..., NatsServer],
+    nats_factory: StartNats,
     account_server: StartServer,
     trust: Trust,
     http: httpx.AsyncClient,

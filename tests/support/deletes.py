@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from nats_account_server.jwt.deletion import delete_request
@@ -18,3 +19,9 @@ def delete_jwt(
     keys = [trust.pub(n) if n in trust.accounts else n for n in names_or_keys]
     seed = new_keypair("O")[0] if signer == "foreign" else trust._signer_seed(signer)
     return delete_request(keys, seed, version=version or trust.version, **extra)
+
+
+def allowing_deletes(store: Path) -> dict[str, Any]:
+    """Our server's config keywords for deleting over NATS: a directory store at ``store`` that allows
+    deletes, and JWT syncing with nats-server every 500 ms."""
+    return {"nats_extra": "syncinterval: 500", "extra": f'store {{ dir: "{store}", allow_delete: true }}'}
