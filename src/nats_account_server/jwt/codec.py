@@ -18,10 +18,11 @@ from typing import Any
 
 from nats_account_server.records import record
 
-from . import gojson
+from . import gofields, gojson
 from .claims import ESCAPED_HEADERS
 from .escapes import has_escaped_headers, loads_marking_headers
-from .gojson import DecodeError, Field, Object, read_int, read_into, read_str, read_strings, schema
+from .gofields import Field, read_int, read_into, read_str, read_strings, schema
+from .gojson import DecodeError, Object
 from .gotext import go_quote
 from .layouts import V2_NATS_NAMES, AccountClaims, ActivationClaims, Claims, OperatorClaims, read_claims
 from .nkeys import has_role
@@ -211,10 +212,10 @@ _NATS_ID = schema(
     Field("version", "version", read_int),
     Field("tags", "tags", read_strings),
 )
-_ID = schema(Field("type", "type", read_str), Field("nats", "nats", gojson.structure(_NATS_ID)))
+_ID = schema(Field("type", "type", read_str), Field("nats", "nats", gofields.structure(_NATS_ID)))
 
 
-def _read(payload: Any, target: Any, fields: gojson.Schema) -> None:
+def _read(payload: Any, target: Any, fields: gofields.Schema) -> None:
     """Read a parsed object (None: nothing) into `target`; a type error is the token's decode error."""
     try:
         if payload is not None:
@@ -233,7 +234,11 @@ def identify(payload: Any) -> tuple[int, str]:
         nats = payload.get("nats")
         if type(nats) is dict and nats.keys() <= V2_NATS_NAMES:
             version, kind = nats.get("version"), nats.get("type")
-            if type(version) is int and type(kind) is str and gojson.INT64[0] <= version <= gojson.INT64[1]:
+            if (
+                type(version) is int
+                and type(kind) is str
+                and gofields.INT64[0] <= version <= gofields.INT64[1]
+            ):
                 return version, kind
     ident = _Id()
     _read(payload, ident, _ID)
@@ -270,12 +275,12 @@ def _registered(payload: Any, kind: str, version: int) -> Claims:
 
 _PEEK = schema(
     Field("jti", "jti", read_str),
-    Field("iat", "iat", gojson.read_int64),
+    Field("iat", "iat", gofields.read_int64),
     Field("iss", "iss", read_str),
     Field("name", "name", read_str),
     Field("sub", "sub", read_str),
-    Field("exp", "exp", gojson.read_int64),
-    Field("nbf", "nbf", gojson.read_int64),
+    Field("exp", "exp", gofields.read_int64),
+    Field("nbf", "nbf", gofields.read_int64),
     Field("aud", "aud", read_str),
 )
 

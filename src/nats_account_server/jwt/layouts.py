@@ -19,8 +19,6 @@ from .claims import (
     IMPORT,
     PERMISSIONS,
     PERMISSIONS_FIELDS,
-    SPAN,
-    TEMPLATE,
     TRACE,
     V1_LIMITS,
     V2_LIMITS,
@@ -30,18 +28,13 @@ from .claims import (
     JetStreamLimits,
     Limits,
     Permissions,
-    Scope,
-    Span,
-    Template,
     Trace,
     WeightedMapping,
     read_export_type,
     read_mappings,
-    signing_keys_reader,
 )
-from .gojson import (
+from .gofields import (
     Field,
-    Object,
     Reader,
     Schema,
     listing,
@@ -57,6 +50,8 @@ from .gojson import (
     schema,
     structure,
 )
+from .gojson import Object
+from .scopes import SPAN, TEMPLATE, Scope, Span, Template, signing_keys_reader
 
 __all__ = ["V2_NATS_NAMES", "AccountClaims", "ActivationClaims", "Claims", "OperatorClaims", "read_claims"]
 
