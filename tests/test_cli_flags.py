@@ -20,23 +20,7 @@ from nats_account_server.flags import (
     split_hostport,
     usage,
 )
-
-ALL_FLAGS = (
-    "-c",
-    "-nsc",
-    "-dir",
-    "-ro",
-    "-operator",
-    "-nats",
-    "-creds",
-    "-primary",
-    "-hp",
-    "-D",
-    "-V",
-    "-DV",
-    "-dump",
-    "-h",
-)
+from tests.support.cliflags import FLAGS
 
 
 def run_main(*args: str) -> subprocess.CompletedProcess[str]:
@@ -155,7 +139,7 @@ def test_help(argv: list[str]) -> None:
 
 def test_usage_lists_every_flag() -> None:
     text = usage()
-    for flag in ALL_FLAGS:
+    for flag in FLAGS:
         assert any(f"  {flag}{end}" in text for end in (" ", "\t", "\n", ",")), flag
 
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support.certs import self_signed
+from tests.support.cliflags import FLAGS
 from tests.support.ports import free_port
 from tests.support.procs import ServerProcess, start_server
 from tests.support.trust import Trust
@@ -29,21 +30,7 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 20) -> subproc
 def test_help_and_unknown_flag() -> None:
     shown = run_cli("-h")
     assert shown.returncode == 0
-    for flag in (
-        "-c",
-        "-nsc",
-        "-dir",
-        "-ro",
-        "-operator",
-        "-nats",
-        "-creds",
-        "-primary",
-        "-hp",
-        "-D",
-        "-V",
-        "-DV",
-        "-dump",
-    ):
+    for flag in FLAGS:
         assert re.search(rf"(^|\s){re.escape(flag)}\b", shown.stderr), flag
     bad = run_cli("-bogus")
     assert bad.returncode == 2 and "-hp" in bad.stderr
