@@ -24,8 +24,8 @@ from nats_account_server.config import (
 from nats_account_server.configvalues import MAX_DURATION, go_value
 from nats_account_server.flags import Flags, build_settings
 from nats_account_server.records import is_record
+from tests.support.config_example import CONFIG_EXAMPLE
 from tests.support.procs import strip_ansi
-from tests.support.spec_example import SPEC_EXAMPLE
 
 
 def load(tmp_path: Path, text: str) -> Settings:
@@ -64,8 +64,8 @@ def test_defaults_are_not_shared() -> None:
     assert b.nats.servers == [] and b.http.port == 9090
 
 
-def test_spec_example(tmp_path: Path) -> None:
-    s = load(tmp_path, SPEC_EXAMPLE)
+def test_config_example(tmp_path: Path) -> None:
+    s = load(tmp_path, CONFIG_EXAMPLE)
     assert s.operatorjwtpath == "/etc/nats/op/OP.jwt"
     assert s.systemaccountjwtpath == "/etc/nats/op/accounts/SYS/SYS.jwt"
     assert (s.http.host, s.http.port, s.http.readtimeout) == ("0.0.0.0", 9090, 2000)

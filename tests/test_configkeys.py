@@ -11,7 +11,7 @@ import pytest
 
 from nats_account_server.config import Settings, load_settings, settings_from_tree, settings_to_dump
 from nats_account_server.configkeys import MAX_PER_MAP
-from tests.support.spec_example import SPEC_EXAMPLE
+from tests.support.config_example import CONFIG_EXAMPLE
 
 
 def warnings(tmp_path: Path, text: str, name: str = "server.conf") -> list[str]:
@@ -72,7 +72,7 @@ def test_every_setting_in_any_case_is_known(tmp_path: Path, how: Callable[[str],
     """The -dump output (every setting, Go spelling) read back as a file, in any case: no warning."""
     dump = recase(settings_to_dump(Settings()), how)
     assert warnings(tmp_path, json.dumps(dump)) == []
-    assert warnings(tmp_path, SPEC_EXAMPLE) == []
+    assert warnings(tmp_path, CONFIG_EXAMPLE) == []
 
 
 def test_a_setting_given_in_two_cases_warns_about_the_one_not_taken(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from nats_account_server.natsconf import MAX_DEPTH, ParseError, parse, parse_file
-from tests.support.spec_example import SPEC_EXAMPLE
+from tests.support.config_example import CONFIG_EXAMPLE
 
 
 def p(text: str, **env: str) -> dict[str, Any]:
@@ -23,8 +23,8 @@ def err(text: str, **env: str) -> str:
     return str(info.value)
 
 
-def test_spec_example() -> None:
-    assert p(SPEC_EXAMPLE) == {
+def test_config_example() -> None:
+    assert p(CONFIG_EXAMPLE) == {
         "operatorjwtpath": "/etc/nats/op/OP.jwt",
         "systemaccountjwtpath": "/etc/nats/op/accounts/SYS/SYS.jwt",
         "http": {"host": "0.0.0.0", "port": 9090, "ReadTimeout": 2000},
@@ -517,9 +517,9 @@ def test_include_does_not_see_outer_variables(tmp_path: Path) -> None:
 
 def test_parse_file(tmp_path: Path) -> None:
     f = tmp_path / "c.conf"
-    f.write_text(SPEC_EXAMPLE, encoding="utf-8")
-    assert parse_file(f) == p(SPEC_EXAMPLE)
-    assert parse_file(str(f)) == p(SPEC_EXAMPLE)
+    f.write_text(CONFIG_EXAMPLE, encoding="utf-8")
+    assert parse_file(f) == p(CONFIG_EXAMPLE)
+    assert parse_file(str(f)) == p(CONFIG_EXAMPLE)
 
 
 def test_parse_file_errors(tmp_path: Path) -> None:

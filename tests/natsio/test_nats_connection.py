@@ -26,7 +26,7 @@ async def test_nats_down_at_startup_then_connects(
     trust: Trust,
     http: httpx.AsyncClient,
 ) -> None:
-    """Item 112: HTTP serves while NATS is down; the server retries every reconnectwait ms."""
+    """HTTP serves while NATS is down; the server retries every reconnectwait ms."""
     port = free_port()
     url = f"nats://127.0.0.1:{port}"
     proc = account_server(url)
@@ -56,7 +56,7 @@ async def test_connection_name_and_no_echo(
     trust: Trust,
     http: httpx.AsyncClient,
 ) -> None:
-    """Item 113: the connection is named `nats-account-server`; our own notifications never come back."""
+    """The connection is named `nats-account-server`; our own notifications never come back."""
     monitor = free_port()
     server = nats_factory(args=["-m", str(monitor)])
     proc = account_server(server.url)
@@ -95,7 +95,7 @@ async def test_reconnect_events_are_logged(
 async def test_exits_non_zero_when_reconnects_are_exhausted(
     nats_factory: Callable[..., NatsServer], account_server: StartServer
 ) -> None:
-    """Item 127: `maxreconnects: 1` and nats-server gone → ERROR line and exit status 255."""
+    """`maxreconnects: 1` and nats-server gone → ERROR line and exit status 255."""
     server = nats_factory()
     proc = account_server(server.url, nats_extra="maxreconnects: 1")
     await wait_line(proc, "connected to NATS for JWT syncing")

@@ -126,7 +126,7 @@ async def test_url_resolver_resolves_pushed_account(
     trust: Trust,
     http: httpx.AsyncClient,
 ) -> None:
-    """Item 114: an account pushed after nats-server started is resolved on the user's first connect."""
+    """An account pushed after nats-server started is resolved on the user's first connect."""
     proc = account_server(None)
     assert (await post(http, proc.url, trust.system_account, trust.account_jwt("SYS"))).status_code == 200
     server = nats_factory(trust.nats_config(f"URL({proc.resolver_url})"))

@@ -41,7 +41,7 @@ async def stored(proc: ServerProcess, trust: Trust, http: httpx.AsyncClient, nam
 async def test_post_publishes_exactly_one_notification(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient
 ) -> None:
-    """Item 92: one `$SYS.ACCOUNT.<sub>.CLAIMS.UPDATE` per POST, payload = the JWT."""
+    """One `$SYS.ACCOUNT.<sub>.CLAIMS.UPDATE` per POST, payload = the JWT."""
     proc = await synced(account_server, plain_nats.url)
     jwt = trust.account_jwt("A")
     async with client(plain_nats.url) as nc:
@@ -58,7 +58,7 @@ async def test_post_publishes_exactly_one_notification(
 async def test_get_notify_publishes(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient
 ) -> None:
-    """Item 75: `?notify=true` publishes the stored JWT and answers 200 (also without NATS)."""
+    """`?notify=true` publishes the stored JWT and answers 200 (also without NATS)."""
     proc = await synced(account_server, plain_nats.url)
     jwt = await stored(proc, trust, http)
     async with client(plain_nats.url) as nc:
@@ -78,7 +78,7 @@ async def test_get_notify_publishes(
 async def test_lookup_responder(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient
 ) -> None:
-    """Items 116-117: lookups answered from the local store; unknown accounts get an empty reply."""
+    """Lookups answered from the local store; unknown accounts get an empty reply."""
     proc = await synced(account_server, plain_nats.url)
     jwt = await stored(proc, trust, http)
     async with client(plain_nats.url) as nc:
@@ -94,7 +94,7 @@ async def test_lookup_responder(
 async def test_pack_responder(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient
 ) -> None:
-    """Items 118-119: empty payload → every JWT then an end marker; our hash → one empty message."""
+    """Empty payload → every JWT then an end marker; our hash → one empty message."""
     proc = await synced(account_server, plain_nats.url)
     jwt_a = await stored(proc, trust, http)
     async with client(plain_nats.url) as nc:
@@ -133,7 +133,7 @@ async def test_pack_hash_of_preexisting_store(
 async def test_update_requests(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    """Items 123-126: JSON replies, trust checks, nothing re-published, `$SYS.REQ.CLAIMS.UPDATE`."""
+    """JSON replies, trust checks, nothing re-published, `$SYS.REQ.CLAIMS.UPDATE`."""
     proc = await synced(account_server, plain_nats.url)
     a, b, c = trust.pub("A"), trust.pub("B"), trust.pub("C")
     async with client(plain_nats.url) as watcher, client(plain_nats.url) as nc:
@@ -216,7 +216,7 @@ async def test_list_and_delete(
 async def test_get_falls_back_to_nats_lookup(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient
 ) -> None:
-    """Item 122: a miss asks the NATS resolvers; empty answers are skipped; once stored, no lookup."""
+    """A miss asks the NATS resolvers; empty answers are skipped; once stored, no lookup."""
     proc = await synced(account_server, plain_nats.url)
     b = trust.pub("B")
     jwt_b = trust.account_jwt("B")
@@ -259,7 +259,7 @@ async def test_get_falls_back_to_nats_lookup(
 async def test_signing_service_flow(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient
 ) -> None:
-    """Items 96-97, 99: a self-signed JWT is signed by the service; text answers give 202."""
+    """A self-signed JWT is signed by the service; text answers give 202."""
     proc = await synced(
         account_server, plain_nats.url, extra='signrequestsubject: "sign.account"\nsignrequesttimeout: 1500'
     )
@@ -310,7 +310,7 @@ async def test_signing_service_flow(
 async def test_signing_service_unavailable(
     plain_nats: NatsServer, account_server: StartServer, trust: Trust, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    """Item 98: no responder, or no NATS at all → 500 `Failure during signature request.`"""
+    """No responder, or no NATS at all → 500 `Failure during signature request.`"""
     extra = 'signrequestsubject: "sign.account"\nsignrequesttimeout: 500'
     proc = await synced(account_server, plain_nats.url, extra=extra)
     resp = await post(http, proc.url, trust.pub("A"), trust.account_jwt("A", signer="A"))

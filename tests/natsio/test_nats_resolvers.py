@@ -33,7 +33,7 @@ async def test_full_resolver_converges_both_ways(
     trust: Trust,
     http: httpx.AsyncClient,
 ) -> None:
-    """Item 120: JWTs stored on either side appear on the other within a few seconds."""
+    """JWTs stored on either side appear on the other within a few seconds."""
     full_dir = tmp_path / "full"
     full_dir.mkdir()
     sys_jwt = trust.account_jwt("SYS")
@@ -90,7 +90,7 @@ async def test_cache_resolver_looks_accounts_up_from_us(
     trust: Trust,
     http: httpx.AsyncClient,
 ) -> None:
-    """Item 121: the system account and other accounts come from our lookup responder."""
+    """The system account and other accounts come from our lookup responder."""
     cache_dir = tmp_path / "cache"
     cache_dir.mkdir()
     port = free_port()

@@ -45,7 +45,7 @@ def wait_for_body(proc: ServerProcess, pub: str, body: str, timeout: float = 2.0
 
 
 def test_dir_ro_flag(tmp_path: Path, tmp_store: Path, any_trust: Trust) -> None:
-    """Item 12: ``-dir D -ro`` serves the files, refuses POST with 405 and writes nothing."""
+    """``-dir D -ro`` serves the files, refuses POST with 405 and writes nothing."""
     a, b = any_trust.pub("A"), any_trust.pub("B")
     jwt_a = any_trust.account_jwt("A")
     (tmp_store / f"{a}.jwt").write_text(jwt_a)
@@ -77,7 +77,7 @@ def test_dir_ro_relative_path(tmp_path: Path, any_trust: Trust) -> None:
 
 
 def test_dir_ro_missing_directory_exits_1(tmp_path: Path) -> None:
-    """Item 12: a read-only store is never created; a missing or non-directory root is fatal."""
+    """A read-only store is never created; a missing or non-directory root is fatal."""
     missing = tmp_path / "missing"
     result = run_cli("-dir", str(missing), "-ro", cwd=tmp_path)
     assert result.returncode == 1
@@ -130,7 +130,7 @@ def test_dir_readonly_missing_from_config_exits_1(tmp_path: Path) -> None:
 
 
 def test_ro_flag_keeps_shard_from_config(tmp_path: Path, tmp_store: Path, any_trust: Trust) -> None:
-    """Item 26 with ``-ro``: ``-dir D -ro`` replaces dir/readonly but keeps ``shard`` from the file."""
+    """With ``-ro``, ``-dir D -ro`` replaces dir/readonly but keeps ``shard`` from the file."""
     a = any_trust.pub("A")
     (tmp_store / a[-2:]).mkdir()
     (tmp_store / a[-2:] / f"{a}.jwt").write_text(any_trust.account_jwt("A"))
@@ -142,7 +142,7 @@ def test_ro_flag_keeps_shard_from_config(tmp_path: Path, tmp_store: Path, any_tr
 
 @pytest.mark.parametrize("order", ["nsc-first", "dir-first"])
 def test_dir_and_nsc_flags_exit_1(tmp_path: Path, tmp_store: Path, nsc_folder: NscFolder, order: str) -> None:
-    """Item 25: ``-dir`` with ``-nsc`` is refused, whatever the order, with a clear message."""
+    """``-dir`` with ``-nsc`` is refused, whatever the order, with a clear message."""
     nsc = ["-nsc", str(nsc_folder.dir)]
     dir_ = ["-dir", str(tmp_store), "-ro"]
     args = nsc + dir_ if order == "nsc-first" else dir_ + nsc
@@ -152,7 +152,7 @@ def test_dir_and_nsc_flags_exit_1(tmp_path: Path, tmp_store: Path, nsc_folder: N
 
 
 def test_dir_and_nsc_in_config_exit_1(tmp_path: Path, tmp_store: Path, nsc_folder: NscFolder) -> None:
-    """Item 25: ``store.dir`` together with ``store.nsc`` is refused."""
+    """``store.dir`` together with ``store.nsc`` is refused."""
     conf = tmp_path / "s.conf"
     conf.write_text(f'store {{ dir: "{tmp_store}", nsc: "{nsc_folder.dir}", readonly: true }}\n')
     result = run_cli("-c", str(conf), cwd=tmp_path)

@@ -30,7 +30,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_nsc_flag_startup_log_and_operator(tmp_path: Path, nsc_folder: NscFolder) -> None:
-    """Item 11: the seed's log lines; the operator JWT comes from ``<OpDir>/<basename>.jwt``."""
+    """The seed's log lines; the operator JWT comes from ``<OpDir>/<basename>.jwt``."""
     proc = start_server("-nsc", nsc_folder.dir, tmp_path=tmp_path)
     log = proc.stderr_text()
     lines = [
@@ -57,7 +57,7 @@ def test_nsc_flag_relative_and_home_paths(tmp_path: Path, nsc_folder: NscFolder)
 
 
 def test_nsc_accounts_found_by_subject(tmp_path: Path, nsc_folder: NscFolder) -> None:
-    """Item 50: account folders are named by account name; GET by public key finds them via ``sub``."""
+    """Account folders are named by account name; GET by public key finds them via ``sub``."""
     trust = nsc_folder.trust
     proc = start_server("-nsc", nsc_folder.dir, tmp_path=tmp_path)
     for name in ("A", "B", "SYS"):
@@ -71,7 +71,7 @@ def test_nsc_accounts_found_by_subject(tmp_path: Path, nsc_folder: NscFolder) ->
 
 
 def test_nsc_users_are_never_served(tmp_path: Path, nsc_folder: NscFolder) -> None:
-    """Item 50: ``users/`` is ignored, even when a file there holds an account JWT."""
+    """``users/`` is ignored, even when a file there holds an account JWT."""
     trust = nsc_folder.trust
     # an account JWT misfiled among A's users, and one at the wrong depth: neither is an nsc account
     nsc_write(nsc_folder.dir / "accounts" / "A" / "users" / "C.jwt", trust.account_jwt("C"))
@@ -157,7 +157,7 @@ def test_nsc_flag_replaces_the_store_block(tmp_path: Path, nsc_folder: NscFolder
 
 
 def test_nsc_folder_without_nsc_file_exits_1(tmp_path: Path, nsc_folder: NscFolder) -> None:
-    """Item 51: a folder that is not an nsc operator folder is a startup error."""
+    """A folder that is not an nsc operator folder is a startup error."""
     (nsc_folder.dir / ".nsc").unlink()
     result = run_cli("-nsc", str(nsc_folder.dir), cwd=tmp_path)
     assert result.returncode == 1

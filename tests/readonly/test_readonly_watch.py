@@ -67,7 +67,7 @@ async def expect(updates: Updates, pub: str, jwt: str, since: float, within: flo
 async def test_modify_in_place_notifies_within_1s(
     tmp_path: Path, tmp_store: Path, any_trust: Trust, plain_nats: NatsServer, http: httpx.AsyncClient
 ) -> None:
-    """Item 52: rewriting ``<dir>/<key>.jwt`` publishes the new JWT; GET serves it."""
+    """Rewriting ``<dir>/<key>.jwt`` publishes the new JWT; GET serves it."""
     a = any_trust.pub("A")
     path = tmp_store / f"{a}.jwt"
     path.write_text(any_trust.account_jwt("A"))
@@ -87,7 +87,8 @@ async def test_modify_in_place_notifies_within_1s(
 async def test_write_temp_and_rename_notifies(
     tmp_path: Path, tmp_store: Path, any_trust: Trust, plain_nats: NatsServer, http: httpx.AsyncClient
 ) -> None:
-    """Item 54: replaced the way editors and ``git pull`` do it (new inode, moved into place)."""
+    """A file replaced the way editors and ``git pull`` do it (new inode, moved into place) is
+    announced too."""
     a, b = any_trust.pub("A"), any_trust.pub("B")
     (tmp_store / f"{a}.jwt").write_text(any_trust.account_jwt("A"))
     proc = await start("-dir", tmp_store, "-ro", tmp_path=tmp_path, nats=plain_nats)
@@ -164,7 +165,7 @@ async def test_sharded_new_shard_folder_notifies(
 async def test_silent_changes(
     tmp_path: Path, tmp_store: Path, any_trust: Trust, plain_nats: NatsServer, http: httpx.AsyncClient
 ) -> None:
-    """Item 55: activations, non-``.jwt`` files, deletions and unchanged content announce nothing."""
+    """Activations, non-``.jwt`` files, deletions and unchanged content announce nothing."""
     a, b = any_trust.pub("A"), any_trust.pub("B")
     jwt_a = any_trust.account_jwt("A")
     (tmp_store / f"{a}.jwt").write_text(jwt_a)
@@ -246,7 +247,7 @@ async def test_without_nats_edits_are_served(
 async def test_invalid_or_misnamed_jwt_is_not_announced(
     tmp_path: Path, tmp_store: Path, any_trust: Trust, plain_nats: NatsServer, http: httpx.AsyncClient
 ) -> None:
-    """the changed file is decoded as an account JWT first; failures are logged at INFO and
+    """The changed file is decoded as an account JWT first; failures are logged at INFO and
     nothing is sent (a half-written or misnamed file must not reach the nats-servers)."""
     a, b = any_trust.pub("A"), any_trust.pub("B")
     (tmp_store / f"{a}.jwt").write_text(any_trust.account_jwt("A"))
@@ -277,7 +278,7 @@ async def test_invalid_or_misnamed_jwt_is_not_announced(
 async def test_nsc_rewrite_notifies(
     tmp_path: Path, nsc_folder: NscFolder, plain_nats: NatsServer, http: httpx.AsyncClient
 ) -> None:
-    """Item 53: ``nsc edit account`` rewrites ``accounts/<N>/<N>.jwt`` in place -> notification + GET."""
+    """``nsc edit account`` rewrites ``accounts/<N>/<N>.jwt`` in place -> notification + GET."""
     trust = nsc_folder.trust
     a = trust.pub("A")
     proc = await start("-nsc", nsc_folder.dir, tmp_path=tmp_path, nats=plain_nats)
@@ -319,7 +320,8 @@ async def test_nsc_new_account_notifies_and_is_served(
 async def test_nsc_silent_changes(
     tmp_path: Path, nsc_folder: NscFolder, plain_nats: NatsServer, http: httpx.AsyncClient
 ) -> None:
-    """Item 55 for nsc: users, the operator JWT, ``.nsc``, other files, unchanged content, deletions."""
+    """An nsc store announces nothing for users, the operator JWT, ``.nsc``, other files,
+    unchanged content or deletions."""
     trust = nsc_folder.trust
     a, b = trust.pub("A"), trust.pub("B")
     proc = await start("-nsc", nsc_folder.dir, tmp_path=tmp_path, nats=plain_nats)

@@ -1,6 +1,6 @@
 """A full configuration example (every key), shared by the parser and the settings tests."""
 
-SPEC_EXAMPLE = """\
+CONFIG_EXAMPLE = """\
 # account server
 operatorjwtpath: "/etc/nats/op/OP.jwt"
 systemaccountjwtpath = /etc/nats/op/accounts/SYS/SYS.jwt
